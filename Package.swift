@@ -1,0 +1,101 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "gpuctl",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "gpuctld", targets: ["gpuctld"]),
+        .executable(name: "gpuctl", targets: ["gpuctl"]),
+        .executable(name: "gpuctl-bench", targets: ["gpuctl-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+    ],
+    targets: [
+        // Wire contract shared by daemon and CLI. Foundation only.
+        .target(name: "GPUCtlModels"),
+        // Pure logic: catalog validation, VRAM budget. No I/O.
+        .target(name: "GPUCtlCore", dependencies: ["GPUCtlModels"]),
+        // JSON over HTTP with deadlines, shared by both backend clients.
+        .target(name: "BackendHTTP", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "OllamaClient", dependencies: [
+            "BackendHTTP",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "ComfyUIClient", dependencies: [
+            "BackendHTTP",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "GPUProbe", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "GPUCtlStore", dependencies: [
+            "GPUCtlModels",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "GPUCtlRPC", dependencies: [
+            "GPUCtlModels",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "GPUCtlDaemon", dependencies: [
+            "GPUCtlModels", "GPUCtlCore", "GPUCtlRPC", "GPUCtlStore", "GPUProbe",
+            "OllamaClient", "ComfyUIClient",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "GPUCtlCommands", dependencies: [
+            "GPUCtlModels", "GPUCtlRPC",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "gpuctl", dependencies: ["GPUCtlCommands"]),
+        .executableTarget(name: "gpuctld", dependencies: [
+            "GPUCtlDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "gpuctl-bench", dependencies: [
+            "GPUCtlModels", "GPUCtlRPC",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // In-process fake Ollama and ComfyUI: real HTTP/WebSocket servers on 127.0.0.1:0.
+        .target(name: "GPUCtlTestSupport", dependencies: [
+            "GPUCtlModels", "GPUCtlDaemon", "GPUCtlRPC",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "GPUCtlCoreTests", dependencies: ["GPUCtlCore", "GPUCtlModels"]),
+        .testTarget(name: "GPUProbeTests", dependencies: ["GPUProbe"]),
+        .testTarget(name: "GPUCtlStoreTests", dependencies: ["GPUCtlStore", "GPUCtlModels"]),
+        .testTarget(name: "GPUCtlRPCTests", dependencies: ["GPUCtlRPC", "GPUCtlModels"]),
+        .testTarget(name: "BackendClientTests", dependencies: [
+            "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport",
+        ]),
+        .testTarget(name: "GPUCtlDaemonTests", dependencies: [
+            "GPUCtlDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "GPUCtlCommands",
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

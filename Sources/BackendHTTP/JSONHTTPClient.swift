@@ -1,0 +1,100 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Why an HTTP call to a backend failed, in terms a backend client can turn into its own error.
+public enum HTTPCallFailure: Error, Sendable, Equatable {
+    /// Nothing accepted the connection (refused, no route, DNS).
+    case unreachable(String)
+    /// No complete answer before the deadline.
+    case timedOut(seconds: Double)
+    /// An answer with a status other than 2xx, with its body as text.
+    case status(Int, body: String)
+    /// A 2xx answer whose body is not the JSON expected.
+    case undecodable(String)
+}
+
+/// Small JSON-over-HTTP calls with a deadline each, shared by the Ollama and ComfyUI clients.
+public struct JSONHTTPClient: Sendable {
+    public let baseURL: String
+    public let http: HTTPClient
+    /// Largest body read into memory.
+    public var maximumBodySize = 16 * 1024 * 1024
+    private let logger: Logger
+
+    public init(baseURL: String, http: HTTPClient, logger: Logger) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.http = http
+        self.logger = logger
+    }
+
+    /// GETs `path` and decodes the JSON body.
+    public func get<T: Decodable>(_ path: String, as type: T.Type, timeout: Duration) async throws(HTTPCallFailure) -> T {
+        let body = try await send(method: .GET, path: path, body: nil, timeout: timeout)
+        return try decode(body, as: type)
+    }
+
+    /// POSTs a JSON body to `path` and returns the raw body of a 2xx answer.
+    public func post(_ path: String, json: Data, timeout: Duration) async throws(HTTPCallFailure) -> Data {
+        try await send(method: .POST, path: path, body: json, timeout: timeout)
+    }
+
+    public func decode<T: Decodable>(_ body: Data, as type: T.Type) throws(HTTPCallFailure) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: body)
+        } catch {
+            throw .undecodable("\(error)")
+        }
+    }
+
+    /// One request with a deadline; the body is read whole (bounded by `maximumBodySize`).
+    public func send(method: HTTPMethod, path: String, body: Data?, timeout: Duration) async throws(HTTPCallFailure) -> Data {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let started = ContinuousClock.now
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        do {
+            let response = try await http.execute(request, timeout: .nanoseconds(Int64(seconds * 1e9)))
+            let buffer = try await response.body.collect(upTo: maximumBodySize)
+            let data = Data(buffer.readableBytesView)
+            log(method, path, started, outcome: "\(response.status.code)")
+            guard (200..<300).contains(response.status.code) else {
+                throw HTTPCallFailure.status(Int(response.status.code), body: String(decoding: data, as: UTF8.self))
+            }
+            return data
+        } catch let failure as HTTPCallFailure {
+            throw failure
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout
+            || error == .connectTimeout {
+            log(method, path, started, outcome: "timeout")
+            throw .timedOut(seconds: seconds)
+        } catch {
+            log(method, path, started, outcome: "unreachable")
+            throw .unreachable(Self.describe(error))
+        }
+    }
+
+    private func log(_ method: HTTPMethod, _ path: String, _ started: ContinuousClock.Instant, outcome: String) {
+        let elapsed = ContinuousClock.now - started
+        logger.trace("backend call", metadata: [
+            "http.method": "\(method.rawValue)", "http.url": "\(baseURL)\(path)",
+            "http.outcome": "\(outcome)", "http.duration": "\(elapsed)",
+        ])
+    }
+
+    /// "connection refused" rather than a type dump.
+    static func describe(_ error: Error) -> String {
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
+        let text = String(describing: error)
+        if text.contains("connectTimeout") { return "connect timeout" }
+        if text.lowercased().contains("refused") { return "connection refused" }
+        return text
+    }
+}

@@ -1,0 +1,156 @@
+import AsyncHTTPClient
+import ComfyUIClient
+import Foundation
+import GPUCtlCore
+import GPUCtlModels
+import GPUCtlRPC
+import GPUCtlStore
+import GPUProbe
+import Logging
+import NIOCore
+import NIOPosix
+import OllamaClient
+import ServiceLifecycle
+
+/// Why the daemon could not start: one sentence, printed as it is.
+public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// gpuctld put together: the store, the catalog, the GPU probe, the backend clients, the
+/// Supervisor and the socket, run as one ServiceGroup.
+public final class Daemon: Sendable {
+    public let configuration: DaemonConfiguration
+    public let supervisor: Supervisor
+    private let store: JobStore
+    private let lock: StateDirectoryLock
+    private let httpClient: HTTPClient
+    private let group: ServiceGroup
+    private let logger: Logger
+
+    private init(configuration: DaemonConfiguration, supervisor: Supervisor, store: JobStore, lock: StateDirectoryLock,
+                 httpClient: HTTPClient, group: ServiceGroup, logger: Logger) {
+        self.configuration = configuration
+        self.supervisor = supervisor
+        self.store = store
+        self.lock = lock
+        self.httpClient = httpClient
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Opens the store, reads the catalog, picks the GPU source and takes the socket. When this
+    /// returns, the socket answers; `run()` keeps it serving.
+    public static func start(configuration: DaemonConfiguration, handleSignals: Bool = true,
+                             logger: Logger) async throws(DaemonStartError) -> Daemon {
+        let catalog = try loadCatalog(configuration)
+        let store: JobStore
+        let lock: StateDirectoryLock
+        do {
+            store = try JobStore(directory: configuration.stateDirectory)
+            lock = try StateDirectoryLock(directory: configuration.stateDirectory)
+        } catch let error as StoreError {
+            throw DaemonStartError(error.message)
+        } catch let error as ConfigurationError {
+            throw DaemonStartError(error.message)
+        } catch {
+            throw DaemonStartError("\(error)")
+        }
+        let probe = await GPUProbe.detect(
+            declaredTotalBytes: configuration.declaredVRAM?.bytes, index: configuration.gpuIndex,
+            nvmlPath: configuration.nvmlPath,
+            nvidiaSMIPath: configuration.useNvidiaSMI ? GPUProbe.locate("nvidia-smi") : nil, logger: logger)
+        let firstSample = try? await probe.sample()
+        if case .declared = probe.source, configuration.declaredVRAM == nil {
+            logger.warning("no GPU could be read and no --vram was given: the budget is 0 until you pass --vram SIZE (e.g. --vram 24GiB)")
+        }
+        let supervisor = Supervisor(configuration: configuration, catalog: catalog, store: store,
+                                    initialGPU: firstSample, logger: logger)
+        var peerPolicy = PeerPolicy()
+        if let name = configuration.allowGroup {
+            guard let gid = PeerPolicy.groupID(named: name) else {
+                try? store.close()
+                throw DaemonStartError("--allow-group names '\(name)', which is not a group on this system; create it (groupadd \(name)) or leave it out")
+            }
+            peerPolicy.allowedGID = gid
+        }
+        var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
+        serverConfiguration.peerPolicy = peerPolicy
+        let idle = configuration.connectionIdleTimeout.components
+        serverConfiguration.idleTimeout = .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
+        let server: RPCServer
+        do {
+            server = try await RPCServer.start(configuration: serverConfiguration,
+                                               handler: RPCRouter(supervisor: supervisor), logger: logger)
+        } catch let error as SocketFileError {
+            try? store.close()
+            throw DaemonStartError(error.message)
+        } catch {
+            try? store.close()
+            throw DaemonStartError("cannot serve \(configuration.socketPath): \(error)")
+        }
+        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(30))
+        // A refused connection means the backend is down: say so now rather than retrying until
+        // the deadline. Our own callers decide whether and when to try again.
+        pool.retryConnectionEstablishment = false
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
+            timeout: .init(connect: .seconds(2), read: .seconds(30)), connectionPool: pool))
+        let services: [any Service] = [
+            GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
+            BackendMonitor(
+                ollama: OllamaClient(baseURL: configuration.ollamaURL, httpClient: httpClient,
+                                     quickTimeout: configuration.backendProbeTimeout, logger: logger),
+                comfyui: ComfyUIClient(baseURL: configuration.comfyUIURL, httpClient: httpClient,
+                                       quickTimeout: configuration.backendProbeTimeout, logger: logger),
+                supervisor: supervisor, interval: configuration.backendProbeInterval),
+            // Last in the list, so it is the first to stop: no new calls while the rest winds down.
+            RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod),
+        ]
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger))
+        return Daemon(configuration: configuration, supervisor: supervisor, store: store, lock: lock,
+                      httpClient: httpClient, group: group, logger: logger)
+    }
+
+    /// Serves until SIGTERM/SIGINT (or `shutdown()`), then closes everything in order.
+    public func run() async throws {
+        defer { logger.info("gpuctld stopped") }
+        do {
+            try await group.run()
+        } catch {
+            logger.error("a daemon service failed: \(error)")
+            await finish()
+            throw error
+        }
+        await finish()
+    }
+
+    /// Asks the daemon to stop as SIGTERM would.
+    public func shutdown() async {
+        await group.triggerGracefulShutdown()
+    }
+
+    private func finish() async {
+        try? await httpClient.shutdown()
+        do { try store.close() } catch { logger.error("\(error.message)") }
+    }
+
+    private static func loadCatalog(_ configuration: DaemonConfiguration) throws(DaemonStartError) -> Catalog {
+        guard let path = configuration.catalogPath else { return .empty }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw DaemonStartError("cannot read the catalog \(path) (\(error.localizedDescription)); check the path given with --config")
+        }
+        do {
+            return try CatalogParser.parse(data, file: path)
+        } catch {
+            throw DaemonStartError(error.description)
+        }
+    }
+}

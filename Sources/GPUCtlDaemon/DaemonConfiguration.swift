@@ -1,0 +1,159 @@
+import Foundation
+import GPUCtlModels
+import Logging
+
+/// Everything the daemon is told at start, as one value with defaults. Parsed once at the edge
+/// (flags, then `GPUCTL_*` variables, then defaults); libraries never read the environment.
+public struct DaemonConfiguration: Sendable {
+    public var socketPath: String
+    public var stateDirectory: String
+    /// models.json; nil when none was found (the catalog is then empty).
+    public var catalogPath: String?
+    public var ollamaURL: String = "http://127.0.0.1:11434"
+    public var comfyUIURL: String = "http://127.0.0.1:8188"
+    /// The card's total when no GPU can be read.
+    public var declaredVRAM: ByteSize?
+    /// Kept free for the desktop and CUDA contexts.
+    public var reserve: ByteSize = .mebibytes(512)
+    public var allowGroup: String?
+    public var logLevel: Logger.Level = .info
+    /// Which card on a multi-GPU machine.
+    public var gpuIndex: Int = 0
+    /// How often backends are probed, and each probe's deadline.
+    public var backendProbeInterval: Duration = .seconds(5)
+    public var backendProbeTimeout: Duration = .seconds(2)
+    /// How often the GPU is sampled.
+    public var gpuSampleInterval: Duration = .seconds(2)
+    /// How long calls in flight may finish at shutdown.
+    public var shutdownGracePeriod: Duration = .seconds(3)
+    /// The NVML library to dlopen.
+    public var nvmlPath: String = "libnvidia-ml.so.1"
+    /// Whether to look for nvidia-smi (tests turn it off).
+    public var useNvidiaSMI = true
+    /// Connections idle this long (nothing in flight) are closed.
+    public var connectionIdleTimeout: Duration = .seconds(300)
+
+    public init(socketPath: String, stateDirectory: String, catalogPath: String? = nil) {
+        self.socketPath = socketPath
+        self.stateDirectory = stateDirectory
+        self.catalogPath = catalogPath
+    }
+}
+
+/// The daemon's flags as typed, before defaults; each may also come from a `GPUCTL_*` variable.
+public struct DaemonFlags: Sendable {
+    public var socket: String?
+    public var stateDir: String?
+    public var config: String?
+    public var ollamaURL: String?
+    public var comfyUIURL: String?
+    public var vram: String?
+    public var reserve: String?
+    public var allowGroup: String?
+    public var logLevel: String?
+    public var gpuIndex: String?
+
+    public init(socket: String? = nil, stateDir: String? = nil, config: String? = nil, ollamaURL: String? = nil,
+                comfyUIURL: String? = nil, vram: String? = nil, reserve: String? = nil, allowGroup: String? = nil,
+                logLevel: String? = nil, gpuIndex: String? = nil) {
+        self.socket = socket
+        self.stateDir = stateDir
+        self.config = config
+        self.ollamaURL = ollamaURL
+        self.comfyUIURL = comfyUIURL
+        self.vram = vram
+        self.reserve = reserve
+        self.allowGroup = allowGroup
+        self.logLevel = logLevel
+        self.gpuIndex = gpuIndex
+    }
+
+    /// Every setting and its environment variable, for the docs and the environment file.
+    public static let environmentVariables = [
+        "GPUCTL_SOCKET", "GPUCTL_STATE_DIR", "GPUCTL_CONFIG", "GPUCTL_OLLAMA_URL", "GPUCTL_COMFYUI_URL",
+        "GPUCTL_VRAM", "GPUCTL_RESERVE", "GPUCTL_ALLOW_GROUP", "GPUCTL_LOG_LEVEL", "GPUCTL_GPU_INDEX",
+    ]
+}
+
+/// A setting that cannot be used; the message names the flag, its variable and the fix.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension DaemonConfiguration {
+    /// Flags win over the environment, the environment over defaults.
+    public static func resolve(flags: DaemonFlags, environment: [String: String],
+                               fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) },
+                               isRoot: Bool = getuid() == 0) throws(ConfigurationError) -> DaemonConfiguration {
+        func value(_ flag: String?, _ variable: String) -> String? {
+            if let flag, !flag.isEmpty { return flag }
+            if let env = environment[variable], !env.isEmpty { return env }
+            return nil
+        }
+        let socket = SocketPath.resolve(flag: flags.socket, environment: environment)
+        let stateDir = value(flags.stateDir, "GPUCTL_STATE_DIR") ?? defaultStateDirectory(environment, isRoot: isRoot)
+        var catalog = value(flags.config, "GPUCTL_CONFIG")
+        if let path = catalog, !fileExists(path) {
+            throw ConfigurationError("--config / GPUCTL_CONFIG names \(path), which does not exist; create it (see models.json in the repository) or leave the setting out")
+        }
+        if catalog == nil {
+            catalog = ["models.json", "/etc/gpuctl/models.json"].first(where: fileExists)
+        }
+        var configuration = DaemonConfiguration(socketPath: socket, stateDirectory: stateDir, catalogPath: catalog)
+        if let url = value(flags.ollamaURL, "GPUCTL_OLLAMA_URL") {
+            configuration.ollamaURL = try checkURL(url, flag: "--ollama-url", variable: "GPUCTL_OLLAMA_URL")
+        }
+        if let url = value(flags.comfyUIURL, "GPUCTL_COMFYUI_URL") {
+            configuration.comfyUIURL = try checkURL(url, flag: "--comfyui-url", variable: "GPUCTL_COMFYUI_URL")
+        }
+        if let text = value(flags.vram, "GPUCTL_VRAM") {
+            configuration.declaredVRAM = try size(text, flag: "--vram", variable: "GPUCTL_VRAM")
+        }
+        if let text = value(flags.reserve, "GPUCTL_RESERVE") {
+            configuration.reserve = try size(text, flag: "--reserve", variable: "GPUCTL_RESERVE")
+        }
+        configuration.allowGroup = value(flags.allowGroup, "GPUCTL_ALLOW_GROUP")
+        if let text = value(flags.logLevel, "GPUCTL_LOG_LEVEL") {
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationError("--log-level / GPUCTL_LOG_LEVEL is '\(text)'; use one of \(levels)")
+            }
+            configuration.logLevel = level
+        }
+        if let text = value(flags.gpuIndex, "GPUCTL_GPU_INDEX") {
+            guard let index = Int(text), index >= 0 else {
+                throw ConfigurationError("--gpu-index / GPUCTL_GPU_INDEX is '\(text)'; use a card number such as 0")
+            }
+            configuration.gpuIndex = index
+        }
+        return configuration
+    }
+
+    /// systemd's StateDirectory=, else the XDG state home, else /var/lib/gpuctl for root.
+    static func defaultStateDirectory(_ environment: [String: String], isRoot: Bool) -> String {
+        if let systemd = environment["STATE_DIRECTORY"], !systemd.isEmpty {
+            return String(systemd.split(separator: ":").first ?? Substring(systemd))
+        }
+        if isRoot { return "/var/lib/gpuctl" }
+        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty { return "\(xdg)/gpuctl" }
+        if let home = environment["HOME"], !home.isEmpty { return "\(home)/.local/state/gpuctl" }
+        return "/var/lib/gpuctl"
+    }
+
+    private static func checkURL(_ text: String, flag: String, variable: String) throws(ConfigurationError) -> String {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              url.host != nil else {
+            throw ConfigurationError("\(flag) / \(variable) is '\(text)'; write a URL like http://127.0.0.1:11434")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    private static func size(_ text: String, flag: String, variable: String) throws(ConfigurationError) -> ByteSize {
+        guard let size = ByteSize(parsing: text) else {
+            throw ConfigurationError("\(flag) / \(variable) is '\(text)'; write a size like 24GiB or 512MiB")
+        }
+        return size
+    }
+}

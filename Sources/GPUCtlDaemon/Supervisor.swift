@@ -1,0 +1,96 @@
+import Foundation
+import GPUCtlCore
+import GPUCtlModels
+import GPUCtlStore
+import GPUProbe
+import Logging
+
+/// The only writer of daemon state. Everything that happens (a GPU sample, a backend probe,
+/// a request) reaches it as a call; `status()` reads what it holds without touching a backend.
+public actor Supervisor {
+    private let configuration: DaemonConfiguration
+    private let catalog: Catalog
+    private let store: JobStore
+    private let startedAt = ContinuousClock.now
+    private let logger: Logger
+    private var gpu: GPUStatus
+    private var ollama: BackendStatus
+    private var comfyui: BackendStatus
+
+    public init(configuration: DaemonConfiguration, catalog: Catalog, store: JobStore, initialGPU: GPUSample?,
+                logger: Logger) {
+        self.configuration = configuration
+        self.catalog = catalog
+        self.store = store
+        self.logger = logger
+        let declared = configuration.declaredVRAM ?? ByteSize(bytes: 0)
+        self.gpu = initialGPU.map(Self.gpuStatus) ?? GPUStatus(
+            name: "declared (no GPU readable)", total: declared, used: ByteSize(bytes: 0), free: declared,
+            source: .declared, processes: [])
+        self.ollama = BackendStatus(url: configuration.ollamaURL)
+        self.comfyui = BackendStatus(url: configuration.comfyUIURL)
+    }
+
+    /// One snapshot for the `status` method.
+    public func status() -> StatusResult {
+        let foreign = gpu.processes.filter { $0.owner == VRAMBudget.Owner.foreign.rawValue }
+            .reduce(0) { $0 + $1.used.bytes }
+        let jobs: JobCounts
+        do {
+            jobs = try store.jobCounts()
+        } catch {
+            logger.error("could not count jobs: \(error.message)")
+            jobs = JobCounts()
+        }
+        let elapsed = ContinuousClock.now - startedAt
+        return StatusResult(
+            daemon: DaemonStatus(
+                version: GPUCtlVersion.current, pid: ProcessInfo.processInfo.processIdentifier,
+                uptimeSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                socket: configuration.socketPath, stateDir: configuration.stateDirectory),
+            gpu: gpu,
+            budget: VRAMBudget.budget(total: gpu.total, reserve: configuration.reserve, foreign: ByteSize(bytes: foreign)),
+            backends: BackendsStatus(ollama: ollama, comfyui: comfyui),
+            catalog: catalog.summary(path: configuration.catalogPath),
+            jobs: jobs)
+    }
+
+    /// A new GPU reading; a failed one keeps the last numbers and records why.
+    public func observe(gpuSample result: Result<GPUSample, GPUProbeError>) {
+        switch result {
+        case .success(let sample):
+            gpu = Self.gpuStatus(sample)
+        case .failure(let error):
+            if gpu.lastError != error.message { logger.warning("GPU sample failed: \(error.message)") }
+            gpu.lastError = error.message
+        }
+    }
+
+    /// A finished backend probe.
+    public func observe(backend: Backend, status: BackendStatus) {
+        let previous = backend == .ollama ? ollama : comfyui
+        if previous.state != status.state {
+            let detail = status.state == .up ? "version \(status.version ?? "?")" : status.lastError ?? "no detail"
+            logger.notice("\(backend.rawValue) is \(status.state.rawValue)", metadata: ["backend.url": "\(status.url)", "backend.detail": "\(detail)"])
+        }
+        switch backend {
+        case .ollama: ollama = status
+        case .comfyui: comfyui = status
+        }
+    }
+
+    static func gpuStatus(_ sample: GPUSample) -> GPUStatus {
+        let source: GPUSource = switch sample.source {
+        case .nvml: .nvml
+        case .nvidiaSMI: .nvidiaSMI
+        case .declared: .declared
+        }
+        return GPUStatus(
+            name: sample.name, total: ByteSize(bytes: sample.totalBytes), used: ByteSize(bytes: sample.usedBytes),
+            free: ByteSize(bytes: sample.freeBytes), source: source,
+            processes: sample.processes.map {
+                GPUProcessStatus(pid: $0.pid, name: $0.name, used: ByteSize(bytes: $0.usedBytes),
+                                 owner: VRAMBudget.owner(ofCommandLine: $0.name).rawValue)
+            })
+    }
+}

@@ -1,0 +1,18 @@
+/// Every JSON-RPC method gpuctld serves: the one table both the daemon's router and the
+/// clients name methods from, and the one docs/rpc.md documents.
+public enum RPCMethod: String, CaseIterable, Sendable, Codable {
+    /// Liveness: answers `{"pong":true}` without touching any backend.
+    case ping
+    /// The daemon's name, version and protocol version.
+    case version
+    /// One snapshot of the daemon, the GPU, the budget, the backends, the catalog and the jobs.
+    case status
+}
+
+/// The daemon's version, shared by the daemon and the CLI so `gpuctl version` can compare them.
+public enum GPUCtlVersion {
+    /// The version of this build.
+    public static let current = "0.1.0"
+    /// The RPC protocol revision; raised on any incompatible change to a method's shape.
+    public static let protocolRevision = 1
+}

@@ -1,0 +1,206 @@
+import Foundation
+import GPUCtlModels
+import NIOCore
+
+/// Serves one connection: parses each line, answers it (inline for immediate methods, on a
+/// task otherwise), and holds back reading while too many calls are in flight or the peer is
+/// not reading its replies. A bad line is answered with an error; nothing a peer sends can
+/// throw out of this handler.
+final class RPCConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = NDJSONFrame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Why a connection is refused before it is served.
+    enum Refusal {
+        case forbidden(PeerCredentials?)
+        case tooManyConnections(Int)
+    }
+
+    private let handler: any RPCHandling
+    private let configuration: RPCServerConfiguration
+    private let peer: PeerCredentials?
+    private let refusal: Refusal?
+    private var inFlight = 0
+    private var pendingRead = false
+    private var draining = false
+    private var closing = false
+    private var writeStall: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    init(handler: any RPCHandling, configuration: RPCServerConfiguration, peer: PeerCredentials?, refusal: Refusal?) {
+        self.handler = handler
+        self.configuration = configuration
+        self.peer = peer
+        self.refusal = refusal
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        writeStall?.cancel()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        switch refusal {
+        case .forbidden(let peer)?:
+            let who = peer.map { "uid \($0.uid)" } ?? "an unidentified peer"
+            refuse(context, RPCErrorPayload(.forbidden, "forbidden: \(who) may not use this socket; ask the daemon's owner to add you to its --allow-group"))
+        case .tooManyConnections(let limit)?:
+            refuse(context, RPCErrorPayload(.overloaded, "overloaded: the daemon already serves \(limit) connections; close some and try again"))
+        case nil:
+            context.fireChannelActive()
+        }
+    }
+
+    private func refuse(_ context: ChannelHandlerContext, _ error: RPCErrorPayload) {
+        closing = true
+        writeLine(context, RPCWire.response(id: .null, reply: .error(error)))
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        switch unwrapInboundIn(data) {
+        case .tooLong:
+            let limit = configuration.maximumLineLength
+            refuse(context, RPCErrorPayload(.tooLarge, "request too large: a line may hold at most \(limit) bytes (\(limit >> 20) MiB); the connection is closed"))
+        case .line(let buffer):
+            let bytes = buffer.readableBytesView
+            // Blank lines between requests are tolerated, as most NDJSON readers do.
+            guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
+            dispatch(context, RPCMessageParser.parse(Data(bytes)))
+        }
+    }
+
+    private func dispatch(_ context: ChannelHandlerContext, _ line: RPCLine) {
+        switch line {
+        case .single(.invalid(let id, let error)):
+            writeLine(context, RPCWire.response(id: id, reply: .error(error)))
+        case .single(.call(let call)):
+            if draining {
+                answer(context, call, .error(shuttingDown))
+            } else if let reply = handler.answerImmediately(call) {
+                answer(context, call, reply)
+            } else {
+                startTask(context) { handler, callContext in
+                    let reply = await handler.handle(call, context: callContext)
+                    return call.id.map { RPCWire.response(id: $0, reply: reply) }
+                }
+            }
+        case .batch(let items):
+            startTask(context) { [draining, shuttingDown] handler, callContext in
+                var replies: [Data] = []
+                for item in items {
+                    switch item {
+                    case .invalid(let id, let error):
+                        replies.append(RPCWire.response(id: id, reply: .error(error)))
+                    case .call(let call):
+                        let reply = draining ? .error(shuttingDown) : await handler.handle(call, context: callContext)
+                        if let id = call.id { replies.append(RPCWire.response(id: id, reply: reply)) }
+                    }
+                }
+                // A batch of notifications only gets no reply at all.
+                guard !replies.isEmpty else { return nil }
+                return Data("[".utf8) + replies.joined(separator: Data(",".utf8)) + Data("]".utf8)
+            }
+        }
+    }
+
+    private var shuttingDown: RPCErrorPayload {
+        RPCErrorPayload(.shuttingDown, "the daemon is shutting down; retry once it is back")
+    }
+
+    private func answer(_ context: ChannelHandlerContext, _ call: RPCCall, _ reply: RPCReply) {
+        guard let id = call.id else { return }
+        writeLine(context, RPCWire.response(id: id, reply: reply))
+    }
+
+    /// Runs `work` off the event loop; its reply line (if any) is written back on the loop.
+    private func startTask(_ context: ChannelHandlerContext,
+                           _ work: @escaping @Sendable (any RPCHandling, RPCCallContext) async -> Data?) {
+        inFlight += 1
+        let channel = context.channel
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let callContext = RPCCallContext(peer: peer) { notification in
+            var buffer = channel.allocator.buffer(capacity: notification.count + 1)
+            buffer.writeBytes(notification)
+            buffer.writeInteger(UInt8(ascii: "\n"))
+            channel.writeAndFlush(buffer, promise: nil)
+        }
+        let handler = self.handler
+        Task {
+            let line = await work(handler, callContext)
+            channel.eventLoop.execute {
+                loopBound.value.finishTask(line: line)
+            }
+        }
+    }
+
+    private func finishTask(line: Data?) {
+        inFlight -= 1
+        guard let context else { return }
+        if let line { writeLine(context, line) }
+        if draining && inFlight == 0 {
+            context.close(promise: nil)
+        } else {
+            resumeReadingIfPossible(context)
+        }
+    }
+
+    private func writeLine(_ context: ChannelHandlerContext, _ line: Data) {
+        var buffer = context.channel.allocator.buffer(capacity: line.count + 1)
+        buffer.writeBytes(line)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    // MARK: Backpressure
+
+    private var mayRead: Bool {
+        !closing && inFlight < configuration.maximumInFlightPerConnection && (context?.channel.isWritable ?? false)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if mayRead { context.read() } else { pendingRead = true }
+    }
+
+    private func resumeReadingIfPossible(_ context: ChannelHandlerContext) {
+        guard pendingRead, mayRead else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            writeStall?.cancel()
+            writeStall = nil
+            resumeReadingIfPossible(context)
+        } else if writeStall == nil {
+            // The peer is not reading its replies: give it a while, then hang up.
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            writeStall = context.eventLoop.scheduleTask(in: configuration.writeStallTimeout) {
+                loopBound.value.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: Idle connections and shutdown
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            if inFlight == 0 { context.close(promise: nil) }
+        } else if event is ChannelShouldQuiesceEvent {
+            draining = true
+            if inFlight == 0 { context.close(promise: nil) }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A peer that resets the connection is not the daemon's problem.
+        context.close(promise: nil)
+    }
+}

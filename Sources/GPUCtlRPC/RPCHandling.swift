@@ -1,0 +1,32 @@
+import Foundation
+import GPUCtlModels
+
+/// The server's view of whatever answers calls: the daemon's router implements it.
+public protocol RPCHandling: Sendable {
+    /// Answers `call` on the connection's event loop without suspending, for methods that
+    /// touch no shared state (ping, version). Return nil to have `handle` called instead.
+    func answerImmediately(_ call: RPCCall) -> RPCReply?
+
+    /// Answers `call`. `context` carries the peer and a way to stream notifications.
+    func handle(_ call: RPCCall, context: RPCCallContext) async -> RPCReply
+}
+
+extension RPCHandling {
+    public func answerImmediately(_ call: RPCCall) -> RPCReply? { nil }
+}
+
+/// What a method knows about its caller, and how it streams.
+public struct RPCCallContext: Sendable {
+    public var peer: PeerCredentials?
+    private let sendNotification: @Sendable (Data) -> Void
+
+    public init(peer: PeerCredentials?, sendNotification: @escaping @Sendable (Data) -> Void) {
+        self.peer = peer
+        self.sendNotification = sendNotification
+    }
+
+    /// Sends `{"method":"stream","params":{"id":…,"data":…}}` for this call.
+    public func stream(_ id: JSONValue, data: Data) {
+        sendNotification(RPCWire.streamNotification(id: id, data: data))
+    }
+}

@@ -1,0 +1,25 @@
+import NIOCore
+
+/// How the RPC server behaves, as a value with defaults (Hummingbird's ServerConfiguration style).
+public struct RPCServerConfiguration: Sendable {
+    /// The Unix socket's path.
+    public var socketPath: String
+    /// Permission bits of the socket file.
+    public var socketMode: UInt32 = 0o660
+    /// Who may connect.
+    public var peerPolicy: PeerPolicy = PeerPolicy()
+    /// Longest accepted line; a longer one is answered with an error and the connection closed.
+    public var maximumLineLength: Int = 8 * 1024 * 1024
+    /// Calls one connection may have in flight before the server stops reading from it.
+    public var maximumInFlightPerConnection: Int = 64
+    /// Connections served at once; more are answered `overloaded` and closed.
+    public var maximumConnections: Int = 512
+    /// A connection with nothing in flight that sends nothing for this long is closed.
+    public var idleTimeout: TimeAmount = .seconds(300)
+    /// A connection whose peer stops reading for this long while replies wait is closed.
+    public var writeStallTimeout: TimeAmount = .seconds(30)
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import GPUCtlModels
+
+/// How a method answered: a result already encoded as JSON, or an error.
+public enum RPCReply: Sendable {
+    case result(Data)
+    case error(RPCErrorPayload)
+
+    /// Encodes any result value.
+    public static func encoding<T: Encodable>(_ value: T) -> RPCReply {
+        do {
+            return .result(try JSONEncoder.rpc.encode(value))
+        } catch {
+            return .error(RPCErrorPayload(.internal, "internal error: could not encode the result (\(error))"))
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// The encoder for everything on the wire: sorted keys, so replies are stable and diffable.
+    public static var rpc: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}
+
+/// Writes JSON-RPC envelopes as bytes, one line each.
+public enum RPCWire {
+    /// `{"jsonrpc":"2.0","id":…,"result":…}` or `{"jsonrpc":"2.0","id":…,"error":…}`, no newline.
+    public static func response(id: JSONValue, reply: RPCReply) -> Data {
+        var out = Data()
+        out.reserveCapacity(64)
+        out.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
+        appendJSON(id, to: &out)
+        switch reply {
+        case .result(let result):
+            out.append(contentsOf: #","result":"#.utf8)
+            out.append(result)
+        case .error(let error):
+            out.append(contentsOf: #","error":"#.utf8)
+            out.append((try? JSONEncoder.rpc.encode(error)) ?? Data(#"{"code":-32603,"message":"internal error"}"#.utf8))
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// A server-to-client notification for a streaming request:
+    /// `{"jsonrpc":"2.0","method":"stream","params":{"id":…,"data":…}}`.
+    public static func streamNotification(id: JSONValue, data: Data) -> Data {
+        var out = Data(#"{"jsonrpc":"2.0","method":"stream","params":{"id":"#.utf8)
+        appendJSON(id, to: &out)
+        out.append(contentsOf: #","data":"#.utf8)
+        out.append(data)
+        out.append(contentsOf: "}}".utf8)
+        return out
+    }
+
+    /// A request line, as clients send it.
+    public static func request(id: JSONValue, method: String, params: JSONValue?) -> Data {
+        var out = Data(#"{"jsonrpc":"2.0","id":"#.utf8)
+        appendJSON(id, to: &out)
+        out.append(contentsOf: #","method":"#.utf8)
+        appendString(method, to: &out)
+        if let params {
+            out.append(contentsOf: #","params":"#.utf8)
+            out.append((try? JSONEncoder.rpc.encode(params)) ?? Data("{}".utf8))
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// Ids are small: numbers and strings are written directly, without an encoder.
+    static func appendJSON(_ value: JSONValue, to out: inout Data) {
+        switch value {
+        case .number(let number) where number == number.rounded() && abs(number) < 9.0e15:
+            out.append(contentsOf: String(Int64(number)).utf8)
+        case .string(let text):
+            appendString(text, to: &out)
+        case .null:
+            out.append(contentsOf: "null".utf8)
+        default:
+            out.append((try? JSONEncoder.rpc.encode(value)) ?? Data("null".utf8))
+        }
+    }
+
+    static func appendString(_ text: String, to out: inout Data) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                out.append(contentsOf: String(format: "\\u%04x", byte).utf8)
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

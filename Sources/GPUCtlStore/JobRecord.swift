@@ -1,0 +1,85 @@
+import Foundation
+import GPUCtlModels
+import GRDB
+
+/// One row of `jobs`: a unit of GPU work gpuctld owns from submission to its final state.
+public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "jobs"
+
+    public var id: String
+    public var kind: JobKind
+    public var jobClass: JobClass
+    /// The request as JSON (workflow name and parameters, or a raw graph).
+    public var params: String
+    public var state: JobState
+    /// The prompt_id gpuctld chose for ComfyUI, stored before it is submitted.
+    public var promptID: String?
+    public var attempts: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var result: String?
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, jobClass = "class", params, state, promptID = "prompt_id", attempts
+        case createdAt = "created_at", updatedAt = "updated_at", result, error
+    }
+
+    public init(id: String = UUID().uuidString.lowercased(), kind: JobKind, jobClass: JobClass, params: String,
+                state: JobState = .queued, promptID: String? = nil, attempts: Int = 0,
+                createdAt: Date = Date(), updatedAt: Date? = nil, result: String? = nil, error: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.jobClass = jobClass
+        self.params = params
+        self.state = state
+        self.promptID = promptID
+        self.attempts = attempts
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt ?? createdAt
+        self.result = result
+        self.error = error
+    }
+}
+
+/// One row of `job_events`: a state change or a progress report of a job.
+public struct JobEventRecord: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "job_events"
+
+    public var id: Int64?
+    public var jobID: String
+    public var at: Date
+    public var state: JobState?
+    public var progress: Double?
+    public var message: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, jobID = "job_id", at, state, progress, message
+    }
+
+    public init(jobID: String, at: Date = Date(), state: JobState? = nil, progress: Double? = nil, message: String? = nil) {
+        self.jobID = jobID
+        self.at = at
+        self.state = state
+        self.progress = progress
+        self.message = message
+    }
+}
+
+/// One row of `footprints`: what a model or workflow actually took on the card.
+public struct FootprintRecord: Sendable, Equatable, Codable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "footprints"
+
+    /// `ollama:llama3.1:8b`, `workflow:txt2img`, …
+    public var subject: String
+    /// The latest measurement.
+    public var bytes: Int64
+    /// The largest measurement seen.
+    public var peakBytes: Int64
+    public var samples: Int
+    public var updatedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case subject, bytes, peakBytes = "peak_bytes", samples, updatedAt = "updated_at"
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import GPUCtlModels
+import GRDB
+
+extension JobStore {
+    /// Writes a new job and its first event in one transaction.
+    public func insert(_ job: JobRecord) throws(StoreError) {
+        try write("add job \(job.id)") { db in
+            try job.insert(db)
+            try JobEventRecord(jobID: job.id, at: job.createdAt, state: job.state).insert(db)
+        }
+    }
+
+    /// Moves a job to `state`, recording the change as an event. Final states never change:
+    /// a late update to a finished job is refused.
+    @discardableResult
+    public func transition(jobID: String, to state: JobState, error: String? = nil, result: String? = nil,
+                           at now: Date = Date()) throws(StoreError) -> JobRecord {
+        try write("update job \(jobID)") { db in
+            guard var job = try JobRecord.fetchOne(db, key: jobID) else {
+                throw StoreError("job \(jobID) does not exist")
+            }
+            guard !job.state.isFinal else {
+                throw StoreError("job \(jobID) already ended as \(job.state.rawValue)")
+            }
+            job.state = state
+            job.updatedAt = now
+            if let error { job.error = error }
+            if let result { job.result = result }
+            try job.update(db)
+            try JobEventRecord(jobID: jobID, at: now, state: state, message: error).insert(db)
+            return job
+        }
+    }
+
+    public func job(id: String) throws(StoreError) -> JobRecord? {
+        try read("read job \(id)") { db in try JobRecord.fetchOne(db, key: id) }
+    }
+
+    /// Jobs in any of `states`, oldest first.
+    public func jobs(in states: [JobState]) throws(StoreError) -> [JobRecord] {
+        let names = states.map(\.rawValue)
+        return try read("list jobs") { db in
+            try JobRecord.filter(names.contains(Column("state"))).order(Column("created_at")).fetchAll(db)
+        }
+    }
+
+    public func events(jobID: String) throws(StoreError) -> [JobEventRecord] {
+        try read("read events of job \(jobID)") { db in
+            try JobEventRecord.filter(Column("job_id") == jobID).order(Column("id")).fetchAll(db)
+        }
+    }
+
+    /// How many jobs are in each state: queued counts everything not yet running.
+    public func jobCounts() throws(StoreError) -> JobCounts {
+        let rows = try read("count jobs") { db in
+            try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM jobs GROUP BY state")
+                .map { (row: Row) -> (String, Int) in (row["state"], row["n"]) }
+        }
+        var counts = JobCounts()
+        for (name, count) in rows {
+            switch JobState(rawValue: name) {
+            case .queued?, .admitted?: counts.queued += count
+            case .submitted?, .running?: counts.running += count
+            case .succeeded?: counts.succeeded += count
+            case .failed?: counts.failed += count
+            case .cancelled?: counts.cancelled += count
+            case nil: break
+            }
+        }
+        return counts
+    }
+}
+
+extension JobStore {
+    /// Records what `subject` actually took; the peak only grows.
+    @discardableResult
+    public func recordFootprint(subject: String, bytes: UInt64, at now: Date = Date()) throws(StoreError) -> FootprintRecord {
+        let measured = Int64(clamping: bytes)
+        return try write("record the footprint of \(subject)") { db in
+            var record = try FootprintRecord.fetchOne(db, key: subject)
+                ?? FootprintRecord(subject: subject, bytes: measured, peakBytes: measured, samples: 0, updatedAt: now)
+            record.bytes = measured
+            record.peakBytes = max(record.peakBytes, measured)
+            record.samples += 1
+            record.updatedAt = now
+            try record.save(db)
+            return record
+        }
+    }
+
+    public func footprint(subject: String) throws(StoreError) -> FootprintRecord? {
+        try read("read the footprint of \(subject)") { db in try FootprintRecord.fetchOne(db, key: subject) }
+    }
+}

@@ -1,0 +1,45 @@
+import GRDB
+
+extension JobStore {
+    /// Every schema change, in order. A shipped migration is never edited: add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: jobs, job_events, footprints") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('comfyui', 'ollama')),
+                    class TEXT NOT NULL CHECK (class IN ('interactive', 'batch')),
+                    params TEXT NOT NULL CHECK (json_valid(params)),
+                    state TEXT NOT NULL CHECK (state IN ('queued', 'admitted', 'submitted', 'running',
+                                                         'succeeded', 'failed', 'cancelled')),
+                    prompt_id TEXT UNIQUE,
+                    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    created_at DATETIME NOT NULL,
+                    updated_at DATETIME NOT NULL,
+                    result TEXT CHECK (result IS NULL OR json_valid(result)),
+                    error TEXT
+                );
+                CREATE INDEX jobs_by_state ON jobs(state, created_at);
+                CREATE TABLE job_events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    at DATETIME NOT NULL,
+                    state TEXT CHECK (state IS NULL OR state IN ('queued', 'admitted', 'submitted', 'running',
+                                                                  'succeeded', 'failed', 'cancelled')),
+                    progress REAL CHECK (progress IS NULL OR (progress >= 0 AND progress <= 1)),
+                    message TEXT
+                );
+                CREATE INDEX job_events_by_job ON job_events(job_id, id);
+                CREATE TABLE footprints (
+                    subject TEXT PRIMARY KEY NOT NULL,
+                    bytes INTEGER NOT NULL CHECK (bytes >= 0),
+                    peak_bytes INTEGER NOT NULL CHECK (peak_bytes >= bytes),
+                    samples INTEGER NOT NULL CHECK (samples >= 1),
+                    updated_at DATETIME NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import GPUCtlDaemon
+import Logging
+
+/// gpuctld: flags → configuration → ServiceGroup.
+@main
+struct GPUCtlDaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpuctld",
+        abstract: "The gpuctl daemon: decides who holds VRAM between Ollama and ComfyUI.",
+        discussion: "Every option can also be set with the GPUCTL_* variable named beside it; a flag wins over the variable.")
+
+    @Option(help: "Unix socket to serve (GPUCTL_SOCKET; default $XDG_RUNTIME_DIR/gpuctl/gpuctld.sock or /run/gpuctl/gpuctld.sock).")
+    var socket: String?
+    @Option(name: .customLong("state-dir"), help: "Directory for the SQLite store (GPUCTL_STATE_DIR).")
+    var stateDir: String?
+    @Option(help: "The model catalog (GPUCTL_CONFIG; default ./models.json, then /etc/gpuctl/models.json).")
+    var config: String?
+    @Option(name: .customLong("ollama-url"), help: "Ollama's address (GPUCTL_OLLAMA_URL; default http://127.0.0.1:11434).")
+    var ollamaURL: String?
+    @Option(name: .customLong("comfyui-url"), help: "ComfyUI's address (GPUCTL_COMFYUI_URL; default http://127.0.0.1:8188).")
+    var comfyUIURL: String?
+    @Option(help: "The card's total VRAM when no GPU can be read, e.g. 24GiB (GPUCTL_VRAM).")
+    var vram: String?
+    @Option(help: "VRAM kept free for the desktop and CUDA contexts (GPUCTL_RESERVE; default 512MiB).")
+    var reserve: String?
+    @Option(name: .customLong("allow-group"), help: "A group whose members may use the socket (GPUCTL_ALLOW_GROUP).")
+    var allowGroup: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (GPUCTL_LOG_LEVEL; default info).")
+    var logLevel: String?
+    @Option(name: .customLong("gpu-index"), help: "Which card to manage on a multi-GPU machine (GPUCTL_GPU_INDEX; default 0).")
+    var gpuIndex: String?
+
+    func run() async throws {
+        let flags = DaemonFlags(socket: socket, stateDir: stateDir, config: config, ollamaURL: ollamaURL,
+                                comfyUIURL: comfyUIURL, vram: vram, reserve: reserve, allowGroup: allowGroup,
+                                logLevel: logLevel, gpuIndex: gpuIndex)
+        let configuration: DaemonConfiguration
+        do {
+            configuration = try DaemonConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("gpuctld: \(error.message)\n".utf8))
+            throw ExitCode(2)
+        }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "gpuctld")
+        let daemon: Daemon
+        do {
+            daemon = try await Daemon.start(configuration: configuration, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("gpuctld: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+        logger.info("gpuctld ready", metadata: [
+            "rpc.socket": "\(configuration.socketPath)", "store.dir": "\(configuration.stateDirectory)",
+            "catalog.path": "\(configuration.catalogPath ?? "none")",
+        ])
+        do {
+            try await daemon.run()
+        } catch {
+            throw ExitCode(1)
+        }
+    }
+}
+
