@@ -1,1 +1,3 @@
-print("")
+import GPUCtlCommands
+
+GPUCtlCommand.main(GlobalArguments.reorder(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import GPUCtlModels
+import GPUCtlRPC
+
+/// Options every command takes.
+public struct GlobalOptions: ParsableArguments {
+    @Option(help: "The daemon's socket (default: $GPUCTL_SOCKET, $XDG_RUNTIME_DIR/gpuctl/gpuctld.sock, /run/gpuctl/gpuctld.sock).")
+    public var socket: String?
+
+    @Flag(help: "Print the daemon's raw JSON result.")
+    public var json = false
+
+    @Option(help: "Seconds to wait for the daemon's answer.")
+    public var timeout: Double = 10
+
+    public init() {}
+
+    /// The socket path, resolved as the daemon resolves it.
+    public var socketPath: String {
+        SocketPath.resolve(flag: socket, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Connects, or prints why not and exits with the documented code.
+    func connect() throws -> RPCClient {
+        do {
+            return try RPCClient(socketPath: socketPath, timeout: .milliseconds(Int(max(timeout, 0.001) * 1000)))
+        } catch {
+            throw CLIExit.fail(error)
+        }
+    }
+}
+
+/// The CLI's exit codes (documented in the README).
+public enum ExitCodes {
+    /// The daemon answered with an error.
+    public static let daemonError: Int32 = 1
+    /// Bad arguments (ArgumentParser's EX_USAGE).
+    public static let usage: Int32 = 64
+    /// The daemon is not running, or the socket may not be used (EX_UNAVAILABLE).
+    public static let unavailable: Int32 = 69
+    /// The daemon's reply could not be read (EX_SOFTWARE).
+    public static let protocolError: Int32 = 70
+    /// The daemon did not answer in time (EX_TEMPFAIL).
+    public static let timeout: Int32 = 75
+}
+
+/// Prints an error as one line on stderr and picks the exit code.
+enum CLIExit {
+    static func fail(_ error: RPCClientError) -> ExitCode {
+        FileHandle.standardError.write(Data("gpuctl: \(error.message)\n".utf8))
+        return ExitCode(code(for: error))
+    }
+
+    static func code(for error: RPCClientError) -> Int32 {
+        switch error {
+        case .notRunning, .permissionDenied: ExitCodes.unavailable
+        case .timedOut: ExitCodes.timeout
+        case .closed, .protocolError: ExitCodes.protocolError
+        case .remote: ExitCodes.daemonError
+        }
+    }
+
+    /// Runs `body`, turning client errors into one line and an exit code.
+    static func run<T>(_ body: () throws(RPCClientError) -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+/// Writes to stdout without buffering surprises.
+enum Output {
+    static func print(_ text: String) {
+        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+
+    static func printJSON(_ data: Data) {
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    /// Colours only on a terminal, and never when NO_COLOR is set.
+    static var useColor: Bool {
+        isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
+}

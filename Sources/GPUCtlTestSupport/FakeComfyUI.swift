@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+/// An in-process ComfyUI that speaks its HTTP API and `/ws` (../shared/reference/comfyui-api.md)
+/// on 127.0.0.1, reporting the shared `VirtualGPU` in /system_stats.
+public final class FakeComfyUI: Sendable {
+    struct State: Sendable {
+        var version = "0.3.64"
+        var latency: Duration = .zero
+        /// Connected WebSocket client ids.
+        var sockets: Set<String> = []
+    }
+
+    public let gpu: VirtualGPU
+    private let state: LockedBox<State>
+    private let server: FakeHTTPServer
+
+    public init(gpu: VirtualGPU) {
+        self.gpu = gpu
+        let state = LockedBox(State())
+        self.state = state
+        self.server = FakeHTTPServer { port in
+            let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+            for prefix in ["", "/api"] {
+                webSocketRouter.ws("\(prefix)/ws") { inbound, outbound, context in
+                    try await Self.serveWebSocket(inbound: inbound, outbound: outbound, request: context.request, state: state)
+                }
+            }
+            return Application(
+                router: Self.router(state: state, gpu: gpu),
+                server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+                configuration: .init(address: .hostname("127.0.0.1", port: port)),
+                onServerRunning: BoundPortReporter.onServerRunning,
+                logger: Logger(label: "fake-comfyui", factory: { _ in SwiftLogNoOpLogHandler() }))
+        }
+    }
+
+    public var baseURL: String { server.baseURL }
+    public func start() async throws { try await server.start() }
+    public func stop() async { await server.stop() }
+    public func setLatency(_ latency: Duration) { state.mutate { $0.latency = latency } }
+    /// Client ids with an open WebSocket.
+    public var connectedClients: Set<String> { state.value.sockets }
+
+    static func router(state: LockedBox<State>, gpu: VirtualGPU) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: LatencyMiddleware(state: state))
+        for prefix in ["", "/api"] {
+            router.get("\(prefix)/system_stats") { _, _ in
+                let total = gpu.totalBytes
+                let free = await gpu.freeBytes
+                return Response.json([
+                    "system": ["os": "posix", "ram_total": 33_556_000_768, "ram_free": 20_000_000_000,
+                               "comfyui_version": state.value.version, "required_frontend_version": "1.27.10",
+                               "installed_templates_version": "0.1.95", "required_templates_version": "0.1.95",
+                               "python_version": "3.11.2 (main)", "pytorch_version": "2.8.0+cu128",
+                               "embedded_python": false, "argv": ["main.py", "--listen", "127.0.0.1"]] as [String: Any],
+                    "devices": [["name": "cuda:0 \(gpu.name) : cudaMallocAsync", "type": "cuda", "index": 0,
+                                 "vram_total": total, "vram_free": free, "torch_vram_total": 0,
+                                 "torch_vram_free": 0] as [String: Any]],
+                ])
+            }
+            router.get("\(prefix)/queue") { _, _ in Response.json(["queue_running": [Any](), "queue_pending": [Any]()]) }
+            router.get("\(prefix)/prompt") { _, _ in Response.json(["exec_info": ["queue_remaining": 0]]) }
+            router.get("\(prefix)/features") { _, _ in
+                Response.json(["supports_preview_metadata": true, "max_upload_size": 104_857_600])
+            }
+        }
+        return router
+    }
+
+    /// The first frame is `status` with the client's id as `sid`, as ComfyUI sends it; client
+    /// text is ignored except a first `feature_flags`, which is answered.
+    static func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+                               request: Request, state: LockedBox<State>) async throws {
+        let clientID = request.uri.queryParameters.get("clientId") ?? UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        state.mutate { _ = $0.sockets.insert(clientID) }
+        defer { state.mutate { _ = $0.sockets.remove(clientID) } }
+        try await outbound.write(.text(frame(type: "status", data: [
+            "status": ["exec_info": ["queue_remaining": 0]], "sid": clientID,
+        ])))
+        var first = true
+        for try await message in inbound.messages(maxSize: 1 << 20) {
+            defer { first = false }
+            guard first, case .text(let text) = message,
+                  let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                  object["type"] as? String == "feature_flags" else { continue }
+            try await outbound.write(.text(frame(type: "feature_flags", data: [
+                "supports_preview_metadata": true, "max_upload_size": 104_857_600,
+            ])))
+        }
+    }
+
+    static func frame(type: String, data: [String: Any]) -> String {
+        let object: [String: Any] = ["type": type, "data": data]
+        let bytes = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    struct LatencyMiddleware: RouterMiddleware {
+        typealias Context = BasicRequestContext
+        let state: LockedBox<State>
+
+        func handle(_ request: Request, context: Context,
+                    next: (Request, Context) async throws -> Response) async throws -> Response {
+            let latency = state.value.latency
+            if latency > .zero { try await Task.sleep(for: latency) }
+            return try await next(request, context)
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+/// Runs a Hummingbird application on 127.0.0.1 (port 0 the first time), and can stop and
+/// start it again on the same port, so a test can make a backend go away and come back.
+public final class FakeHTTPServer: Sendable {
+    private let build: @Sendable (Int) -> any ApplicationProtocol
+    private let state = LockedBox<(task: Task<Void, Error>?, port: Int)>((nil, 0))
+
+    /// `build(port)` makes the application for a port (0: any free one).
+    public init(build: @escaping @Sendable (Int) -> any ApplicationProtocol) {
+        self.build = build
+    }
+
+    /// The bound port (0 before the first start).
+    public var port: Int { state.value.port }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts serving; returns once the port accepts connections.
+    public func start() async throws {
+        let app = build(port)
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let task = Task {
+            try await BoundPortReporter.$report.withValue({ continuation.yield($0) }) {
+                try await app.runService(gracefulShutdownSignals: [])
+            }
+        }
+        var iterator = stream.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        state.mutate { $0 = (task, port) }
+    }
+
+    /// Stops serving: the port then refuses connections.
+    public func stop() async {
+        let task = state.mutate { current -> Task<Void, Error>? in
+            let task = current.task
+            current.task = nil
+            return task
+        }
+        task?.cancel()
+        _ = await task?.result
+    }
+}
+
+/// Hands the port a fake server bound to back to `FakeHTTPServer.start`.
+enum BoundPortReporter {
+    @TaskLocal static var report: (@Sendable (Int) -> Void)?
+
+    static func onServerRunning(_ channel: any Channel) async {
+        if let port = channel.localAddress?.port { report?(port) }
+    }
+}
+
+/// A value behind a lock, for state shared between a test and its fake servers.
+public final class LockedBox<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+
+    public init(_ value: Value) { stored = value }
+
+    public var value: Value { lock.withLock { stored } }
+
+    @discardableResult
+    public func mutate<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        try lock.withLock { try body(&stored) }
+    }
+}
+
+extension Response {
+    /// A JSON body with the content type both backends use.
+    static func json(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import GPUCtlDaemon
+import GPUCtlRPC
+import Logging
+
+/// A short-lived temporary directory (Unix socket paths must stay under 108 bytes).
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init() throws {
+        var template = Array("/tmp/gpuctl-test-XXXXXX".utf8CString)
+        guard let result = mkdtemp(&template) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        path = String(cString: result)
+    }
+
+    public func file(_ name: String) -> String { "\(path)/\(name)" }
+
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// The real daemon, started in-process on a temporary socket and store, pointed at the fakes.
+public final class TestDaemon: Sendable {
+    public let directory: TemporaryDirectory
+    public let daemon: Daemon
+    private let runTask: Task<Void, Error>
+
+    public var socketPath: String { daemon.configuration.socketPath }
+
+    private init(directory: TemporaryDirectory, daemon: Daemon, runTask: Task<Void, Error>) {
+        self.directory = directory
+        self.daemon = daemon
+        self.runTask = runTask
+    }
+
+    /// Starts a daemon with a declared 24 GiB card, no NVML or nvidia-smi, fast probes, and
+    /// whatever `configure` changes.
+    public static func start(ollamaURL: String = "http://127.0.0.1:1", comfyUIURL: String = "http://127.0.0.1:1",
+                             configure: (inout DaemonConfiguration) -> Void = { _ in }) async throws -> TestDaemon {
+        let directory = try TemporaryDirectory()
+        var configuration = DaemonConfiguration(socketPath: directory.file("gpuctld.sock"),
+                                                stateDirectory: directory.file("state"))
+        configuration.ollamaURL = ollamaURL
+        configuration.comfyUIURL = comfyUIURL
+        configuration.declaredVRAM = .gibibytes(24)
+        configuration.nvmlPath = "/nonexistent/libnvidia-ml.so.1"
+        configuration.useNvidiaSMI = false
+        configuration.backendProbeInterval = .milliseconds(50)
+        configuration.backendProbeTimeout = .seconds(1)
+        configure(&configuration)
+        var logger = Logger(label: "test-gpuctld")
+        logger.logLevel = .critical
+        let daemon = try await Daemon.start(configuration: configuration, handleSignals: false, logger: logger)
+        let task = Task { try await daemon.run() }
+        return TestDaemon(directory: directory, daemon: daemon, runTask: task)
+    }
+
+    /// A new client connection.
+    public func client(timeout: Duration = .seconds(10)) throws -> RPCClient {
+        try RPCClient(socketPath: socketPath, timeout: timeout)
+    }
+
+    /// Shuts down as SIGTERM would and waits for it.
+    public func stop() async throws {
+        await daemon.shutdown()
+        try await runTask.value
+        directory.remove()
+    }
+}
+
+/// Waits until `condition` holds, checking every few milliseconds, up to `limit`.
+/// Returns whether it held; tests assert on that, never on elapsed time.
+public func eventually(within limit: Duration = .seconds(10),
+                       _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
