@@ -87,7 +87,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GPUCtlCoreTests", dependencies: ["GPUCtlCore", "GPUCtlModels"]),
-        .testTarget(name: "GPUProbeTests", dependencies: ["GPUProbe"]),
+        .testTarget(name: "GPUProbeTests", dependencies: [
+            "GPUProbe", .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["Fixtures"]),
         .testTarget(name: "GPUCtlStoreTests", dependencies: ["GPUCtlStore", "GPUCtlModels"]),
         .testTarget(name: "GPUCtlRPCTests", dependencies: ["GPUCtlRPC", "GPUCtlModels"]),
         .testTarget(name: "BackendClientTests", dependencies: [

@@ -21,19 +21,24 @@ enum CommandRunner {
         } catch {
             throw GPUProbeError("could not start \(executable): \(error.localizedDescription)")
         }
-        let reader = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }
-        let killed = KilledFlag()
-        let killer = Task.detached {
-            try await Task.sleep(for: timeout)
-            if process.isRunning {
-                killed.set()
-                process.terminate()
+        // Blocking reads and waits run on Dispatch's threads, never on the cooperative pool,
+        // which has as few threads as cores. Whichever comes first, exit or deadline, answers.
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Data?, Never>) in
+            let once = OnceFlag()
+            DispatchQueue.global().async {
+                let data = stdout.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                if once.claim() { continuation.resume(returning: data) }
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                guard once.claim() else { return }
+                // SIGKILL: a hung driver call may ignore SIGTERM.
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                continuation.resume(returning: nil)
             }
         }
-        let data = await reader.value
-        process.waitUntilExit()
-        killer.cancel()
-        if killed.value {
+        guard let data = outcome else {
             throw GPUProbeError("\(executable) did not answer within \(timeout) and was stopped")
         }
         return Output(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self))
@@ -49,10 +54,14 @@ enum CommandRunner {
     }
 }
 
-/// Set by the timer that stopped a process, read after it exits.
-private final class KilledFlag: @unchecked Sendable {
+/// True for the first caller of `claim()` only.
+private final class OnceFlag: @unchecked Sendable {
     private let lock = NSLock()
-    private var killed = false
-    func set() { lock.withLock { killed = true } }
-    var value: Bool { lock.withLock { killed } }
+    private var claimed = false
+    func claim() -> Bool {
+        lock.withLock {
+            defer { claimed = true }
+            return !claimed
+        }
+    }
 }

@@ -13,6 +13,15 @@ public enum NvidiaSMIParser {
         public var totalBytes: UInt64
         public var usedBytes: UInt64
         public var freeBytes: UInt64
+
+        public init(index: Int, uuid: String, name: String, totalBytes: UInt64, usedBytes: UInt64, freeBytes: UInt64) {
+            self.index = index
+            self.uuid = uuid
+            self.name = name
+            self.totalBytes = totalBytes
+            self.usedBytes = usedBytes
+            self.freeBytes = freeBytes
+        }
     }
 
     /// One row of the compute-apps query.
@@ -21,6 +30,13 @@ public enum NvidiaSMIParser {
         public var pid: Int32
         public var processName: String
         public var usedBytes: UInt64
+
+        public init(gpuUUID: String, pid: Int32, processName: String, usedBytes: UInt64) {
+            self.gpuUUID = gpuUUID
+            self.pid = pid
+            self.processName = processName
+            self.usedBytes = usedBytes
+        }
     }
 
     public static func parseGPUs(_ output: String) throws(GPUProbeError) -> [GPURow] {
@@ -48,7 +64,7 @@ public enum NvidiaSMIParser {
                 throw GPUProbeError("nvidia-smi printed a process line gpuctld cannot read: \"\(line)\"")
             }
             // A process name may itself contain commas; the memory is always the last column.
-            let name = fields[2..<(fields.count - 1)].joined(separator: ",")
+            let name = fields[2..<(fields.count - 1)].joined(separator: ", ")
             rows.append(AppRow(gpuUUID: fields[0], pid: pid, processName: name,
                                usedBytes: mebibytes(fields[fields.count - 1])))
         }
