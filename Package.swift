@@ -90,8 +90,10 @@ let package = Package(
         .testTarget(name: "GPUProbeTests", dependencies: [
             "GPUProbe", .product(name: "Logging", package: "swift-log"),
         ], exclude: ["Fixtures"]),
-        .testTarget(name: "GPUCtlStoreTests", dependencies: ["GPUCtlStore", "GPUCtlModels"]),
-        .testTarget(name: "GPUCtlRPCTests", dependencies: ["GPUCtlRPC", "GPUCtlModels"]),
+        .testTarget(name: "GPUCtlStoreTests", dependencies: [
+            "GPUCtlStore", "GPUCtlModels", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "GPUCtlRPCTests", dependencies: ["GPUCtlRPC", "GPUCtlModels", "GPUCtlTestSupport"]),
         .testTarget(name: "BackendClientTests", dependencies: [
             "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport",
         ]),

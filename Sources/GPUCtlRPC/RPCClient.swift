@@ -76,6 +76,8 @@ public final class RPCClient {
 
     deinit { close(fd) }
 
+    func shutdownWriting() { _ = shutdown(fd, Int32(SHUT_WR)) }
+
     /// Calls `method` and returns its raw JSON result. Stream notifications for this call are
     /// handed to `onNotification` (their `data`, as JSON) as they arrive.
     public func callRaw(_ method: String, params: JSONValue? = nil,
@@ -180,5 +182,12 @@ public final class RPCClient {
         var method: String?
         var params: StreamParams?
         var error: RPCErrorPayload?
+    }
+}
+
+extension RPCClient {
+    /// Half-closes the connection: the daemon sees end of input but can still answer.
+    public func finishWriting() {
+        shutdownWriting()
     }
 }

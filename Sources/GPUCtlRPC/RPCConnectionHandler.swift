@@ -24,6 +24,8 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var inFlight = 0
     private var pendingRead = false
     private var draining = false
+    /// The peer half-closed: answer what is in flight, then close.
+    private var inputClosed = false
     private var closing = false
     private var writeStall: Scheduled<Void>?
     private var context: ChannelHandlerContext?
@@ -96,7 +98,13 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
                     case .invalid(let id, let error):
                         replies.append(RPCWire.response(id: id, reply: .error(error)))
                     case .call(let call):
-                        let reply = draining ? .error(shuttingDown) : await handler.handle(call, context: callContext)
+                        let reply: RPCReply = if draining {
+                            .error(shuttingDown)
+                        } else if let immediate = handler.answerImmediately(call) {
+                            immediate
+                        } else {
+                            await handler.handle(call, context: callContext)
+                        }
                         if let id = call.id { replies.append(RPCWire.response(id: id, reply: reply)) }
                     }
                 }
@@ -141,7 +149,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         inFlight -= 1
         guard let context else { return }
         if let line { writeLine(context, line) }
-        if draining && inFlight == 0 {
+        if (draining || inputClosed) && inFlight == 0 {
             context.close(promise: nil)
         } else {
             resumeReadingIfPossible(context)
@@ -190,6 +198,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            if inFlight == 0 { context.close(promise: nil) }
+        } else if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed {
+            inputClosed = true
             if inFlight == 0 { context.close(promise: nil) }
         } else if event is ChannelShouldQuiesceEvent {
             draining = true

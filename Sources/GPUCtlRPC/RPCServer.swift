@@ -33,6 +33,8 @@ public final class RPCServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.autoRead, value: true)
+            // `printf '...' | socat - UNIX:...` half-closes after its request and still wants the reply.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 let count = connections.withLockedValue { table -> Int in
                     table[ObjectIdentifier(channel)] = channel
