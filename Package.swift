@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
     ],
     targets: [
         // Wire contract shared by daemon and CLI. Foundation only.
@@ -96,6 +97,8 @@ let package = Package(
         .testTarget(name: "GPUCtlRPCTests", dependencies: ["GPUCtlRPC", "GPUCtlModels", "GPUCtlTestSupport"]),
         .testTarget(name: "BackendClientTests", dependencies: [
             "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "WSClient", package: "swift-websocket"),
         ]),
         .testTarget(name: "GPUCtlDaemonTests", dependencies: [
             "GPUCtlDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "GPUCtlCommands",

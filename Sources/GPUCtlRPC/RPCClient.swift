@@ -38,8 +38,8 @@ public enum RPCClientError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A blocking JSON-RPC client over the Unix socket, built on plain POSIX calls so the CLI
-/// starts and answers in milliseconds. One instance serves one thread.
-public final class RPCClient {
+/// starts and answers in milliseconds. It may move between threads, but only one may use it at a time.
+public final class RPCClient: @unchecked Sendable {
     public let socketPath: String
     private let fd: Int32
     private var buffer: [UInt8] = []

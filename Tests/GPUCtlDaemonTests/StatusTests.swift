@@ -1,0 +1,92 @@
+import Foundation
+import GPUCtlDaemon
+import GPUCtlModels
+import GPUCtlRPC
+import GPUCtlTestSupport
+import Testing
+
+/// The real daemon in-process, its real socket and store, with the fakes as backends.
+@Suite struct StatusTests {
+    func status(_ daemon: TestDaemon) async throws -> StatusResult {
+        let path = daemon.socketPath
+        return try await blocking { try RPCClient(socketPath: path).call(.status, as: StatusResult.self) }
+    }
+
+    @Test func backendsDownTheDaemonStillAnswers() async throws {
+        let daemon = try await TestDaemon.start()
+        #expect(await eventually { try await status(daemon).backends.ollama.state == .down })
+        let snapshot = try await status(daemon)
+        #expect(snapshot.backends.comfyui.state == .down || snapshot.backends.comfyui.state == .unknown)
+        #expect(snapshot.backends.ollama.lastError?.contains("unreachable") == true)
+        #expect(snapshot.gpu.source == .declared && snapshot.gpu.total == .gibibytes(24))
+        #expect(snapshot.budget.budget == ByteSize(bytes: (24 << 30) - (512 << 20)))
+        #expect(snapshot.jobs == JobCounts())
+        #expect(snapshot.daemon.version == GPUCtlVersion.current && snapshot.daemon.pid == getpid())
+        try await daemon.stop()
+    }
+
+    @Test func backendsUpShowVersionsAndComeBackAfterAnOutage() async throws {
+        let gpu = VirtualGPU(totalBytes: 24 << 30)
+        let ollama = FakeOllama(gpu: gpu)
+        let comfyui = FakeComfyUI(gpu: gpu)
+        try await ollama.start()
+        try await comfyui.start()
+        let daemon = try await TestDaemon.start(ollamaURL: ollama.baseURL, comfyUIURL: comfyui.baseURL)
+        #expect(await eventually {
+            let backends = try await status(daemon).backends
+            return backends.ollama.state == .up && backends.comfyui.state == .up
+        })
+        let up = try await status(daemon).backends
+        #expect(up.ollama.version == "0.33.0-rc2" && up.comfyui.version == "0.3.64")
+        #expect(up.ollama.latencyMs != nil && up.ollama.checkedAt != nil && up.ollama.lastError == nil)
+
+        await ollama.stop()
+        #expect(await eventually { try await status(daemon).backends.ollama.state == .down })
+        try await ollama.restart()
+        #expect(await eventually { try await status(daemon).backends.ollama.state == .up })
+
+        try await daemon.stop()
+        await ollama.stop()
+        await comfyui.stop()
+    }
+
+    @Test func aSlowBackendNeverSlowsStatus() async throws {
+        let ollama = FakeOllama(gpu: VirtualGPU(totalBytes: 8 << 30))
+        try await ollama.start()
+        ollama.setLatency(.seconds(5))
+        let daemon = try await TestDaemon.start(ollamaURL: ollama.baseURL) { $0.backendProbeTimeout = .seconds(3) }
+        // Many status calls while a probe hangs: every one is answered from what the daemon holds.
+        let path = daemon.socketPath
+        let answered = try await blocking {
+            let client = try RPCClient(socketPath: path, timeout: .seconds(1))
+            return try (0..<50).map { _ in try client.call(.status, as: StatusResult.self) }.count
+        }
+        #expect(answered == 50)
+        try await daemon.stop()
+        await ollama.stop()
+    }
+
+    @Test func catalogSummaryAndJobCountsComeFromTheirSources() async throws {
+        let directory = try TemporaryDirectory()
+        let catalog = directory.file("models.json")
+        try #"{"models":{"a":{"backend":"ollama","vram":"1GiB","pinned":true},"b":{"backend":"comfyui","vram":"2GiB"}}}"#
+            .write(toFile: catalog, atomically: true, encoding: .utf8)
+        let daemon = try await TestDaemon.start { $0.catalogPath = catalog }
+        let summary = try await status(daemon).catalog
+        #expect(summary == CatalogSummary(path: catalog, models: 2, ollama: 1, comfyui: 1, pinned: 1, declaredVRAM: .gibibytes(3)))
+        try await daemon.stop()
+        directory.remove()
+    }
+
+    @Test func aBrokenCatalogStopsTheStartWithItsProblems() async throws {
+        let directory = try TemporaryDirectory()
+        let catalog = directory.file("models.json")
+        try #"{"models":{"a":{"backend":"ollama","vram":"1GiB","pined":true}}}"#.write(toFile: catalog, atomically: true, encoding: .utf8)
+        await #expect {
+            _ = try await TestDaemon.start { $0.catalogPath = catalog }
+        } throws: { error in
+            (error as? DaemonStartError)?.message == "\(catalog): model 'a': unknown field 'pined'; did you mean 'pinned'?"
+        }
+        directory.remove()
+    }
+}
