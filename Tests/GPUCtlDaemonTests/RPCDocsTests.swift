@@ -1,0 +1,101 @@
+import Foundation
+import GPUCtlModels
+import GPUCtlRPC
+import GPUCtlTestSupport
+import Testing
+
+/// Replays every request/response pair of docs/rpc.md against a real daemon.
+@Suite struct RPCDocsTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// Values that differ between runs: compared by JSON type only.
+    static let varying: Set<String> = ["pid", "uptimeSeconds", "socket", "stateDir", "checkedAt", "latencyMs", "url", "path"]
+
+    struct Example: Sendable {
+        var request: String
+        var response: String
+    }
+
+    static func examples() throws -> [Example] {
+        let text = try String(contentsOf: root.appendingPathComponent("docs/rpc.md"), encoding: .utf8)
+        var examples: [Example] = []
+        var pendingRequest: String?
+        var block: [String]?
+        var kind = ""
+        for line in text.components(separatedBy: "\n") {
+            if var lines = block {
+                if line == "```" {
+                    let body = lines.joined(separator: "\n")
+                    if kind == "request" { pendingRequest = body }
+                    if kind == "response", let request = pendingRequest {
+                        examples.append(Example(request: request, response: body))
+                        pendingRequest = nil
+                    }
+                    block = nil
+                } else {
+                    lines.append(line)
+                    block = lines
+                }
+            } else if line == "```json request" || line == "```json response" {
+                kind = String(line.dropFirst("```json ".count))
+                block = []
+            }
+        }
+        return examples
+    }
+
+    /// Same shape everywhere; same values except under `varying` keys.
+    static func matches(_ actual: JSONValue, _ expected: JSONValue, key: String = "", path: String = "$") -> [String] {
+        switch (actual, expected) {
+        case (.object(let a), .object(let e)):
+            guard Set(a.keys) == Set(e.keys) else { return ["\(path): keys \(a.keys.sorted()) != \(e.keys.sorted())"] }
+            return e.keys.sorted().flatMap { matches(a[$0]!, e[$0]!, key: $0, path: "\(path).\($0)") }
+        case (.array(let a), .array(let e)):
+            guard a.count == e.count else { return ["\(path): \(a.count) items, the docs show \(e.count)"] }
+            return zip(a, e).enumerated().flatMap { matches($1.0, $1.1, key: key, path: "\(path)[\($0)]") }
+        default:
+            if varying.contains(key) {
+                return actual.typeName == expected.typeName ? [] : ["\(path): \(actual.typeName), the docs show \(expected.typeName)"]
+            }
+            return actual == expected ? [] : ["\(path): \(actual), the docs show \(expected)"]
+        }
+    }
+
+    @Test func everyExampleIsWhatTheDaemonAnswers() async throws {
+        let examples = try Self.examples()
+        #expect(examples.count >= 8)
+        let documented = Set(examples.compactMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.request.utf8))["method"]?.stringValue })
+        for method in RPCMethod.allCases {
+            #expect(documented.contains(method.rawValue), "docs/rpc.md has no example for \(method.rawValue)")
+        }
+
+        let gpu = VirtualGPU(totalBytes: 24 << 30)
+        let ollama = FakeOllama(gpu: gpu)
+        let comfyui = FakeComfyUI(gpu: gpu)
+        try await ollama.start()
+        try await comfyui.start()
+        let daemon = try await TestDaemon.start(ollamaURL: ollama.baseURL, comfyUIURL: comfyui.baseURL) {
+            $0.catalogPath = Self.root.appendingPathComponent("models.json").path
+        }
+        let path = daemon.socketPath
+        #expect(await eventually {
+            let status = try await blocking { try RPCClient(socketPath: path).call(.status, as: StatusResult.self) }
+            return status.backends.ollama.state == .up && status.backends.comfyui.state == .up
+        })
+        for example in examples {
+            let line = try await blocking { () throws -> Data in
+                let client = try RPCClient(socketPath: path)
+                try client.send(Data(example.request.utf8))
+                return try client.readLine()
+            }
+            let actual = try JSONDecoder().decode(JSONValue.self, from: line)
+            let expected = try JSONDecoder().decode(JSONValue.self, from: Data(example.response.utf8))
+            let differences = Self.matches(actual, expected)
+            #expect(differences.isEmpty, "\(example.request)\n\(differences.joined(separator: "\n"))")
+        }
+        try await daemon.stop()
+        await ollama.stop()
+        await comfyui.stop()
+    }
+}
