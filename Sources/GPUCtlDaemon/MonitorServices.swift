@@ -42,7 +42,8 @@ struct BackendMonitor: Service {
         let elapsed = ContinuousClock.now - started
         let milliseconds = (Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) / 1e15)
         let rounded = (milliseconds * 100).rounded() / 100
-        let checkedAt = ISO8601DateFormatter().string(from: Date())
+        // FoundationEssentials formats this without ICU, which would add megabytes to an idle daemon.
+        let checkedAt = Date().formatted(.iso8601)
         switch outcome {
         case .success(let version):
             return BackendStatus(url: url, state: .up, version: version, latencyMs: rounded, checkedAt: checkedAt)

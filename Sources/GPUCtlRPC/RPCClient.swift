@@ -43,6 +43,8 @@ public final class RPCClient: @unchecked Sendable {
     public let socketPath: String
     private let fd: Int32
     private var buffer: [UInt8] = []
+    /// Reused for every recv, so a read allocates nothing.
+    private var chunk = [UInt8](repeating: 0, count: 65536)
     private var nextID = 1
     private let timeout: Duration
 
@@ -148,8 +150,7 @@ public final class RPCClient: @unchecked Sendable {
                 buffer.removeSubrange(...newline)
                 return line
             }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let count = recv(fd, &chunk, chunk.count, 0)
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 buffer.append(contentsOf: chunk[..<count])
             } else if count == 0 {

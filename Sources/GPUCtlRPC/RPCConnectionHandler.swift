@@ -18,6 +18,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     }
 
     private let handler: any RPCHandling
+    private let calls: InFlightCalls
     private let configuration: RPCServerConfiguration
     private let peer: PeerCredentials?
     private let refusal: Refusal?
@@ -30,8 +31,10 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var writeStall: Scheduled<Void>?
     private var context: ChannelHandlerContext?
 
-    init(handler: any RPCHandling, configuration: RPCServerConfiguration, peer: PeerCredentials?, refusal: Refusal?) {
+    init(handler: any RPCHandling, calls: InFlightCalls, configuration: RPCServerConfiguration, peer: PeerCredentials?,
+         refusal: Refusal?) {
         self.handler = handler
+        self.calls = calls
         self.configuration = configuration
         self.peer = peer
         self.refusal = refusal
@@ -71,7 +74,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             let bytes = buffer.readableBytesView
             // Blank lines between requests are tolerated, as most NDJSON readers do.
             guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
-            dispatch(context, RPCMessageParser.parse(Data(bytes)))
+            dispatch(context, RPCMessageParser.parse(bytes))
         }
     }
 
@@ -137,7 +140,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             channel.writeAndFlush(buffer, promise: nil)
         }
         let handler = self.handler
-        Task {
+        calls.start {
             let line = await work(handler, callContext)
             channel.eventLoop.execute {
                 loopBound.value.finishTask(line: line)

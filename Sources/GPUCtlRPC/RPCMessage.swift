@@ -42,13 +42,13 @@ public enum RPCLine: Sendable {
 /// Parses NDJSON lines into calls. Pure: the server and the tests share it.
 public enum RPCMessageParser {
     /// Parses one line (without its newline).
-    public static func parse(_ bytes: Data) -> RPCLine {
+    public static func parse<Bytes: Collection>(_ bytes: Bytes) -> RPCLine where Bytes.Element == UInt8 {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: bytes)
+            value = try JSONParser.parse(bytes)
         } catch {
             return .single(.invalid(id: .null, RPCErrorPayload(
-                .parseError, "parse error: the line is not valid JSON (\(RPCDecodingText.describe(error))); send one JSON-RPC object per line")))
+                .parseError, "parse error: the line is not valid JSON (\(error.description)); send one JSON-RPC object per line")))
         }
         if case .array(let items) = value {
             guard !items.isEmpty else {

@@ -12,13 +12,15 @@ import NIOPosix
 public final class RPCServer: Sendable {
     private let serverChannel: any Channel
     private let connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    private let calls: InFlightCalls
     public let configuration: RPCServerConfiguration
     private let logger: Logger
 
     private init(serverChannel: any Channel, connections: NIOLockedValueBox<[ObjectIdentifier: any Channel]>,
-                 configuration: RPCServerConfiguration, logger: Logger) {
+                 calls: InFlightCalls, configuration: RPCServerConfiguration, logger: Logger) {
         self.serverChannel = serverChannel
         self.connections = connections
+        self.calls = calls
         self.configuration = configuration
         self.logger = logger
     }
@@ -30,6 +32,7 @@ public final class RPCServer: Sendable {
                              logger: Logger) async throws -> RPCServer {
         try SocketFile.prepare(path: configuration.socketPath)
         let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+        let calls = InFlightCalls()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.autoRead, value: true)
@@ -55,7 +58,7 @@ public final class RPCServer: Sendable {
                     try sync.addHandler(ByteToMessageHandler(
                         NDJSONFrameDecoder(maximumLineLength: configuration.maximumLineLength)))
                     try sync.addHandler(RPCConnectionHandler(
-                        handler: handler, configuration: configuration, peer: peer, refusal: refusal))
+                        handler: handler, calls: calls, configuration: configuration, peer: peer, refusal: refusal))
                 }
             }
         let channel: any Channel
@@ -73,14 +76,16 @@ public final class RPCServer: Sendable {
             throw error
         }
         logger.info("serving JSON-RPC", metadata: ["rpc.socket": "\(configuration.socketPath)"])
-        return RPCServer(serverChannel: channel, connections: connections, configuration: configuration, logger: logger)
+        return RPCServer(serverChannel: channel, connections: connections, calls: calls, configuration: configuration,
+                         logger: logger)
     }
 
     /// How many connections are open now.
     public var connectionCount: Int { connections.withLockedValue { $0.count } }
 
     /// Stops accepting, lets calls in flight finish (new ones are answered `shutting_down`),
-    /// closes every connection after `gracePeriod` at the latest, and removes the socket file.
+    /// closes every connection after `gracePeriod` at the latest, cancels and awaits the calls
+    /// still running, and removes the socket file.
     public func shutdown(gracePeriod: Duration = .seconds(3)) async {
         try? await serverChannel.close()
         let open = connections.withLockedValue { Array($0.values) }
@@ -94,6 +99,9 @@ public final class RPCServer: Sendable {
         for channel in connections.withLockedValue({ Array($0.values) }) {
             try? await channel.close()
         }
+        // Calls still running past the grace period are cancelled, and awaited: when this
+        // returns, no call touches the daemon's state any more.
+        await calls.cancelAllAndWait()
         removeSocketFile()
         logger.info("stopped serving JSON-RPC", metadata: ["rpc.socket": "\(configuration.socketPath)"])
     }

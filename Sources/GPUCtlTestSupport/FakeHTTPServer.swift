@@ -3,12 +3,13 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// Runs a Hummingbird application on 127.0.0.1 (port 0 the first time), and can stop and
 /// start it again on the same port, so a test can make a backend go away and come back.
 public final class FakeHTTPServer: Sendable {
     private let build: @Sendable (Int) -> any ApplicationProtocol
-    private let state = LockedBox<(task: Task<Void, Error>?, port: Int)>((nil, 0))
+    private let state = LockedBox<(task: Task<Void, Error>?, group: ServiceGroup?, port: Int)>((nil, nil, 0))
 
     /// `build(port)` makes the application for a port (0: any free one).
     public init(build: @escaping @Sendable (Int) -> any ApplicationProtocol) {
@@ -23,24 +24,29 @@ public final class FakeHTTPServer: Sendable {
     public func start() async throws {
         let app = build(port)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
+        // Stopped by graceful shutdown, not cancellation: the server stops accepting first, so a
+        // connection arriving mid-stop is never dropped half set up (which NIO treats as a bug).
+        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "fake", factory: { _ in SwiftLogNoOpLogHandler() })))
         let task = Task {
             try await BoundPortReporter.$report.withValue({ continuation.yield($0) }) {
-                try await app.runService(gracefulShutdownSignals: [])
+                try await group.run()
             }
         }
         var iterator = stream.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
-        state.mutate { $0 = (task, port) }
+        state.mutate { $0 = (task, group, port) }
     }
 
     /// Stops serving: the port then refuses connections.
     public func stop() async {
-        let task = state.mutate { current -> Task<Void, Error>? in
-            let task = current.task
-            current.task = nil
-            return task
+        let (task, group) = state.mutate { current -> (Task<Void, Error>?, ServiceGroup?) in
+            defer {
+                current.task = nil
+                current.group = nil
+            }
+            return (current.task, current.group)
         }
-        task?.cancel()
+        await group?.triggerGracefulShutdown()
         _ = await task?.result
     }
 }

@@ -21,16 +21,17 @@ enum CommandRunner {
         } catch {
             throw GPUProbeError("could not start \(executable): \(error.localizedDescription)")
         }
-        // Blocking reads and waits run on Dispatch's threads, never on the cooperative pool,
-        // which has as few threads as cores. Whichever comes first, exit or deadline, answers.
+        // The blocking read and wait run on a thread of their own: never on the cooperative pool,
+        // which has as few threads as cores, nor on Dispatch's global queues, which on Linux run
+        // only as many blocks at once. Whichever comes first, exit or deadline, answers.
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Data?, Never>) in
             let once = OnceFlag()
-            DispatchQueue.global().async {
+            Thread {
                 let data = stdout.fileHandleForReading.readDataToEndOfFile()
                 process.waitUntilExit()
                 if once.claim() { continuation.resume(returning: data) }
-            }
+            }.start()
             DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
                 guard once.claim() else { return }
                 // SIGKILL: a hung driver call may ignore SIGTERM.

@@ -8,6 +8,9 @@ import Testing
 /// The server over a real Unix socket, with a small handler: framing, limits, peers, shutdown.
 @Suite struct RPCServerTests {
     struct TestHandler: RPCHandling {
+        /// How many `slow` calls have started.
+        let slowStarted = LockedBox(0)
+
         func answerImmediately(_ call: RPCCall) -> RPCReply? {
             call.method == "ping" ? .encoding(PingResult()) : nil
         }
@@ -17,6 +20,7 @@ import Testing
             case "echo":
                 return .encoding(call.params ?? .null)
             case "slow":
+                slowStarted.mutate { $0 += 1 }
                 try? await Task.sleep(for: .milliseconds(300))
                 return .encoding(["done": true])
             case "stream":
@@ -186,11 +190,11 @@ import Testing
 
     @Test func shutdownFinishesCallsInFlightAndRemovesTheSocket() async throws {
         let path = Self.socketPath()
+        let handler = TestHandler()
         let server = try await RPCServer.start(configuration: RPCServerConfiguration(socketPath: path),
-                                               handler: TestHandler(), logger: Logger(label: "test"))
+                                               handler: handler, logger: Logger(label: "test"))
         let slow = Task { try await blocking { try RPCClient(socketPath: path).callRaw("slow") } }
-        #expect(await eventuallyTrue { server.connectionCount == 1 })
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await eventuallyTrue { handler.slowStarted.value == 1 })
         await server.shutdown(gracePeriod: .seconds(5))
         #expect(String(decoding: try await slow.value, as: UTF8.self) == #"{"done":true}"#)
         #expect(!FileManager.default.fileExists(atPath: path))

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import GPUCtlModels
+import GPUCtlRPC
+import NIOPosix
+
+/// `gpuctl-bench`: measures gpuctld's socket against a raw echo baseline in the same run,
+/// the CLI as a process, and the idle daemon; writes BENCHMARKS.md.
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpuctl-bench",
+        abstract: "Measure gpuctld and write BENCHMARKS.md.",
+        subcommands: [Run.self, Echo.self, Idle.self],
+        defaultSubcommand: Run.self)
+
+    struct Echo: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "echo-server", abstract: "Serve the raw echo baseline.")
+        @Option var socket: String
+        func run() throws { try EchoServer.run(socketPath: socket) }
+    }
+
+    /// The idle baseline: a process of this binary (Swift runtime, Foundation, SwiftNIO linked)
+    /// that starts NIO's event loops and then does nothing.
+    struct Idle: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "idle-baseline", abstract: "Sit idle, for the RSS baseline.")
+        func run() throws {
+            _ = MultiThreadedEventLoopGroup.singleton.next()
+            _ = Date().timeIntervalSince1970
+            while true { sleep(1000) }
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "run", abstract: "Run every benchmark.")
+
+        @Option(help: "Round trips measured per latency run.") var count = 20_000
+        @Option(help: "Seconds per throughput run.") var seconds = 3.0
+        @Option(help: "Seconds of idle measurement.") var idleSeconds = 60.0
+        @Option(help: "Runs of `gpuctl status` as a process.") var cliRuns = 50
+        @Option(help: "Where to write the report.") var output = "BENCHMARKS.md"
+
+        func run() throws {
+            let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            let directory = NSTemporaryDirectory() + "gpuctl-bench-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var report = Report()
+
+            let echoSocket = "\(directory)/echo.sock"
+            let echo = try Child.start(products.appendingPathComponent("gpuctl-bench").path, ["echo-server", "--socket", echoSocket])
+            defer { echo.stop() }
+            let daemonSocket = "\(directory)/gpuctld.sock"
+            let daemon = try Child.startDaemon(products: products, socket: daemonSocket, state: "\(directory)/state")
+            defer { daemon.stop() }
+            try Child.waitForSocket(echoSocket)
+            try Child.waitForSocket(daemonSocket)
+
+            log("latency: \(count) sequential round trips each")
+            report.echoLatency = LatencySummary(try RoundTrips.latencies(socket: echoSocket, warmup: 2000, count: count))
+            report.pingLatency = LatencySummary(try RoundTrips.latencies(socket: daemonSocket, warmup: 2000, count: count))
+            log("throughput: \(seconds) s each, 1 and 64 connections")
+            report.echoThroughput1 = try RoundTrips.throughput(socket: echoSocket, connections: 1, seconds: seconds)
+            report.pingThroughput1 = try RoundTrips.throughput(socket: daemonSocket, connections: 1, seconds: seconds)
+            report.echoThroughput64 = try RoundTrips.throughput(socket: echoSocket, connections: 64, seconds: seconds)
+            report.pingThroughput64 = try RoundTrips.throughput(socket: daemonSocket, connections: 64, seconds: seconds)
+            report.rssAfterLoadKiB = ProcessStats.residentKiB(pid: daemon.pid)
+
+            log("gpuctl status as a process: \(cliRuns) runs, and /bin/true as the spawn baseline")
+            let gpuctl = products.appendingPathComponent("gpuctl").path
+            report.cliStatus = LatencySummary(try (0..<cliRuns).map { _ in
+                try Child.timeRun(gpuctl, ["--socket", daemonSocket, "status"])
+            })
+            report.trueSpawn = LatencySummary(try (0..<cliRuns).map { _ in try Child.timeRun("/bin/true", []) })
+            daemon.stop()
+
+            log("idle: a fresh daemon for \(idleSeconds) s")
+            let idleSocket = "\(directory)/idle.sock"
+            let idle = try Child.startDaemon(products: products, socket: idleSocket, state: "\(directory)/idle-state")
+            defer { idle.stop() }
+            try Child.waitForSocket(idleSocket)
+            Thread.sleep(forTimeInterval: 2)
+            let ticksBefore = ProcessStats.cpuTicks(pid: idle.pid) ?? 0
+            var peakKiB = 0
+            let start = Date()
+            while Date().timeIntervalSince(start) < idleSeconds {
+                Thread.sleep(forTimeInterval: min(1, idleSeconds))
+                peakKiB = max(peakKiB, ProcessStats.residentKiB(pid: idle.pid) ?? 0)
+            }
+            let ticks = (ProcessStats.cpuTicks(pid: idle.pid) ?? 0) - ticksBefore
+            report.idleCPUPercent = Double(ticks) / ProcessStats.ticksPerSecond / Date().timeIntervalSince(start) * 100
+            report.idleRSSKiB = peakKiB
+            report.idleSeconds = idleSeconds
+            report.idleAnonymousKiB = ProcessStats.anonymousKiB(pid: idle.pid)
+            let baseline = try Child.start(products.appendingPathComponent("gpuctl-bench").path, ["idle-baseline"])
+            defer { baseline.stop() }
+            Thread.sleep(forTimeInterval: 2)
+            report.baselineRSSKiB = ProcessStats.residentKiB(pid: baseline.pid)
+            report.baselineAnonymousKiB = ProcessStats.anonymousKiB(pid: baseline.pid)
+
+            let markdown = report.markdown(command: "swift build -c release && .build/release/gpuctl-bench")
+            try markdown.write(toFile: output, atomically: true, encoding: .utf8)
+            print(markdown)
+        }
+
+        func log(_ text: String) {
+            FileHandle.standardError.write(Data("gpuctl-bench: \(text)\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import GPUCtlRPC
+
+/// A child process of the benchmark: the echo server, a daemon, the CLI.
+final class Child {
+    let process: Process
+
+    private init(process: Process) { self.process = process }
+
+    var pid: Int32 { process.processIdentifier }
+
+    static func start(_ path: String, _ arguments: [String]) throws -> Child {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return Child(process: process)
+    }
+
+    /// A daemon with a declared card and both backends pointed at a port nothing listens on,
+    /// as on a machine with no GPU, no Ollama and no ComfyUI.
+    static func startDaemon(products: URL, socket: String, state: String) throws -> Child {
+        try start(products.appendingPathComponent("gpuctld").path, [
+            "--socket", socket, "--state-dir", state, "--vram", "24GiB",
+            "--ollama-url", "http://127.0.0.1:9", "--comfyui-url", "http://127.0.0.1:9", "--log-level", "error",
+        ])
+    }
+
+    static func waitForSocket(_ path: String) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if (try? RPCClient(socketPath: path, timeout: .seconds(1))) != nil { return }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        throw RPCClientError.notRunning(path: path, reason: "did not start within 10 s")
+    }
+
+    /// Wall time of one whole run of a command, in µs, from posix_spawn to waitpid (Foundation's
+    /// Process adds tens of milliseconds of its own on Linux, which is not the command's cost).
+    static func timeRun(_ path: String, _ arguments: [String]) throws -> Double {
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var pid: pid_t = 0
+        let start = ContinuousClock.now
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw RPCClientError.protocolError("cannot start \(path): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let elapsed = Clock.microseconds(since: start)
+        guard status == 0 else { throw RPCClientError.protocolError("\(path) exited with status \(status)") }
+        return elapsed
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// The numbers of one run, and BENCHMARKS.md made from them.
+struct Report {
+    var echoLatency: LatencySummary?
+    var pingLatency: LatencySummary?
+    var echoThroughput1 = 0.0
+    var pingThroughput1 = 0.0
+    var echoThroughput64 = 0.0
+    var pingThroughput64 = 0.0
+    var cliStatus: LatencySummary?
+    var trueSpawn: LatencySummary?
+    var idleRSSKiB = 0
+    var idleAnonymousKiB: Int?
+    var baselineRSSKiB: Int?
+    var baselineAnonymousKiB: Int?
+    var rssAfterLoadKiB: Int?
+    var idleCPUPercent = 0.0
+    var idleSeconds = 0.0
+
+    func markdown(command: String) -> String {
+        let ping = pingLatency!, echo = echoLatency!, cli = cliStatus!, spawn = trueSpawn!
+        let ratio50 = ping.p50 / echo.p50, ratio99 = ping.p99 / echo.p99
+        func mark(_ met: Bool) -> String { met ? "met" : "**missed**" }
+        func us(_ value: Double) -> String { String(format: "%.1f µs", value) }
+        func ms(_ value: Double) -> String { String(format: "%.1f ms", value / 1000) }
+        func rate(_ value: Double) -> String { String(format: "%.0f/s", value) }
+        func mb(_ kib: Int?) -> String { kib.map { String(format: "%.1f MB", Double($0) / 1024) } ?? "-" }
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        let date = ISO8601DateFormatter().string(from: Date())
+        return """
+            # Benchmarks
+
+            Measured by `gpuctl-bench` on \(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)), \(date).
+            Reproduce with:
+
+            ```sh
+            \(command)
+            ```
+
+            It starts a raw Unix-socket echo server (SwiftNIO, no framing, no JSON: the floor for a round
+            trip) and a release `gpuctld` with a declared 24 GiB card and no backends, then measures both
+            with the same client in the same run. These machines are noisy: compare the two columns of one
+            run, not numbers across runs. Targets are from issue #2; a missed target is reported, not hidden.
+
+            ## RPC `ping` round trip (one connection, \(ping.count) sequential calls after 2,000 warm-up)
+
+            | | raw echo | gpuctld `ping` | ratio | target | |
+            |---|---|---|---|---|---|
+            | p50 | \(us(echo.p50)) | \(us(ping.p50)) | \(String(format: "%.2f×", ratio50)) | ≤ 50 µs, ≤ 3× echo | \(mark(ping.p50 <= 50 && ratio50 <= 3)) |
+            | p99 | \(us(echo.p99)) | \(us(ping.p99)) | \(String(format: "%.2f×", ratio99)) | ≤ 250 µs, ≤ 3× echo | \(mark(ping.p99 <= 250 && ratio99 <= 3)) |
+            | p99.9 | \(us(echo.p999)) | \(us(ping.p999)) | | | |
+            | mean | \(us(echo.mean)) | \(us(ping.mean)) | | | |
+
+            ## Throughput (sequential round trips per connection)
+
+            | connections | raw echo | gpuctld `ping` | ratio | target | |
+            |---|---|---|---|---|---|
+            | 1 | \(rate(echoThroughput1)) | \(rate(pingThroughput1)) | \(String(format: "%.2f", pingThroughput1 / echoThroughput1)) | | |
+            | 64 | \(rate(echoThroughput64)) | \(rate(pingThroughput64)) | \(String(format: "%.2f", pingThroughput64 / echoThroughput64)) | ≥ 30,000/s | \(mark(pingThroughput64 >= 30_000)) |
+
+            ## `gpuctl status` as a process (\(cli.count) runs, wall time from spawn to exit)
+
+            | | `/bin/true` (spawn baseline) | `gpuctl status` | target | |
+            |---|---|---|---|---|
+            | p50 | \(ms(spawn.p50)) | \(ms(cli.p50)) | ≤ 30 ms | \(mark(cli.p50 <= 30_000)) |
+            | p99 | \(ms(spawn.p99)) | \(ms(cli.p99)) | | |
+
+            ## Idle daemon (a fresh one, \(Int(idleSeconds)) s, backends down and probed every 5 s)
+
+            | | measured | target | |
+            |---|---|---|---|
+            | peak RSS | \(String(format: "%.1f MB", Double(idleRSSKiB) / 1024)) | ≤ 30 MB | \(mark(Double(idleRSSKiB) / 1024 <= 30)) |
+            | of which private anonymous memory (heap, stacks) | \(mb(idleAnonymousKiB)) | | |
+            | baseline: an idle Swift process with Foundation and SwiftNIO (`gpuctl-bench idle-baseline`), RSS | \(mb(baselineRSSKiB)) | | |
+            | baseline, private anonymous memory | \(mb(baselineAnonymousKiB)) | | |
+            | CPU | \(String(format: "%.3f%%", idleCPUPercent)) | ≤ 0.5% | \(mark(idleCPUPercent <= 0.5)) |
+            | RSS of the loaded daemon after the runs above | \(rssAfterLoadKiB.map { String(format: "%.1f MB", Double($0) / 1024) } ?? "-") | | |
+
+            """
+    }
+}
