@@ -60,10 +60,13 @@ struct BenchCommand: ParsableCommand {
             report.echoLatency = LatencySummary(try RoundTrips.latencies(socket: echoSocket, warmup: 2000, count: count))
             report.pingLatency = LatencySummary(try RoundTrips.latencies(socket: daemonSocket, warmup: 2000, count: count))
             log("throughput: \(seconds) s each, 1 and 64 connections")
+            report.throughputSeconds = seconds
             report.echoThroughput1 = try RoundTrips.throughput(socket: echoSocket, connections: 1, seconds: seconds)
             report.pingThroughput1 = try RoundTrips.throughput(socket: daemonSocket, connections: 1, seconds: seconds)
-            report.echoThroughput64 = try RoundTrips.throughput(socket: echoSocket, connections: 64, seconds: seconds)
-            report.pingThroughput64 = try RoundTrips.throughput(socket: daemonSocket, connections: 64, seconds: seconds)
+            report.echoThroughput64 = try PolledClients.throughput(socket: echoSocket, connections: 64, seconds: seconds)
+            report.pingThroughput64 = try PolledClients.throughput(socket: daemonSocket, connections: 64, seconds: seconds)
+            report.echoThroughput64Threads = try RoundTrips.throughput(socket: echoSocket, connections: 64, seconds: seconds)
+            report.pingThroughput64Threads = try RoundTrips.throughput(socket: daemonSocket, connections: 64, seconds: seconds)
             report.rssAfterLoadKiB = ProcessStats.residentKiB(pid: daemon.pid)
 
             log("gpuctl status as a process: \(cliRuns) runs, and /bin/true as the spawn baseline")

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GPUCtlRPC
 
 /// Percentiles of a set of durations, in microseconds.
@@ -115,6 +118,48 @@ enum ProcessStats {
     }
 
     static var ticksPerSecond: Double { Double(sysconf(Int32(_SC_CLK_TCK))) }
+}
+
+/// Many connections driven by one thread with poll(2): each has one request outstanding at a
+/// time, as a sequential client would, but the load generator itself costs little CPU, so on a
+/// 2-core machine the server (not 64 client threads) is what gets measured.
+enum PolledClients {
+    static func connect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: Array(path.utf8) + [0]) }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard fd >= 0, result == 0 else { throw RPCClientError.notRunning(path: path, reason: String(cString: strerror(errno))) }
+        return fd
+    }
+
+    static func throughput(socket path: String, connections: Int, seconds: Double) throws -> Double {
+        let fds = try (0..<connections).map { _ in try connect(path) }
+        defer { fds.forEach { close($0) } }
+        let line = [UInt8](RoundTrips.pingLine)
+        func sendPing(_ fd: Int32) { _ = line.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+        var polls = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var completed = 0
+        fds.forEach(sendPing)
+        let start = ContinuousClock.now
+        let deadline = start + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            guard poll(&polls, nfds_t(polls.count), 100) > 0 else { continue }
+            for index in polls.indices where polls[index].revents & Int16(POLLIN) != 0 {
+                let count = buffer.withUnsafeMutableBytes { recv(polls[index].fd, $0.baseAddress, $0.count, 0) }
+                guard count > 0 else { throw RPCClientError.closed(path: path) }
+                // Replies are one line each, and each connection has one request outstanding.
+                let replies = buffer[0..<count].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+                completed += replies
+                if replies > 0 { sendPing(polls[index].fd) }
+            }
+        }
+        return Double(completed) / (Clock.microseconds(since: start) / 1e6)
+    }
 }
 
 /// Per-thread results of a throughput run.

@@ -8,6 +8,9 @@ struct Report {
     var pingThroughput1 = 0.0
     var echoThroughput64 = 0.0
     var pingThroughput64 = 0.0
+    var throughputSeconds = 0.0
+    var echoThroughput64Threads = 0.0
+    var pingThroughput64Threads = 0.0
     var cliStatus: LatencySummary?
     var trueSpawn: LatencySummary?
     var idleRSSKiB = 0
@@ -54,12 +57,16 @@ struct Report {
             | p99.9 | \(us(echo.p999)) | \(us(ping.p999)) | | | |
             | mean | \(us(echo.mean)) | \(us(ping.mean)) | | | |
 
-            ## Throughput (sequential round trips per connection)
+            ## Throughput (one request outstanding per connection, \(Int(throughputSeconds)) s each)
 
             | connections | raw echo | gpuctld `ping` | ratio | target | |
             |---|---|---|---|---|---|
-            | 1 | \(rate(echoThroughput1)) | \(rate(pingThroughput1)) | \(String(format: "%.2f", pingThroughput1 / echoThroughput1)) | | |
-            | 64 | \(rate(echoThroughput64)) | \(rate(pingThroughput64)) | \(String(format: "%.2f", pingThroughput64 / echoThroughput64)) | ≥ 30,000/s | \(mark(pingThroughput64 >= 30_000)) |
+            | 1 (one blocking client) | \(rate(echoThroughput1)) | \(rate(pingThroughput1)) | \(String(format: "%.2f", pingThroughput1 / echoThroughput1)) | | |
+            | 64 (one poll(2) client thread) | \(rate(echoThroughput64)) | \(rate(pingThroughput64)) | \(String(format: "%.2f", pingThroughput64 / echoThroughput64)) | ≥ 30,000/s | \(mark(pingThroughput64 >= 30_000)) |
+            | 64 (64 blocking client threads) | \(rate(echoThroughput64Threads)) | \(rate(pingThroughput64Threads)) | \(String(format: "%.2f", pingThroughput64Threads / echoThroughput64Threads)) | | |
+
+            With 64 client threads on 2 cores the clients' own context switches dominate (the echo
+            server slows down too); the poll(2) row is the server's capacity.
 
             ## `gpuctl status` as a process (\(cli.count) runs, wall time from spawn to exit)
 
