@@ -90,8 +90,8 @@ let package = Package(
         ]),
         .testTarget(name: "GPUCtlCoreTests", dependencies: ["GPUCtlCore", "GPUCtlModels"]),
         .testTarget(name: "GPUProbeTests", dependencies: [
-            "GPUProbe", .product(name: "Logging", package: "swift-log"),
-        ], exclude: ["Fixtures"]),
+            "GPUProbe", "GPUCtlTestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "GPUCtlStoreTests", dependencies: [
             "GPUCtlStore", "GPUCtlModels", .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -1,38 +1,17 @@
 import AsyncHTTPClient
-import BackendHTTP
+@_exported import BackendHTTP
 import Foundation
 import Logging
 
-/// A failed ComfyUI call: its status and body when it answered, else why it could not be reached.
-public struct ComfyUIError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
-        case unreachable, timeout, http, decoding
-    }
+/// A failed ComfyUI call.
+public typealias ComfyUIError = BackendError
 
-    public var kind: Kind
-    public var status: Int?
-    public var message: String
-
-    public var description: String { message }
-
-    init(_ failure: HTTPCallFailure, endpoint: String) {
-        switch failure {
-        case .unreachable(let reason):
-            self.init(kind: .unreachable, status: nil, message: "ComfyUI is unreachable (\(reason)) at \(endpoint)")
-        case .timedOut(let seconds):
-            self.init(kind: .timeout, status: nil, message: "ComfyUI did not answer \(endpoint) within \(seconds) s")
-        case .status(let code, let body):
+extension BackendError {
+    init(_ failure: HTTPCallFailure, comfyEndpoint endpoint: String) {
+        self.init(failure, backend: "ComfyUI", endpoint: endpoint) { code, body in
             let text = body.trimmingCharacters(in: .whitespacesAndNewlines)
-            self.init(kind: .http, status: code, message: "ComfyUI answered \(code) to \(endpoint)\(text.isEmpty ? "" : ": \(text.prefix(300))")")
-        case .undecodable(let detail):
-            self.init(kind: .decoding, status: nil, message: "ComfyUI's answer to \(endpoint) was not understood (\(detail))")
+            return "ComfyUI answered \(code) to \(endpoint)\(text.isEmpty ? "" : ": \(text.prefix(300))")"
         }
-    }
-
-    public init(kind: Kind, status: Int?, message: String) {
-        self.kind = kind
-        self.status = status
-        self.message = message
     }
 }
 
@@ -53,7 +32,7 @@ public struct ComfyUIClient: Sendable {
         do {
             return try await http.get("/system_stats", as: SystemStats.self, timeout: quickTimeout)
         } catch {
-            throw ComfyUIError(error, endpoint: "\(baseURL)/system_stats")
+            throw ComfyUIError(error, comfyEndpoint: "\(baseURL)/system_stats")
         }
     }
 }

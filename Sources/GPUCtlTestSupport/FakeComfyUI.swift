@@ -47,7 +47,7 @@ public final class FakeComfyUI: Sendable {
 
     static func router(state: LockedBox<State>, gpu: VirtualGPU) -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: LatencyMiddleware(state: state))
+        router.add(middleware: FaultMiddleware(latency: { state.value.latency }, failure: { nil }))
         for prefix in ["", "/api"] {
             router.get("\(prefix)/system_stats") { _, _ in
                 let total = gpu.totalBytes
@@ -98,17 +98,5 @@ public final class FakeComfyUI: Sendable {
         let object: [String: Any] = ["type": type, "data": data]
         let bytes = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    struct LatencyMiddleware: RouterMiddleware {
-        typealias Context = BasicRequestContext
-        let state: LockedBox<State>
-
-        func handle(_ request: Request, context: Context,
-                    next: (Request, Context) async throws -> Response) async throws -> Response {
-            let latency = state.value.latency
-            if latency > .zero { try await Task.sleep(for: latency) }
-            return try await next(request, context)
-        }
     }
 }

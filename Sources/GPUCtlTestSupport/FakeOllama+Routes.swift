@@ -5,7 +5,13 @@ import NIOCore
 extension FakeOllama {
     static func router(state: LockedBox<State>, gpu: VirtualGPU) -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: FaultMiddleware(state: state))
+        router.add(middleware: FaultMiddleware(latency: { state.value.latency }, failure: {
+            state.mutate { state -> Response? in
+                guard state.failNext.count > 0 else { return nil }
+                state.failNext.count -= 1
+                return Response.json(["error": state.failNext.message], status: .init(code: state.failNext.status))
+            }
+        }))
         router.get("/") { _, _ in Response.text("Ollama is running", status: .ok) }
         router.head("/") { _, _ in Response(status: .ok) }
         router.get("/api/version") { _, _ in Response.json(["version": state.value.version]) }
@@ -43,26 +49,5 @@ extension FakeOllama {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         formatter.timeZone = utc ? TimeZone(identifier: "UTC") : TimeZone(secondsFromGMT: -7 * 3600)
         return formatter.string(from: date)
-    }
-
-    /// Applies the latency and fail-next knobs to every request.
-    struct FaultMiddleware: RouterMiddleware {
-        typealias Context = BasicRequestContext
-        let state: LockedBox<State>
-
-        func handle(_ request: Request, context: Context,
-                    next: (Request, Context) async throws -> Response) async throws -> Response {
-            let latency = state.value.latency
-            if latency > .zero { try await Task.sleep(for: latency) }
-            let failure = state.mutate { state -> (Int, String)? in
-                guard state.failNext.count > 0 else { return nil }
-                state.failNext.count -= 1
-                return (state.failNext.status, state.failNext.message)
-            }
-            if let (status, message) = failure {
-                return Response.json(["error": message], status: .init(code: status))
-            }
-            return try await next(request, context)
-        }
     }
 }

@@ -1,40 +1,18 @@
 import AsyncHTTPClient
-import BackendHTTP
+@_exported import BackendHTTP
 import Foundation
 import Logging
 
-/// A failed Ollama call: Ollama's own message and status when it answered, else why it could not be reached.
-public struct OllamaError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable {
-        case unreachable, timeout, http, decoding
-    }
+/// A failed Ollama call; its message is Ollama's own `error` text when Ollama answered.
+public typealias OllamaError = BackendError
 
-    public var kind: Kind
-    /// HTTP status when Ollama answered.
-    public var status: Int?
-    public var message: String
-
-    public var description: String { message }
-
-    init(_ failure: HTTPCallFailure, endpoint: String) {
-        switch failure {
-        case .unreachable(let reason):
-            self.init(kind: .unreachable, status: nil, message: "Ollama is unreachable (\(reason)) at \(endpoint)")
-        case .timedOut(let seconds):
-            self.init(kind: .timeout, status: nil, message: "Ollama did not answer \(endpoint) within \(seconds) s")
-        case .status(let code, let body):
+extension BackendError {
+    init(_ failure: HTTPCallFailure, ollamaEndpoint endpoint: String) {
+        self.init(failure, backend: "Ollama", endpoint: endpoint) { _, body in
             // Ollama's errors are {"error":"..."}; unknown routes are plain text.
             let text = (try? JSONDecoder().decode([String: String].self, from: Data(body.utf8)))?["error"] ?? body
-            self.init(kind: .http, status: code, message: text.trimmingCharacters(in: .whitespacesAndNewlines))
-        case .undecodable(let detail):
-            self.init(kind: .decoding, status: nil, message: "Ollama's answer to \(endpoint) was not understood (\(detail))")
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-    }
-
-    public init(kind: Kind, status: Int?, message: String) {
-        self.kind = kind
-        self.status = status
-        self.message = message
     }
 }
 
@@ -57,7 +35,7 @@ public struct OllamaClient: Sendable {
         do {
             return try await http.get("/api/version", as: Reply.self, timeout: quickTimeout).version
         } catch {
-            throw OllamaError(error, endpoint: "\(baseURL)/api/version")
+            throw OllamaError(error, ollamaEndpoint: "\(baseURL)/api/version")
         }
     }
 
@@ -67,7 +45,7 @@ public struct OllamaClient: Sendable {
         do {
             return try await http.get("/api/ps", as: Reply.self, timeout: quickTimeout).models
         } catch {
-            throw OllamaError(error, endpoint: "\(baseURL)/api/ps")
+            throw OllamaError(error, ollamaEndpoint: "\(baseURL)/api/ps")
         }
     }
 }

@@ -47,6 +47,25 @@ struct BenchCommand: ParsableCommand {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             var report = Report()
 
+            log("lifecycle: 10 starts (spawn until ping answers) and SIGTERM stops")
+            var ready: [Double] = [], stop: [Double] = []
+            for run in 0..<10 {
+                let socket = "\(directory)/life\(run).sock"
+                let start = ContinuousClock.now
+                let daemon = try Child.startDaemon(products: products, socket: socket, state: "\(directory)/life\(run)")
+                try Child.waitForPing(socket)
+                ready.append(Clock.microseconds(since: start))
+                let stopping = ContinuousClock.now
+                daemon.process.terminate()
+                daemon.process.waitUntilExit()
+                stop.append(Clock.microseconds(since: stopping))
+                guard daemon.process.terminationStatus == 0, !FileManager.default.fileExists(atPath: socket) else {
+                    throw RPCClientError.protocolError("gpuctld did not stop cleanly (status \(daemon.process.terminationStatus))")
+                }
+            }
+            report.ready = LatencySummary(ready)
+            report.stop = LatencySummary(stop)
+
             let echoSocket = "\(directory)/echo.sock"
             let echo = try Child.start(products.appendingPathComponent("gpuctl-bench").path, ["echo-server", "--socket", echoSocket])
             defer { echo.stop() }

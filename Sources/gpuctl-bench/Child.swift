@@ -1,4 +1,5 @@
 import Foundation
+import GPUCtlModels
 import GPUCtlRPC
 
 /// A child process of the benchmark: the echo server, a daemon, the CLI.
@@ -36,6 +37,17 @@ final class Child {
             Thread.sleep(forTimeInterval: 0.01)
         }
         throw RPCClientError.notRunning(path: path, reason: "did not start within 10 s")
+    }
+
+    /// Waits until the daemon answers `ping`.
+    static func waitForPing(_ path: String) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let client = try? RPCClient(socketPath: path, timeout: .seconds(1)),
+               (try? client.call(.ping, as: PingResult.self)) != nil { return }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        throw RPCClientError.notRunning(path: path, reason: "did not answer ping within 10 s")
     }
 
     /// Wall time of one whole run of a command, in µs, from posix_spawn to waitpid (Foundation's

@@ -12,6 +12,8 @@ struct Report {
     var echoThroughput64Threads = 0.0
     var pingThroughput64Threads = 0.0
     var cliStatus: LatencySummary?
+    var ready: LatencySummary?
+    var stop: LatencySummary?
     var trueSpawn: LatencySummary?
     var idleRSSKiB = 0
     var idleAnonymousKiB: Int?
@@ -47,6 +49,13 @@ struct Report {
             trip) and a release `gpuctld` with a declared 24 GiB card and no backends, then measures both
             with the same client in the same run. These machines are noisy: compare the two columns of one
             run, not numbers across runs. Targets are from issue #2; a missed target is reported, not hidden.
+
+            ## Start and stop (10 runs; no GPU, no backends)
+
+            | | p50 | max | target | |
+            |---|---|---|---|---|
+            | spawn until `ping` answers | \(ms(ready!.p50)) | \(ms(ready!.p999)) | < 2 s | \(mark(ready!.p999 < 2_000_000)) |
+            | SIGTERM until exit 0, socket removed | \(ms(stop!.p50)) | \(ms(stop!.p999)) | ≤ 5 s | \(mark(stop!.p999 <= 5_000_000)) |
 
             ## RPC `ping` round trip (one connection, \(ping.count) sequential calls after 2,000 warm-up)
 

@@ -90,3 +90,23 @@ import Testing
         directory.remove()
     }
 }
+
+/// The daemon reading a card through NVML (the fake library), end to end to `status`.
+@Suite struct NVMLStatusTests {
+    @Test func foreignProcessesShrinkTheBudget() async throws {
+        let library = try FakeNVML.build()
+        let daemon = try await TestDaemon.start {
+            $0.nvmlPath = library
+            $0.declaredVRAM = nil
+            $0.reserve = .mebibytes(512)
+        }
+        let path = daemon.socketPath
+        let status = try await blocking { try RPCClient(socketPath: path).call(.status, as: StatusResult.self) }
+        #expect(status.gpu.source == .nvml && status.gpu.name == "NVIDIA GeForce RTX 4090")
+        #expect(status.gpu.total.bytes == FakeNVML.totalBytes && status.gpu.used.bytes == FakeNVML.usedBytes)
+        #expect(status.gpu.processes.map(\.owner) == ["foreign", "foreign", "foreign"])
+        #expect(status.budget.foreign.bytes == FakeNVML.processBytes)
+        #expect(status.budget.budget.bytes == FakeNVML.totalBytes - (512 << 20) - FakeNVML.processBytes)
+        try await daemon.stop()
+    }
+}

@@ -1,10 +1,10 @@
 import Foundation
+import GPUCtlTestSupport
 import GPUProbe
 import Logging
 import Testing
 
 @Suite struct GPUProbeTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
     let logger = Logger(label: "test")
 
     func temporaryDirectory() throws -> String {
@@ -13,18 +13,7 @@ import Testing
         return path
     }
 
-    /// Compiles the fake NVML with the system C compiler.
-    func buildFakeNVML() throws -> String {
-        let directory = try temporaryDirectory()
-        let library = "\(directory)/libfake-nvml.so"
-        let compiler = Process()
-        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        compiler.arguments = ["cc", "-shared", "-fPIC", "-o", library, Self.fixtures.appendingPathComponent("fake_nvml.c").path]
-        try compiler.run()
-        compiler.waitUntilExit()
-        try #require(compiler.terminationStatus == 0, "cc could not build the fake NVML")
-        return library
-    }
+    func buildFakeNVML() throws -> String { try FakeNVML.build() }
 
     @Test func absentNVMLIsAReasonNotACrash() {
         #expect {

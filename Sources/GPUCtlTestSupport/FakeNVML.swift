@@ -1,3 +1,35 @@
+import Foundation
+
+/// A stand-in for libnvidia-ml.so.1 with the real library's C ABI, compiled with the system C
+/// compiler at test time: the daemon's dlopen binding is exercised on machines without a GPU.
+/// Card 0 is a 24 GiB "RTX 4090" with 7 GiB used by three processes (pids 1001–1003, which do
+/// not exist here, so they count as foreign): 5 GiB, 1 GiB + 256 MiB of graphics, and one whose
+/// usage the driver does not report.
+public enum FakeNVML {
+    public static let totalBytes: UInt64 = 25_757_220_864
+    public static let usedBytes: UInt64 = 7_516_192_768
+    /// What the three processes hold together, as gpuctld adds it up.
+    public static let processBytes: UInt64 = (5 << 30) + (1 << 30) + (256 << 20)
+
+    /// Compiles the library into a new temporary directory and returns its path.
+    public static func build() throws -> String {
+        let directory = NSTemporaryDirectory() + "fake-nvml-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let sourcePath = "\(directory)/fake_nvml.c"
+        let library = "\(directory)/libfake-nvml.so"
+        try source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
+        let compiler = Process()
+        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        compiler.arguments = ["cc", "-shared", "-fPIC", "-o", library, sourcePath]
+        try compiler.run()
+        compiler.waitUntilExit()
+        guard compiler.terminationStatus == 0 else {
+            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "cc could not build the fake NVML"])
+        }
+        return library
+    }
+
+    static let source = #"""
 /* A stand-in for libnvidia-ml.so.1 with the C ABI of the real one, for testing gpuctld's
    dlopen binding on machines without an NVIDIA driver. Values are fixed and recognisable. */
 #include <string.h>
@@ -46,4 +78,6 @@ int nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *
     infos[0] = row;
     *count = 1;
     return 0;
+}
+"""#
 }

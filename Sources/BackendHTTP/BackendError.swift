@@ -1,0 +1,36 @@
+/// A failed call to a backend, as both backend clients report it: the backend's own message and
+/// status when it answered, else why it could not be reached.
+public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case unreachable, timeout, http, decoding
+    }
+
+    public var kind: Kind
+    /// HTTP status when the backend answered.
+    public var status: Int?
+    public var message: String
+
+    public var description: String { message }
+
+    public init(kind: Kind, status: Int?, message: String) {
+        self.kind = kind
+        self.status = status
+        self.message = message
+    }
+
+    /// `backend` names it in messages ("Ollama"); `httpMessage` turns a non-2xx status and body
+    /// into the sentence to report, in that backend's own error format.
+    public init(_ failure: HTTPCallFailure, backend: String, endpoint: String,
+                httpMessage: (_ status: Int, _ body: String) -> String) {
+        switch failure {
+        case .unreachable(let reason):
+            self.init(kind: .unreachable, status: nil, message: "\(backend) is unreachable (\(reason)) at \(endpoint)")
+        case .timedOut(let seconds):
+            self.init(kind: .timeout, status: nil, message: "\(backend) did not answer \(endpoint) within \(seconds) s")
+        case .status(let code, let body):
+            self.init(kind: .http, status: code, message: httpMessage(code, body))
+        case .undecodable(let detail):
+            self.init(kind: .decoding, status: nil, message: "\(backend)'s answer to \(endpoint) was not understood (\(detail))")
+        }
+    }
+}
