@@ -42,7 +42,9 @@ public final class Daemon: Sendable {
     }
 
     /// Opens the store, reads the catalog, picks the GPU source and takes the socket. When this
-    /// returns, the socket answers; `run()` keeps it serving.
+    /// returns, the socket answers; `run()` keeps it serving. With `handleSignals` the
+    /// ServiceGroup stops on SIGTERM/SIGINT once it runs; gpuctld's main watches them itself
+    /// from its first line (`StopSignals`), so a stop during start-up is not lost.
     public static func start(configuration: DaemonConfiguration, handleSignals: Bool = true,
                              logger: Logger) async throws(DaemonStartError) -> Daemon {
         let catalog = try loadCatalog(configuration)

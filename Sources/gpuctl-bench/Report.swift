@@ -95,6 +95,14 @@ struct Report {
             | CPU | \(String(format: "%.3f%%", idleCPUPercent)) | ≤ 0.5% | \(mark(idleCPUPercent <= 0.5)) |
             | RSS of the loaded daemon after the runs above | \(rssAfterLoadKiB.map { String(format: "%.1f MB", Double($0) / 1024) } ?? "-") | | |
 
+            RSS counts every resident page, and most of the daemon's are file-backed: the code of
+            its executable and of the Swift runtime, Foundation and SQLite libraries, shared with
+            every other process that maps them and dropped first under memory pressure. What the
+            daemon itself allocates is the private anonymous row. The baseline is the same binary
+            kind with nothing running: an idle Swift process that links Foundation and SwiftNIO.
+            The difference is the code of the HTTP client, GRDB and the daemon that start-up
+            touches; ICU is kept off the idle path (see DESIGN.md, Conventions).
+
             """
     }
 }

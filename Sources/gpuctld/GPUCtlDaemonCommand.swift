@@ -33,6 +33,7 @@ struct GPUCtlDaemonCommand: AsyncParsableCommand {
     var gpuIndex: String?
 
     func run() async throws {
+        let stopSignals = StopSignals()
         let flags = DaemonFlags(socket: socket, stateDir: stateDir, config: config, ollamaURL: ollamaURL,
                                 comfyUIURL: comfyUIURL, vram: vram, reserve: reserve, allowGroup: allowGroup,
                                 logLevel: logLevel, gpuIndex: gpuIndex)
@@ -52,7 +53,7 @@ struct GPUCtlDaemonCommand: AsyncParsableCommand {
         let logger = Logger(label: "gpuctld")
         let daemon: Daemon
         do {
-            daemon = try await Daemon.start(configuration: configuration, logger: logger)
+            daemon = try await Daemon.start(configuration: configuration, handleSignals: false, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("gpuctld: \(error.message)\n".utf8))
             throw ExitCode(1)
@@ -61,6 +62,14 @@ struct GPUCtlDaemonCommand: AsyncParsableCommand {
             "rpc.socket": "\(configuration.socketPath)", "store.dir": "\(configuration.stateDirectory)",
             "catalog.path": "\(configuration.catalogPath ?? "none")",
         ])
+        // Also a stop that arrived while starting: the stream keeps it until read here.
+        let stopper = Task {
+            for await signal in stopSignals.requests {
+                logger.info("stopping on signal \(signal)")
+                await daemon.shutdown()
+            }
+        }
+        defer { stopper.cancel() }
         do {
             try await daemon.run()
         } catch {

@@ -140,3 +140,34 @@ import Testing
         #expect(usage.status == 64)
     }
 }
+
+@Suite struct EarlyStopTests {
+    /// systemd may stop the daemon the moment it starts. Once the socket exists, a SIGTERM is a
+    /// clean stop (exit 0, socket removed), even before the service group runs.
+    @Test func aStopAsSoonAsTheSocketExistsIsClean() async throws {
+        for _ in 0..<5 {
+            let directory = try TemporaryDirectory()
+            let socket = directory.file("s.sock")
+            let daemon = try ChildProcess("gpuctld", ProcessTests.daemonArguments(directory))
+            #expect(await eventually(within: .seconds(10)) { FileManager.default.fileExists(atPath: socket) })
+            daemon.signal(SIGTERM)
+            #expect(await daemon.waitForExit(within: .seconds(15)) == 0)
+            #expect(!FileManager.default.fileExists(atPath: socket))
+            directory.remove()
+        }
+    }
+
+    /// Earlier still, before gpuctld's first line runs, the kernel's default applies; then no
+    /// socket exists yet, and none may be left behind.
+    @Test func aStopBeforeTheSocketExistsLeavesNothing() async throws {
+        for delay in [0, 2, 10] {
+            let directory = try TemporaryDirectory()
+            let daemon = try ChildProcess("gpuctld", ProcessTests.daemonArguments(directory))
+            try await Task.sleep(for: .milliseconds(delay))
+            daemon.signal(SIGTERM)
+            #expect(await daemon.waitForExit(within: .seconds(15)) != nil)
+            #expect(!FileManager.default.fileExists(atPath: directory.file("s.sock")))
+            directory.remove()
+        }
+    }
+}
