@@ -98,8 +98,8 @@ struct Report {
             RSS counts every resident page, and most of the daemon's are file-backed: the code of
             its executable and of the Swift runtime, Foundation and SQLite libraries, shared with
             every other process that maps them and dropped first under memory pressure. What the
-            daemon itself allocates is the private anonymous row. The baseline is the same binary
-            kind with nothing running: an idle Swift process that links Foundation and SwiftNIO.
+            daemon itself allocates is the private anonymous row. The baseline row is an idle Swift
+            process that links Foundation and SwiftNIO and does nothing.
             The difference is the code of the HTTP client, GRDB and the daemon that start-up
             touches; ICU is kept off the idle path (see DESIGN.md, Conventions).
 
