@@ -24,9 +24,9 @@ public enum CatalogParser {
     public static func parse(_ data: Data, file: String) throws(CatalogError) -> Catalog {
         let root: JSONValue
         do {
-            root = try JSONDecoder().decode(JSONValue.self, from: data)
+            root = try JSONParser.parse(data)
         } catch {
-            throw CatalogError(file: file, problems: ["is not valid JSON (\(describe(error)))"])
+            throw CatalogError(file: file, problems: ["is not valid JSON (\(error.description))"])
         }
         guard let top = root.objectValue else {
             throw CatalogError(file: file, problems: ["the top level must be an object with a \"models\" object, not \(root.typeName)"])
@@ -187,13 +187,5 @@ public enum CatalogParser {
 
     private static func hint(_ word: String, _ candidates: [String]) -> String {
         Suggestion.closest(to: word, in: candidates).map { "; did you mean '\($0)'?" } ?? ""
-    }
-
-    private static func describe(_ error: Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
-        }
-        return String(describing: error)
     }
 }

@@ -143,11 +143,12 @@ public final class Daemon: Sendable {
 
     private static func loadCatalog(_ configuration: DaemonConfiguration) throws(DaemonStartError) -> Catalog {
         guard let path = configuration.catalogPath else { return .empty }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw DaemonStartError("cannot read the catalog \(path) (\(error.localizedDescription)); check the path given with --config")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw DaemonStartError("the catalog \(path) is not a file; check the path given with --config / GPUCTL_CONFIG")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DaemonStartError("cannot read the catalog \(path) (\(String(cString: strerror(errno)))); check that the daemon's user may read it")
         }
         do {
             return try CatalogParser.parse(data, file: path)

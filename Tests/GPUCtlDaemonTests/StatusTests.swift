@@ -78,6 +78,16 @@ import Testing
         directory.remove()
     }
 
+    @Test func aCatalogPathThatIsNoFileStopsTheStart() async throws {
+        let directory = try TemporaryDirectory()
+        await #expect {
+            _ = try await TestDaemon.start { $0.catalogPath = directory.path }
+        } throws: { error in
+            (error as? DaemonStartError)?.message == "the catalog \(directory.path) is not a file; check the path given with --config / GPUCTL_CONFIG"
+        }
+        directory.remove()
+    }
+
     @Test func aBrokenCatalogStopsTheStartWithItsProblems() async throws {
         let directory = try TemporaryDirectory()
         let catalog = directory.file("models.json")
