@@ -48,6 +48,13 @@ public final class Daemon: Sendable {
     public static func start(configuration: DaemonConfiguration, handleSignals: Bool = true,
                              logger: Logger) async throws(DaemonStartError) -> Daemon {
         let catalog = try loadCatalog(configuration)
+        var peerPolicy = PeerPolicy()
+        if let name = configuration.allowGroup {
+            guard let gid = PeerPolicy.groupID(named: name) else {
+                throw DaemonStartError("--allow-group names '\(name)', which is not a group on this system; create it (groupadd \(name)) or leave it out")
+            }
+            peerPolicy.allowedGID = gid
+        }
         let store: JobStore
         let lock: StateDirectoryLock
         do {
@@ -70,14 +77,6 @@ public final class Daemon: Sendable {
         }
         let supervisor = Supervisor(configuration: configuration, catalog: catalog, store: store,
                                     initialGPU: firstSample, logger: logger)
-        var peerPolicy = PeerPolicy()
-        if let name = configuration.allowGroup {
-            guard let gid = PeerPolicy.groupID(named: name) else {
-                try? store.close()
-                throw DaemonStartError("--allow-group names '\(name)', which is not a group on this system; create it (groupadd \(name)) or leave it out")
-            }
-            peerPolicy.allowedGID = gid
-        }
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
         serverConfiguration.peerPolicy = peerPolicy
         let idle = configuration.connectionIdleTimeout.components

@@ -120,3 +120,21 @@ import Testing
         try await daemon.stop()
     }
 }
+
+@Suite struct AllowGroupTests {
+    @Test func theSocketIsGivenToTheAllowedGroup() async throws {
+        let daemon = try await TestDaemon.start { $0.allowGroup = "root" }
+        let attributes = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)
+        #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.intValue == 0)
+        #expect((attributes[.posixPermissions] as? Int) == 0o660)
+        try await daemon.stop()
+    }
+
+    @Test func anUnknownGroupStopsTheStart() async throws {
+        await #expect {
+            _ = try await TestDaemon.start { $0.allowGroup = "no-such-group-gpuctl" }
+        } throws: { error in
+            (error as? DaemonStartError)?.message == "--allow-group names 'no-such-group-gpuctl', which is not a group on this system; create it (groupadd no-such-group-gpuctl) or leave it out"
+        }
+    }
+}
