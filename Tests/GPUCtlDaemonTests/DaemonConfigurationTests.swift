@@ -1,3 +1,4 @@
+import Foundation
 import GPUCtlDaemon
 import GPUCtlModels
 import Logging
@@ -61,5 +62,20 @@ import Testing
         #expect(message(DaemonFlags(ollamaURL: "localhost:11434")) == "--ollama-url / GPUCTL_OLLAMA_URL is 'localhost:11434'; write a URL like http://127.0.0.1:11434")
         #expect(message(DaemonFlags(logLevel: "loud"))?.hasPrefix("--log-level / GPUCTL_LOG_LEVEL is 'loud'; use one of trace") == true)
         #expect(message(DaemonFlags(gpuIndex: "-2")) == "--gpu-index / GPUCTL_GPU_INDEX is '-2'; use a card number such as 0")
+    }
+}
+
+@Suite struct SettingsDocumentationTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The environment file example and the README name every GPUCTL_* setting the daemon reads.
+    @Test func everySettingIsDocumented() throws {
+        let example = try String(contentsOf: Self.root.appendingPathComponent("systemd/gpuctld.env.example"), encoding: .utf8)
+        let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+        for variable in DaemonFlags.environmentVariables {
+            #expect(example.contains("#\(variable)="), "gpuctld.env.example lacks \(variable)")
+            #expect(readme.contains("`\(variable)`"), "README lacks \(variable)")
+        }
     }
 }
