@@ -89,23 +89,29 @@ public final class RPCClient: @unchecked Sendable {
         try send(RPCWire.request(id: .number(Double(id)), method: method, params: params))
         while true {
             let line = try readLine()
-            let envelope: ReplyEnvelope
-            do {
-                envelope = try JSONDecoder().decode(ReplyEnvelope.self, from: line)
-            } catch {
+            // One parse of the line serves the notification check, the error and the result.
+            guard let reply = try? JSONParser.parse(line), reply.objectValue != nil else {
                 throw .protocolError("not JSON: \(String(decoding: line.prefix(120), as: UTF8.self))")
             }
-            if envelope.method == "stream", let params = envelope.params, params.id == .number(Double(id)) {
-                if let data = params.data, let onNotification {
+            if reply["method"] == .string("stream"), let params = reply["params"], params["id"] == .number(Double(id)) {
+                if let data = params["data"], let onNotification {
                     onNotification((try? JSONEncoder.rpc.encode(data)) ?? Data())
                 }
                 continue
             }
-            if let error = envelope.error { throw .remote(error) }
-            guard envelope.id == .number(Double(id)) else {
-                throw .protocolError("a reply for id \(envelope.id.map { "\($0)" } ?? "null") while waiting for \(id)")
+            if let error = reply["error"] {
+                guard let payload = try? JSONDecoder().decode(RPCErrorPayload.self, from: JSONEncoder.rpc.encode(error)) else {
+                    throw .protocolError("an error reply without code and message")
+                }
+                throw .remote(payload)
             }
-            return try Self.extractResult(line)
+            guard reply["id"] == .number(Double(id)) else {
+                throw .protocolError("a reply for id \(reply["id"].map { "\($0)" } ?? "null") while waiting for \(id)")
+            }
+            guard let result = reply["result"], let data = try? JSONEncoder.rpc.encode(result) else {
+                throw .protocolError("a reply without a result")
+            }
+            return data
         }
     }
 
@@ -165,25 +171,6 @@ public final class RPCClient: @unchecked Sendable {
         }
     }
 
-    /// The `result` member's exact bytes, re-encoded from the parsed reply.
-    private static func extractResult(_ line: Data) throws(RPCClientError) -> Data {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: line), let result = value["result"],
-              let data = try? JSONEncoder.rpc.encode(result) else {
-            throw .protocolError("a reply without a result")
-        }
-        return data
-    }
-
-    private struct ReplyEnvelope: Decodable {
-        struct StreamParams: Decodable {
-            var id: JSONValue?
-            var data: JSONValue?
-        }
-        var id: JSONValue?
-        var method: String?
-        var params: StreamParams?
-        var error: RPCErrorPayload?
-    }
 }
 
 extension RPCClient {
