@@ -2,7 +2,7 @@
 /// status when it answered, else why it could not be reached.
 public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
-        case unreachable, timeout, http, decoding
+        case unreachable, timeout, http, decoding, interrupted
     }
 
     public var kind: Kind
@@ -27,8 +27,13 @@ public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible 
             self.init(kind: .unreachable, status: nil, message: "\(backend) is unreachable (\(reason)) at \(endpoint)")
         case .timedOut(let seconds):
             self.init(kind: .timeout, status: nil, message: "\(backend) did not answer \(endpoint) within \(seconds) s")
+        case .streamTimedOut(let kind, let seconds):
+            self.init(kind: .timeout, status: nil,
+                      message: "\(backend) went silent at \(endpoint): no data within the \(kind.rawValue) limit of \(Int(seconds)) s")
         case .status(let code, let body):
             self.init(kind: .http, status: code, message: httpMessage(code, body))
+        case .interrupted(let detail):
+            self.init(kind: .interrupted, status: nil, message: "\(backend) broke off its answer from \(endpoint) (\(detail))")
         case .undecodable(let detail):
             self.init(kind: .decoding, status: nil, message: "\(backend)'s answer to \(endpoint) was not understood (\(detail))")
         }

@@ -10,8 +10,12 @@ public enum HTTPCallFailure: Error, Sendable, Equatable {
     case unreachable(String)
     /// No complete answer before the deadline.
     case timedOut(seconds: Double)
+    /// A streamed answer ran into one of its limits (`StreamTimeouts`).
+    case streamTimedOut(StreamTimeoutKind, seconds: Double)
     /// An answer with a status other than 2xx, with its body as text.
     case status(Int, body: String)
+    /// The connection broke after the answer had started.
+    case interrupted(String)
     /// A 2xx answer whose body is not the JSON expected.
     case undecodable(String)
 }
@@ -59,7 +63,7 @@ public struct JSONHTTPClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let started = ContinuousClock.now
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let seconds = timeout.seconds
         do {
             let response = try await http.execute(request, timeout: .nanoseconds(Int64(seconds * 1e9)))
             let buffer = try await response.body.collect(upTo: maximumBodySize)
@@ -71,17 +75,15 @@ public struct JSONHTTPClient: Sendable {
             return data
         } catch let failure as HTTPCallFailure {
             throw failure
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout
-            || error == .connectTimeout {
-            log(method, path, started, outcome: "timeout")
-            throw .timedOut(seconds: seconds)
         } catch {
-            log(method, path, started, outcome: "unreachable")
-            throw .unreachable(Self.describe(error))
+            let failure = Self.classify(error, timeout: timeout)
+            log(method, path, started, outcome: "\(failure)")
+            // A cancelled caller is reported as unreachable only to the log; the caller knows.
+            throw failure as? HTTPCallFailure ?? .unreachable("cancelled")
         }
     }
 
-    private func log(_ method: HTTPMethod, _ path: String, _ started: ContinuousClock.Instant, outcome: String) {
+    func log(_ method: HTTPMethod, _ path: String, _ started: ContinuousClock.Instant, outcome: String) {
         let elapsed = ContinuousClock.now - started
         logger.trace("backend call", metadata: [
             "http.method": "\(method.rawValue)", "http.url": "\(baseURL)\(path)",

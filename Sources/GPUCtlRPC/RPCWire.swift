@@ -64,40 +64,17 @@ public enum RPCWire {
         appendString(method, to: &out)
         if let params {
             out.append(contentsOf: #","params":"#.utf8)
-            out.append((try? JSONEncoder.rpc.encode(params)) ?? Data("{}".utf8))
+            JSONWriter.append(params, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         return out
     }
 
-    /// Ids are small: numbers and strings are written directly, without an encoder.
     static func appendJSON(_ value: JSONValue, to out: inout Data) {
-        switch value {
-        case .number(let number) where number == number.rounded() && abs(number) < 9.0e15:
-            out.append(contentsOf: String(Int64(number)).utf8)
-        case .string(let text):
-            appendString(text, to: &out)
-        case .null:
-            out.append(contentsOf: "null".utf8)
-        default:
-            out.append((try? JSONEncoder.rpc.encode(value)) ?? Data("null".utf8))
-        }
+        JSONWriter.append(value, to: &out)
     }
 
     static func appendString(_ text: String, to out: inout Data) {
-        out.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
-                out.append(contentsOf: String(format: "\\u%04x", byte).utf8)
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
+        JSONWriter.appendString(text, to: &out)
     }
 }

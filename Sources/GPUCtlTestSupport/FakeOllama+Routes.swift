@@ -1,37 +1,46 @@
 import Foundation
+import GPUCtlModels
 import Hummingbird
 import NIOCore
 
 extension FakeOllama {
-    static func router(state: LockedBox<State>, gpu: VirtualGPU) -> Router<BasicRequestContext> {
+    static func router(knobs: LockedBox<Knobs>, engine: Engine) -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: FaultMiddleware(latency: { state.value.latency }, failure: {
-            state.mutate { state -> Response? in
-                guard state.failNext.count > 0 else { return nil }
-                state.failNext.count -= 1
-                return Response.json(["error": state.failNext.message], status: .init(code: state.failNext.status))
+        router.add(middleware: FaultMiddleware(latency: { knobs.value.latency }, failure: {
+            knobs.mutate { knobs -> Response? in
+                guard knobs.failNext.count > 0 else { return nil }
+                knobs.failNext.count -= 1
+                return Response.json(["error": knobs.failNext.message], status: .init(code: knobs.failNext.status))
             }
         }))
         router.get("/") { _, _ in Response.text("Ollama is running", status: .ok) }
         router.head("/") { _, _ in Response(status: .ok) }
-        router.get("/api/version") { _, _ in Response.json(["version": state.value.version]) }
+        router.get("/api/version") { _, _ in Response.json(["version": knobs.value.version]) }
         router.head("/api/version") { _, _ in Response(status: .ok) }
         router.get("/api/tags") { _, _ in
-            Response.json(["models": state.value.models.values.sorted { $0.name < $1.name }.map { model in
+            let models = await engine.models.values.sorted { $0.name < $1.name }
+            return Response.json(["models": models.map { model in
                 ["name": model.name, "model": model.name, "modified_at": timestamp(Date(), utc: false),
                  "size": model.sizeBytes, "digest": String(repeating: "a", count: 64),
                  "details": details(model)] as [String: Any]
             }])
         }
         router.get("/api/ps") { _, _ in
-            let residents = state.value.residents.values.sorted { $0.expiresAt > $1.expiresAt }
+            let residents = await engine.running()
             return Response.json(["models": residents.map { resident in
                 ["name": resident.model.name, "model": resident.model.name, "size": resident.model.sizeBytes,
                  "digest": String(repeating: "a", count: 64), "details": details(resident.model),
-                 "expires_at": timestamp(resident.expiresAt, utc: false), "size_vram": resident.model.sizeBytes,
-                 "context_length": resident.model.contextLength] as [String: Any]
+                 "expires_at": timestamp(resident.expiresAt, utc: false), "size_vram": resident.sizeVRAM,
+                 "context_length": resident.runnerOptions["num_ctx"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } }
+                    ?? resident.model.contextLength] as [String: Any]
             }])
         }
+        let handlers = InferenceHandlers(knobs: knobs, engine: engine)
+        router.post("/api/generate") { request, _ in await handlers.answer(request, handlers.generate) }
+        router.post("/api/chat") { request, _ in await handlers.answer(request, handlers.chat) }
+        router.post("/api/embed") { request, _ in await handlers.answer(request, handlers.embed) }
+        router.post("/api/embeddings") { request, _ in await handlers.answer(request, handlers.legacyEmbeddings) }
+        router.post("/api/show") { request, _ in await handlers.answer(request, handlers.show) }
         // Ollama answers unknown routes with plain text.
         router.get("**") { _, _ in Response.text("404 page not found", status: .notFound) }
         router.post("**") { _, _ in Response.text("404 page not found", status: .notFound) }
@@ -43,11 +52,21 @@ extension FakeOllama {
          "parameter_size": model.parameterSize, "quantization_level": "Q4_K_M"]
     }
 
-    /// RFC 3339 with nanoseconds: `Z` for created_at, a local offset for expires_at.
+    /// RFC 3339 with fractional seconds: `Z` for created_at, a local offset for expires_at.
     static func timestamp(_ date: Date, utc: Bool) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         formatter.timeZone = utc ? TimeZone(identifier: "UTC") : TimeZone(secondsFromGMT: -7 * 3600)
         return formatter.string(from: date)
+    }
+
+    /// One JSON object as a body or a line: `application/json` without a newline, as Ollama sends it.
+    static func object(_ members: [String: JSONValue], status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.data(.object(members)))))
+    }
+
+    static func error(_ failure: Failure) -> Response {
+        object(["error": .string(failure.message)], status: .init(code: failure.status))
     }
 }

@@ -1,10 +1,12 @@
 import Foundation
+import GPUCtlModels
 import Hummingbird
 import Logging
 import NIOCore
 
 /// An in-process Ollama that speaks the real HTTP API (../shared/reference/ollama-api.md) on
-/// 127.0.0.1, charging the models it holds to a shared `VirtualGPU`.
+/// 127.0.0.1, charging the models it holds to a shared `VirtualGPU`. Models load, stream,
+/// expire and unload as Ollama's scheduler does (§8, §9), and every fault a test needs has a knob.
 public final class FakeOllama: Sendable {
     /// A model the fake has "pulled".
     public struct Model: Sendable {
@@ -13,45 +15,65 @@ public final class FakeOllama: Sendable {
         public var family: String
         public var parameterSize: String
         public var contextLength: Int
+        /// `completion`, or `embedding` for an embedding-only model.
+        public var capabilities: [String]
+        /// Length of the vectors /api/embed returns.
+        public var embeddingLength: Int
 
         public init(name: String, sizeBytes: UInt64, family: String = "llama", parameterSize: String = "8.0B",
-                    contextLength: Int = 4096) {
+                    contextLength: Int = 4096, capabilities: [String] = ["completion"], embeddingLength: Int = 4096) {
             self.name = name
             self.sizeBytes = sizeBytes
             self.family = family
             self.parameterSize = parameterSize
             self.contextLength = contextLength
+            self.capabilities = capabilities
+            self.embeddingLength = embeddingLength
         }
     }
 
-    struct Resident: Sendable {
-        var model: Model
-        var expiresAt: Date
-    }
-
-    /// Fault knobs and state.
-    struct State: Sendable {
-        var version = "0.33.0-rc2"
-        var models: [String: Model] = [:]
-        var residents: [String: Resident] = [:]
+    /// Fault knobs and timings. Change them with `configure`.
+    public struct Knobs: Sendable {
+        public var version = "0.33.0-rc2"
         /// Delay before every answer.
-        var latency: Duration = .zero
-        /// The next N requests fail with this status and message.
-        var failNext: (count: Int, status: Int, message: String) = (0, 500, "")
+        public var latency: Duration = .zero
+        /// The next N requests fail with this status and message (before any output).
+        public var failNext: (count: Int, status: Int, message: String) = (0, 500, "")
+        /// How long a load takes.
+        public var loadTime: Duration = .milliseconds(20)
+        /// The next N loads fail with this message (500), as an incompatible model would.
+        public var failNextLoads: (count: Int, message: String) = (0, "")
+        /// Wait after the model is ready and before the first chunk.
+        public var firstByteDelay: Duration = .zero
+        /// Wait between chunks.
+        public var tokenDelay: Duration = .zero
+        /// Chunks with text per answer, unless `options.num_predict` says fewer.
+        public var tokens = 12
+        /// How long /api/ps keeps listing a model after its unload was answered.
+        public var unloadDelay: Duration = .milliseconds(30)
+        /// The next stream is cut (connection closed) after this many chunks.
+        public var dropNextStreamAfter: Int?
+        /// The next stream gets an `{"error":…}` line after this many chunks.
+        public var errorNextStreamAfter: (chunks: Int, message: String)?
+        /// Loads waiting at once before Ollama answers 503.
+        public var maximumPendingLoads = 512
+        /// Default keep_alive of a new load, in seconds (OLLAMA_KEEP_ALIVE).
+        public var defaultKeepAlive: Double = 300
     }
 
     public let gpu: VirtualGPU
-    private let state: LockedBox<State>
+    let knobs: LockedBox<Knobs>
+    let engine: Engine
     private let server: FakeHTTPServer
 
     public init(gpu: VirtualGPU, models: [Model] = FakeOllama.defaultModels) {
         self.gpu = gpu
-        var initial = State()
-        for model in models { initial.models[Self.normalise(model.name)] = model }
-        let state = LockedBox(initial)
-        self.state = state
+        let knobs = LockedBox(Knobs())
+        let engine = Engine(gpu: gpu, models: models, knobs: knobs)
+        self.knobs = knobs
+        self.engine = engine
         self.server = FakeHTTPServer { port in
-            Application(router: Self.router(state: state, gpu: gpu),
+            Application(router: Self.router(knobs: knobs, engine: engine),
                         configuration: .init(address: .hostname("127.0.0.1", port: port)),
                         onServerRunning: BoundPortReporter.onServerRunning,
                         logger: Logger(label: "fake-ollama", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -62,7 +84,8 @@ public final class FakeOllama: Sendable {
         Model(name: "llama3.1:8b", sizeBytes: 6_200 << 20, parameterSize: "8.0B"),
         Model(name: "qwen2.5:14b", sizeBytes: 10_400 << 20, family: "qwen2", parameterSize: "14.8B"),
         Model(name: "llama3.2:3b", sizeBytes: 3_100 << 20, parameterSize: "3.2B"),
-        Model(name: "nomic-embed-text:latest", sizeBytes: 600 << 20, family: "nomic-bert", parameterSize: "137M"),
+        Model(name: "nomic-embed-text:latest", sizeBytes: 600 << 20, family: "nomic-bert", parameterSize: "137M",
+              contextLength: 2048, capabilities: ["embedding"], embeddingLength: 768),
     ]
 
     public var baseURL: String { server.baseURL }
@@ -73,33 +96,33 @@ public final class FakeOllama: Sendable {
     /// Like an Ollama restart: forgets every resident model and frees its memory.
     public func restart() async throws {
         await server.stop()
-        let names = state.mutate { state -> [String] in
-            defer { state.residents = [:] }
-            return Array(state.residents.keys)
-        }
-        for name in names { await gpu.release("ollama:\(name)") }
+        await engine.forgetAll()
         try await server.start()
     }
 
-    public func setLatency(_ latency: Duration) { state.mutate { $0.latency = latency } }
+    /// Changes knobs; takes effect for the next request.
+    public func configure(_ change: (inout Knobs) -> Void) { knobs.mutate(change) }
+    public func setLatency(_ latency: Duration) { configure { $0.latency = latency } }
     public func failNext(_ count: Int, status: Int = 500, message: String = "fake failure") {
-        state.mutate { $0.failNext = (count, status, message) }
+        configure { $0.failNext = (count, status, message) }
     }
 
     /// Makes a model resident as if someone ran it directly through Ollama.
     @discardableResult
     public func preload(_ name: String, keepAlive: TimeInterval = 300) async -> Bool {
-        guard let model = state.value.models[Self.normalise(name)] else { return false }
-        guard await gpu.allocate("ollama:\(model.name)", bytes: model.sizeBytes) else { return false }
-        state.mutate { $0.residents[model.name] = Resident(model: model, expiresAt: Date().addingTimeInterval(keepAlive)) }
-        return true
+        await engine.preload(name, keepAlive: keepAlive)
     }
 
-    /// Names of resident models.
-    public var residentNames: [String] { state.value.residents.keys.sorted() }
+    /// Names of resident models (loading and unloading ones included).
+    public var residentNames: [String] { get async { await engine.residentNames } }
+    /// How many times each model was loaded since the fake started.
+    public var loadCounts: [String: Int] { get async { await engine.loadCounts } }
+    /// Requests being answered now, per model.
+    public var inFlight: [String: Int] { get async { await engine.inFlightCounts } }
 
-    /// `llama3.2` → `llama3.2:latest`, as Ollama reports names.
+    /// `llama3.2` → `llama3.2:latest`, as Ollama reports names; matching ignores case.
     static func normalise(_ name: String) -> String {
-        name.contains(":") ? name : "\(name):latest"
+        let lowered = name.lowercased()
+        return lowered.contains(":") ? lowered : "\(lowered):latest"
     }
 }

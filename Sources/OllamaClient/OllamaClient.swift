@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 @_exported import BackendHTTP
 import Foundation
+import GPUCtlModels
 import Logging
 
 /// A failed Ollama call; its message is Ollama's own `error` text when Ollama answered.
@@ -10,21 +11,38 @@ extension BackendError {
     init(_ failure: HTTPCallFailure, ollamaEndpoint endpoint: String) {
         self.init(failure, backend: "Ollama", endpoint: endpoint) { _, body in
             // Ollama's errors are {"error":"..."}; unknown routes are plain text.
-            let text = (try? JSONDecoder().decode([String: String].self, from: Data(body.utf8)))?["error"] ?? body
+            let text = (try? JSONParser.parse(Array(body.utf8)))?["error"]?.stringValue ?? body
             return text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }
+
+    /// Anything a streamed call threw, as an OllamaError (cancellation stays cancellation).
+    static func wrapping(_ error: Error, ollamaEndpoint endpoint: String) -> Error {
+        if let failure = error as? HTTPCallFailure { return OllamaError(failure, ollamaEndpoint: endpoint) }
+        return error
+    }
 }
 
-/// Ollama's HTTP API. Knows nothing of gpuctl.
+/// Ollama's HTTP API (../shared/reference/ollama-api.md). Knows nothing of gpuctl.
+///
+/// Quick reads (version, ps, tags, show) have a short deadline and are repeated with backoff
+/// when Ollama is unreachable, slow or answers 5xx. Loads and inference are streamed under
+/// `streamTimeouts` and repeated only when the connection was refused (nothing was sent).
 public struct OllamaClient: Sendable {
-    private let http: JSONHTTPClient
-    /// Deadline of quick calls (version, ps, tags).
+    let http: JSONHTTPClient
+    /// Deadline of quick calls (version, ps, tags, show).
     public var quickTimeout: Duration
+    /// Limits of loads and inference.
+    public var streamTimeouts: StreamTimeouts
+    public var retry: RetryPolicy
 
-    public init(baseURL: String, httpClient: HTTPClient, quickTimeout: Duration = .seconds(2), logger: Logger) {
+    public init(baseURL: String, httpClient: HTTPClient, quickTimeout: Duration = .seconds(2),
+                streamTimeouts: StreamTimeouts = StreamTimeouts(), retry: RetryPolicy = RetryPolicy(),
+                logger: Logger) {
         self.http = JSONHTTPClient(baseURL: baseURL, http: httpClient, logger: logger)
         self.quickTimeout = quickTimeout
+        self.streamTimeouts = streamTimeouts
+        self.retry = retry
     }
 
     public var baseURL: String { http.baseURL }
@@ -32,20 +50,51 @@ public struct OllamaClient: Sendable {
     /// `GET /api/version`.
     public func version() async throws(OllamaError) -> String {
         struct Reply: Decodable { var version: String }
-        do {
-            return try await http.get("/api/version", as: Reply.self, timeout: quickTimeout).version
-        } catch {
-            throw OllamaError(error, ollamaEndpoint: "\(baseURL)/api/version")
-        }
+        return try await quickGet("/api/version", as: Reply.self).version
     }
 
     /// `GET /api/ps`: the models loaded now.
     public func runningModels() async throws(OllamaError) -> [RunningModel] {
         struct Reply: Decodable { var models: [RunningModel] }
+        return try await quickGet("/api/ps", as: Reply.self).models
+    }
+
+    /// `GET /api/tags`: the models Ollama has on disk.
+    public func localModels() async throws(OllamaError) -> [LocalModel] {
+        struct Reply: Decodable { var models: [LocalModel] }
+        return try await quickGet("/api/tags", as: Reply.self).models
+    }
+
+    /// `POST /api/show`: capabilities and details of one model.
+    public func show(_ model: String) async throws(OllamaError) -> ModelInfo {
+        let body = JSONWriter.data(.object(["model": .string(model)]))
+        let endpoint = "\(baseURL)/api/show"
         do {
-            return try await http.get("/api/ps", as: Reply.self, timeout: quickTimeout).models
+            let data = try await retry.run({ () async throws(HTTPCallFailure) -> Data in
+                try await http.post("/api/show", json: body, timeout: quickTimeout)
+            }, shouldRetry: \.isTransient)
+            guard let reply = try? JSONParser.parse(data) else { throw HTTPCallFailure.undecodable("not JSON") }
+            let details = reply["details"]
+            let capabilities: [String] = if case .array(let items)? = reply["capabilities"] {
+                items.compactMap(\.stringValue)
+            } else { [] }
+            return ModelInfo(capabilities: capabilities, family: details?["family"]?.stringValue,
+                             parameterSize: details?["parameter_size"]?.stringValue,
+                             quantization: details?["quantization_level"]?.stringValue)
+        } catch let failure as HTTPCallFailure {
+            throw OllamaError(failure, ollamaEndpoint: endpoint)
         } catch {
-            throw OllamaError(error, ollamaEndpoint: "\(baseURL)/api/ps")
+            throw OllamaError(kind: .decoding, status: nil, message: "\(error)")
+        }
+    }
+
+    private func quickGet<T: Decodable>(_ path: String, as type: T.Type) async throws(OllamaError) -> T {
+        do {
+            return try await retry.run({ () async throws(HTTPCallFailure) -> T in
+                try await http.get(path, as: type, timeout: quickTimeout)
+            }, shouldRetry: \.isTransient)
+        } catch {
+            throw OllamaError(error, ollamaEndpoint: "\(baseURL)\(path)")
         }
     }
 }

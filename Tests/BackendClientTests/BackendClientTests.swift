@@ -44,11 +44,15 @@ import WSClient
 
     @Test func ollamaErrorsCarryItsMessageAndStatus() async throws {
         try await withOllama { fake, client in
+            var once = client
+            once.retry = .none
             fake.failNext(1, status: 503, message: "server busy, please try again.  maximum pending requests exceeded")
             await #expect(throws: OllamaError(kind: .http, status: 503,
                                               message: "server busy, please try again.  maximum pending requests exceeded")) {
-                _ = try await client.version()
+                _ = try await once.version()
             }
+            // A quick read is repeated after a 5xx: one failure is invisible to the caller.
+            fake.failNext(1, status: 500, message: "fake failure")
             let version = try await client.version()
             #expect(version == "0.33.0-rc2")
         }

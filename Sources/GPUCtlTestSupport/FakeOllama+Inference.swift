@@ -1,0 +1,251 @@
+import Foundation
+import GPUCtlModels
+import Hummingbird
+import NIOCore
+
+extension FakeOllama {
+    /// The POST endpoints, with Ollama's validation order and exact error strings (§6).
+    struct InferenceHandlers: Sendable {
+        let knobs: LockedBox<Knobs>
+        let engine: Engine
+
+        static let words = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "and", "runs", "away"]
+        static let floatOptions = ["temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty",
+                                   "frequency_penalty"]
+        static let integerOptions = ["num_ctx", "num_predict", "top_k", "seed", "num_batch", "num_gpu", "num_thread",
+                                     "repeat_last_n", "main_gpu"]
+
+        /// Reads the body and runs `handler`; a `Failure` becomes Ollama's JSON error.
+        func answer(_ request: Request, _ handler: @Sendable ([String: JSONValue]) async throws -> Response) async -> Response {
+            var request = request
+            do {
+                let body = try await request.collectBody(upTo: 64 << 20)
+                guard body.readableBytes > 0 else { throw Failure(status: 400, message: "missing request body") }
+                let value: JSONValue
+                do { value = try JSONParser.parse(body.readableBytesView) } catch {
+                    throw Failure(status: 400, message: "invalid character in JSON: \(error)")
+                }
+                guard let object = value.objectValue else {
+                    throw Failure(status: 400, message: "json: cannot unmarshal \(value.typeName) into Go value of type api.Request")
+                }
+                return try await handler(object)
+            } catch let failure as Failure {
+                return FakeOllama.error(failure)
+            } catch {
+                return FakeOllama.error(Failure(status: 500, message: "\(error)"))
+            }
+        }
+
+        /// §7: absent or null → not set; a number of seconds (negative: forever); a Go duration string.
+        static func keepAlive(_ value: JSONValue?) throws -> Double? {
+            switch value {
+            case nil, .null?: return nil
+            case .number(let seconds)?: return seconds < 0 ? .infinity : seconds
+            case .string(let text)?:
+                if text.trimmingCharacters(in: .whitespaces).allSatisfy({ $0.isNumber || $0 == "-" }), text != "0" {
+                    throw Failure(status: 400, message: "time: missing unit in duration \"\(text)\"")
+                }
+                guard let parsed = KeepAlive(parsing: text) else {
+                    throw Failure(status: 400, message: "time: invalid duration \"\(text)\"")
+                }
+                if case .seconds(let seconds) = parsed { return seconds }
+                return .infinity
+            case let other?:
+                throw Failure(status: 400, message: "Unsupported type: '\(other.typeName)'")
+            }
+        }
+
+        /// A wrong option type fails at scheduling with 500, as Ollama's does.
+        static func options(_ value: JSONValue?) throws -> [String: JSONValue] {
+            guard let value, value != .null else { return [:] }
+            guard let options = value.objectValue else {
+                throw Failure(status: 400, message: "json: cannot unmarshal \(value.typeName) into Go struct field .options of type map[string]interface {}")
+            }
+            for (key, option) in options {
+                let isNumber = if case .number = option { true } else { false }
+                if floatOptions.contains(key), !isNumber {
+                    throw Failure(status: 500, message: "option \"\(key)\" must be of type float32")
+                }
+                if integerOptions.contains(key), !isNumber {
+                    throw Failure(status: 500, message: "option \"\(key)\" must be of type integer")
+                }
+            }
+            return options
+        }
+
+        func generate(_ body: [String: JSONValue]) async throws -> Response {
+            let name = body["model"]?.stringValue ?? ""
+            guard let model = await engine.model(named: name) else { throw Failure(status: 404, message: "model '\(name)' not found") }
+            let keepAlive = try Self.keepAlive(body["keep_alive"])
+            let prompt = body["prompt"]?.stringValue ?? ""
+            if prompt.isEmpty, keepAlive == 0 {
+                await engine.unload(model.name)
+                return FakeOllama.object(["model": .string(name), "created_at": .string(timestamp(Date(), utc: true)),
+                                          "response": "", "done": true, "done_reason": "unload"])
+            }
+            guard model.capabilities.contains("completion") else {
+                throw Failure(status: 400, message: "\"\(name)\" does not support generate")
+            }
+            let options = try Self.options(body["options"])
+            _ = try await engine.acquire(model, keepAlive: keepAlive, options: options)
+            if prompt.isEmpty {
+                await engine.release(model.name, keepAlive: nil)
+                return FakeOllama.object(["model": .string(name), "created_at": .string(timestamp(Date(), utc: true)),
+                                          "response": "", "done": true, "done_reason": "load"])
+            }
+            return await stream(model: model, echo: name, options: options, chat: false)
+        }
+
+        func chat(_ body: [String: JSONValue]) async throws -> Response {
+            let name = body["model"]?.stringValue ?? ""
+            guard !name.isEmpty else { throw Failure(status: 400, message: "model is required") }
+            guard let model = await engine.model(named: name) else { throw Failure(status: 404, message: "model '\(name)' not found") }
+            let keepAlive = try Self.keepAlive(body["keep_alive"])
+            let messages: [JSONValue] = if case .array(let items)? = body["messages"] { items } else { [] }
+            let emptyReply: (String) -> Response = { reason in
+                FakeOllama.object(["model": .string(name), "created_at": .string(timestamp(Date(), utc: true)),
+                                   "message": ["role": "assistant", "content": ""], "done": true,
+                                   "done_reason": .string(reason)])
+            }
+            if messages.isEmpty, keepAlive == 0 {
+                await engine.unload(model.name)
+                return emptyReply("unload")
+            }
+            guard model.capabilities.contains("completion") else {
+                throw Failure(status: 400, message: "\"\(name)\" does not support chat")
+            }
+            let options = try Self.options(body["options"])
+            _ = try await engine.acquire(model, keepAlive: keepAlive, options: options)
+            if messages.isEmpty {
+                await engine.release(model.name, keepAlive: nil)
+                return emptyReply("load")
+            }
+            return await stream(model: model, echo: name, options: options, chat: true)
+        }
+
+        func embed(_ body: [String: JSONValue]) async throws -> Response {
+            let name = body["model"]?.stringValue ?? ""
+            guard !name.isEmpty else { throw Failure(status: 404, message: "model '' not found") }
+            guard let model = await engine.model(named: name) else {
+                throw Failure(status: 404, message: "model \"\(name)\" not found, try pulling it first")
+            }
+            let keepAlive = try Self.keepAlive(body["keep_alive"])
+            let inputs: [String]
+            switch body["input"] {
+            case nil, .null?: inputs = []
+            case .string(let text)?: inputs = text.isEmpty ? [] : [text]
+            case .array(let items)?:
+                inputs = try items.map {
+                    guard let text = $0.stringValue else { throw Failure(status: 400, message: "invalid input type") }
+                    return text
+                }
+            default: throw Failure(status: 400, message: "invalid input type")
+            }
+            let options = try Self.options(body["options"])
+            _ = try await engine.acquire(model, keepAlive: keepAlive, options: options)
+            await engine.release(model.name, keepAlive: nil)
+            guard !inputs.isEmpty else { return FakeOllama.object(["model": .string(name), "embeddings": []]) }
+            var dimensions = model.embeddingLength
+            if case .number(let wanted)? = body["dimensions"], Int(wanted) > 0 { dimensions = min(dimensions, Int(wanted)) }
+            let vectors = inputs.map { JSONValue.array(Self.vector(for: $0, dimensions: dimensions, normalised: true).map(JSONValue.number)) }
+            return FakeOllama.object(["model": .string(name), "embeddings": .array(vectors),
+                                      "total_duration": 14_143_917, "load_duration": 1_019_500,
+                                      "prompt_eval_count": .number(Double(inputs.count * 8))])
+        }
+
+        func legacyEmbeddings(_ body: [String: JSONValue]) async throws -> Response {
+            let name = body["model"]?.stringValue ?? ""
+            guard !name.isEmpty else { throw Failure(status: 400, message: "model is required") }
+            guard let model = await engine.model(named: name) else {
+                throw Failure(status: 404, message: "model \"\(name)\" not found, try pulling it first")
+            }
+            let keepAlive = try Self.keepAlive(body["keep_alive"])
+            _ = try await engine.acquire(model, keepAlive: keepAlive, options: try Self.options(body["options"]))
+            await engine.release(model.name, keepAlive: nil)
+            let prompt = body["prompt"]?.stringValue ?? ""
+            let vector = prompt.isEmpty ? [] : Self.vector(for: prompt, dimensions: model.embeddingLength, normalised: false)
+            return FakeOllama.object(["embedding": .array(vector.map(JSONValue.number))])
+        }
+
+        func show(_ body: [String: JSONValue]) async throws -> Response {
+            let name = body["model"]?.stringValue ?? body["name"]?.stringValue ?? ""
+            guard !name.isEmpty else { throw Failure(status: 400, message: "model is required") }
+            guard let model = await engine.model(named: name) else {
+                throw Failure(status: 404, message: "model '\(FakeOllama.normalise(name))' not found")
+            }
+            return Response.json(["details": details(model), "capabilities": model.capabilities,
+                                  "model_info": ["general.architecture": model.family,
+                                                 "\(model.family).context_length": model.contextLength,
+                                                 "\(model.family).embedding_length": model.embeddingLength] as [String: Any],
+                                  "modified_at": timestamp(Date(), utc: false), "parameters": "stop \"<|eot_id|>\""])
+        }
+
+        /// Streams the answer, then counts the request done. Knobs decide delays and faults.
+        private func stream(model: Model, echo: String, options: [String: JSONValue], chat: Bool) async -> Response {
+            let (firstByteDelay, tokenDelay, tokens, drop, failure) = knobs.mutate { knobs in
+                defer { knobs.dropNextStreamAfter = nil; knobs.errorNextStreamAfter = nil }
+                return (knobs.firstByteDelay, knobs.tokenDelay, knobs.tokens, knobs.dropNextStreamAfter, knobs.errorNextStreamAfter)
+            }
+            var count = tokens
+            if case .number(let limit)? = options["num_predict"], limit >= 0 { count = min(count, Int(limit)) }
+            if firstByteDelay > .zero { try? await Task.sleep(for: firstByteDelay) }
+            let engine = self.engine
+            let started = ContinuousClock.now
+            return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { [count] writer in
+                func line(_ text: String, done: Bool, extra: [String: JSONValue] = [:]) -> ByteBuffer {
+                    var object: [String: JSONValue] = ["model": .string(echo), "created_at": .string(timestamp(Date(), utc: true)),
+                                                       "done": .bool(done)]
+                    if chat { object["message"] = ["role": "assistant", "content": .string(text)] } else { object["response"] = .string(text) }
+                    for (key, value) in extra { object[key] = value }
+                    var data = JSONWriter.data(.object(object))
+                    data.append(UInt8(ascii: "\n"))
+                    return ByteBuffer(bytes: data)
+                }
+                do {
+                    for index in 0..<count {
+                        if drop == index { throw Failure(status: 0, message: "connection dropped by the fake") }
+                        if let failure, failure.chunks == index {
+                            var data = JSONWriter.data(.object(["error": .string(failure.message)]))
+                            data.append(UInt8(ascii: "\n"))
+                            try await writer.write(ByteBuffer(bytes: data))
+                            try await writer.finish(nil)
+                            await engine.release(model.name, keepAlive: nil)
+                            return
+                        }
+                        let word = InferenceHandlers.words[index % InferenceHandlers.words.count]
+                        try await writer.write(line(index == 0 ? word : " \(word)", done: false))
+                        if tokenDelay > .zero { try await Task.sleep(for: tokenDelay) }
+                    }
+                    let elapsed = ContinuousClock.now - started
+                    let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+                    var extra: [String: JSONValue] = ["done_reason": .string(count < tokens ? "length" : "stop"),
+                                                      "total_duration": .number(nanoseconds.rounded() + 1_000_000),
+                                                      "load_duration": 1_000_000, "prompt_eval_count": 8,
+                                                      "prompt_eval_duration": 1_000_000, "eval_duration": .number(max(1, nanoseconds.rounded()))]
+                    if count > 0 { extra["eval_count"] = .number(Double(count)) }
+                    if !chat { extra["context"] = [1, 2, 3] }
+                    try await writer.write(line("", done: true, extra: extra))
+                    try await writer.finish(nil)
+                    await engine.release(model.name, keepAlive: nil)
+                } catch {
+                    await engine.release(model.name, keepAlive: nil)
+                    throw error
+                }
+            })
+        }
+
+        /// A deterministic vector for `text`.
+        static func vector(for text: String, dimensions: Int, normalised: Bool) -> [Double] {
+            var seed = text.utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
+            var values = (0..<dimensions).map { _ -> Double in
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                return Double(Int64(bitPattern: seed >> 11) % 2000) / 1000 - 1
+            }
+            if normalised {
+                let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                if norm > 0 { values = values.map { $0 / norm } }
+            }
+            return values
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import BackendHTTP
+import Foundation
+import GPUCtlModels
+import NIOCore
+
+extension OllamaClient {
+    /// `POST /api/generate`, streamed: `consume` reads the chunks as Ollama writes them; the
+    /// last has `done` set. Cancelling the caller cancels the request upstream.
+    public func generate<Result: Sendable>(
+        _ request: GenerateRequest, consume: @escaping @Sendable (InferenceStream) async throws -> Result
+    ) async throws -> Result {
+        try await streamed("/api/generate", body: request.body, consume: consume)
+    }
+
+    /// `POST /api/chat`, streamed like `generate`.
+    public func chat<Result: Sendable>(
+        _ request: ChatRequest, consume: @escaping @Sendable (InferenceStream) async throws -> Result
+    ) async throws -> Result {
+        try await streamed("/api/chat", body: request.body, consume: consume)
+    }
+
+    /// `POST /api/embed`: one vector per input.
+    public func embed(_ request: EmbedRequest) async throws -> EmbedResponse {
+        let reply = try await single("/api/embed", body: request.body)
+        guard case .array(let rows)? = reply["embeddings"] else {
+            throw OllamaError(kind: .decoding, status: nil, message: "Ollama's answer to \(baseURL)/api/embed has no embeddings")
+        }
+        let embeddings = rows.map { row -> [Double] in
+            guard case .array(let values) = row else { return [] }
+            return values.map { if case .number(let number) = $0 { number } else { .nan } }
+        }
+        return EmbedResponse(model: reply["model"]?.stringValue ?? request.model, embeddings: embeddings,
+                             metrics: InferenceMetrics(reply))
+    }
+
+    /// `POST /api/embeddings` (legacy): one vector, not normalised.
+    public func legacyEmbedding(model: String, prompt: String, options: [String: JSONValue] = [:]) async throws -> [Double] {
+        var body: [String: JSONValue] = ["model": .string(model), "prompt": .string(prompt)]
+        if !options.isEmpty { body["options"] = .object(options) }
+        let reply = try await single("/api/embeddings", body: .object(body))
+        guard case .array(let values)? = reply["embedding"] else {
+            throw OllamaError(kind: .decoding, status: nil, message: "Ollama's answer to \(baseURL)/api/embeddings has no embedding")
+        }
+        return values.map { if case .number(let number) = $0 { number } else { .nan } }
+    }
+
+    /// Loads `model` without generating anything (an empty prompt, or empty input for an
+    /// embedding-only model), with the catalog's runner options so that later requests with
+    /// the same options do not make Ollama reload it. Returns once the runner is up.
+    public func load(_ model: String, keepAlive: JSONValue?, options: [String: JSONValue], embeddingOnly: Bool) async throws {
+        var body: [String: JSONValue] = ["model": .string(model)]
+        body["keep_alive"] = keepAlive
+        if !options.isEmpty { body["options"] = .object(options) }
+        if embeddingOnly {
+            body["input"] = .array([])
+            _ = try await single("/api/embed", body: .object(body))
+        } else {
+            let reply = try await single("/api/generate", body: .object(body))
+            if let reason = reply["done_reason"]?.stringValue, reason != "load" {
+                throw OllamaError(kind: .decoding, status: nil, message: "Ollama answered a load of \(model) with done_reason '\(reason)' instead of 'load'")
+            }
+        }
+    }
+
+    /// Asks Ollama to unload `model` (`keep_alive: 0`). Ollama answers at once and stops the
+    /// runner later, once its requests have finished: watch `/api/ps` to know when it is gone.
+    public func unload(_ model: String) async throws(OllamaError) {
+        let body = JSONWriter.data(.object(["model": .string(model), "keep_alive": .number(0)]))
+        do {
+            _ = try await retry.run({ () async throws(HTTPCallFailure) -> Data in
+                try await http.post("/api/generate", json: body, timeout: quickTimeout)
+            }, shouldRetry: \.isConnectionRefused)
+        } catch {
+            throw OllamaError(error, ollamaEndpoint: "\(baseURL)/api/generate")
+        }
+    }
+
+    /// A POST whose answer is one JSON object, read under the stream limits (it may wait for a load).
+    private func single(_ path: String, body: JSONValue) async throws -> JSONValue {
+        let endpoint = baseURL + path
+        return try await streamed(path, body: body) { stream in
+            var last: JSONValue?
+            for try await line in stream.lines {
+                let value = try InferenceStream.parse(line, endpoint: endpoint)
+                if let message = value["error"]?.stringValue {
+                    throw OllamaError(kind: .http, status: 200, message: message)
+                }
+                last = value
+            }
+            guard let last else {
+                throw OllamaError(kind: .decoding, status: nil, message: "Ollama sent an empty answer to \(endpoint)")
+            }
+            return last
+        }
+    }
+
+    private func streamed<Result: Sendable>(
+        _ path: String, body: JSONValue, consume: @escaping @Sendable (InferenceStream) async throws -> Result
+    ) async throws -> Result {
+        let json = JSONWriter.data(body)
+        let endpoint = baseURL + path
+        var attempt = 1
+        while true {
+            do {
+                return try await http.postStreaming(path, json: json, timeouts: streamTimeouts) { lines in
+                    try await consume(InferenceStream(lines: lines, endpoint: endpoint))
+                }
+            } catch let failure as HTTPCallFailure where failure.isConnectionRefused && attempt < retry.attempts {
+                // Refused before anything was sent: safe to try again.
+                try await Task.sleep(for: retry.delay(afterAttempt: attempt))
+                attempt += 1
+            } catch {
+                throw OllamaError.wrapping(error, ollamaEndpoint: endpoint)
+            }
+        }
+    }
+}
+
+/// The chunks of a streamed generate or chat answer. A line `{"error":…}` (Ollama's way to
+/// report a failure once streaming has started) is thrown as an `OllamaError`; an answer that
+/// ends without a `done` chunk is thrown as interrupted.
+public struct InferenceStream: AsyncSequence, Sendable {
+    public typealias Element = InferenceChunk
+    let lines: NDJSONLines
+    let endpoint: String
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var lines: NDJSONLines.AsyncIterator
+        let endpoint: String
+        var sawDone = false
+
+        public mutating func next() async throws -> InferenceChunk? {
+            let line: ByteBuffer?
+            do {
+                line = try await lines.next()
+            } catch let failure as HTTPCallFailure {
+                throw OllamaError(failure, ollamaEndpoint: endpoint)
+            }
+            guard let line else {
+                if sawDone { return nil }
+                throw OllamaError(kind: .interrupted, status: nil,
+                                  message: "Ollama's answer from \(endpoint) ended before it was done")
+            }
+            let value = try InferenceStream.parse(line, endpoint: endpoint)
+            if let message = value["error"]?.stringValue {
+                throw OllamaError(kind: .http, status: 200, message: message)
+            }
+            guard let chunk = InferenceChunk(value) else {
+                throw OllamaError(kind: .decoding, status: nil, message: "Ollama sent a chunk without text to \(endpoint)")
+            }
+            sawDone = sawDone || chunk.done
+            return chunk
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(lines: lines.makeAsyncIterator(), endpoint: endpoint)
+    }
+
+    static func parse(_ line: ByteBuffer, endpoint: String) throws -> JSONValue {
+        do {
+            return try JSONParser.parse(line.readableBytesView)
+        } catch {
+            throw OllamaError(kind: .decoding, status: nil, message: "Ollama sent a line that is not JSON to \(endpoint) (\(error))")
+        }
+    }
+}

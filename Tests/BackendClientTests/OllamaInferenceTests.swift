@@ -1,0 +1,165 @@
+import AsyncHTTPClient
+import Foundation
+import GPUCtlModels
+import GPUCtlTestSupport
+import Logging
+import OllamaClient
+import Testing
+
+/// OllamaClient's loads, streams, errors and limits against the fake Ollama.
+@Suite struct OllamaInferenceTests {
+    func withOllama(gpu: UInt64 = 24 << 30, _ body: (FakeOllama, OllamaClient) async throws -> Void) async throws {
+        let fake = FakeOllama(gpu: VirtualGPU(totalBytes: gpu))
+        try await fake.start()
+        let http = BackendClientTests.httpClient()
+        let client = OllamaClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(2),
+                                  retry: RetryPolicy(attempts: 2, baseDelay: .milliseconds(10)), logger: Logger(label: "test"))
+        do { try await body(fake, client) } catch {
+            await fake.stop()
+            try await http.shutdown()
+            throw error
+        }
+        await fake.stop()
+        try await http.shutdown()
+    }
+
+    static func collect(_ stream: InferenceStream) async throws -> [InferenceChunk] {
+        var chunks: [InferenceChunk] = []
+        for try await chunk in stream { chunks.append(chunk) }
+        return chunks
+    }
+
+    @Test func generateStreamsChunksAndEndsWithMetrics() async throws {
+        try await withOllama { fake, client in
+            let chunks = try await client.generate(GenerateRequest(model: "llama3.1:8b", prompt: "hi"), consume: Self.collect)
+            #expect(chunks.count == 13)
+            #expect(chunks.map(\.text).joined() == "The quick brown fox jumps over the lazy dog and runs away")
+            let last = try #require(chunks.last)
+            #expect(last.done && last.doneReason == "stop" && last.metrics?.evalCount == 12)
+            #expect(chunks.dropLast().allSatisfy { !$0.done && $0.metrics == nil })
+            #expect(await fake.inFlight["llama3.1:8b"] == 0)
+        }
+    }
+
+    @Test func chatStreamsTheAssistantsMessage() async throws {
+        try await withOllama { _, client in
+            let request = ChatRequest(model: "llama3.2:3b", messages: [ChatMessage(role: "user", content: "hi")],
+                                      options: ["num_predict": 3])
+            let chunks = try await client.chat(request, consume: Self.collect)
+            #expect(chunks.map(\.text).joined() == "The quick brown")
+            #expect(chunks.last?.doneReason == "length")
+        }
+    }
+
+    @Test func embedReturnsNormalisedVectorsOfTheModelsDimension() async throws {
+        try await withOllama { _, client in
+            let reply = try await client.embed(EmbedRequest(model: "nomic-embed-text", input: ["a", "b"]))
+            #expect(reply.embeddings.count == 2 && reply.embeddings.allSatisfy { $0.count == 768 })
+            let norm = reply.embeddings[0].reduce(0) { $0 + $1 * $1 }.squareRoot()
+            #expect(abs(norm - 1) < 1e-9)
+            let legacy = try await client.legacyEmbedding(model: "nomic-embed-text", prompt: "a")
+            #expect(legacy.count == 768)
+        }
+    }
+
+    @Test func loadAndUnloadShowInPs() async throws {
+        try await withOllama { fake, client in
+            try await client.load("llama3.1:8b", keepAlive: "30m", options: ["num_ctx": 8192], embeddingOnly: false)
+            try await client.load("nomic-embed-text", keepAlive: -1, options: [:], embeddingOnly: true)
+            let running = try await client.runningModels()
+            #expect(Set(running.map(\.name)) == ["llama3.1:8b", "nomic-embed-text:latest"])
+            #expect(running.first { $0.name == "llama3.1:8b" }?.contextLength == 8192)
+            #expect(try await client.show("nomic-embed-text").isEmbeddingOnly)
+            try await client.unload("llama3.1:8b")
+            #expect(await eventually { try await client.runningModels().map(\.name) == ["nomic-embed-text:latest"] })
+            #expect(await fake.gpu.usedBytes == 600 << 20)
+        }
+    }
+
+    @Test func notFoundErrorsCarryOllamasOwnWordsPerEndpoint() async throws {
+        try await withOllama { _, client in
+            await #expect(throws: OllamaError(kind: .http, status: 404, message: "model 'nosuch' not found")) {
+                _ = try await client.generate(GenerateRequest(model: "nosuch", prompt: "x"), consume: Self.collect)
+            }
+            await #expect(throws: OllamaError(kind: .http, status: 404, message: "model \"nosuch\" not found, try pulling it first")) {
+                _ = try await client.embed(EmbedRequest(model: "nosuch", input: ["x"]))
+            }
+            await #expect(throws: OllamaError(kind: .http, status: 404, message: "model 'nosuch:latest' not found")) {
+                _ = try await client.show("nosuch")
+            }
+            await #expect(throws: OllamaError(kind: .http, status: 400, message: "\"nomic-embed-text\" does not support generate")) {
+                _ = try await client.generate(GenerateRequest(model: "nomic-embed-text", prompt: "x"), consume: Self.collect)
+            }
+            await #expect(throws: OllamaError(kind: .http, status: 500, message: "option \"temperature\" must be of type float32")) {
+                _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x", options: ["temperature": "hot"]),
+                                              consume: Self.collect)
+            }
+            await #expect(throws: OllamaError(kind: .http, status: 400, message: "time: missing unit in duration \"300\"")) {
+                _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x", keepAlive: "300"), consume: Self.collect)
+            }
+        }
+    }
+
+    @Test func anErrorLineMidStreamIsThrownAfterTheChunksBeforeIt() async throws {
+        try await withOllama { fake, client in
+            fake.configure { $0.errorNextStreamAfter = (3, "CUDA error: out of memory") }
+            let seen = LockedBox(0)
+            await #expect(throws: OllamaError(kind: .http, status: 200, message: "CUDA error: out of memory")) {
+                _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x")) { stream in
+                    for try await _ in stream { seen.mutate { $0 += 1 } }
+                }
+            }
+            #expect(seen.value == 3)
+        }
+    }
+
+    @Test func aStreamCutMidWayIsInterruptedNotAHang() async throws {
+        try await withOllama { fake, client in
+            fake.configure { $0.dropNextStreamAfter = 2 }
+            await #expect { _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
+                throws: { ($0 as? OllamaError)?.kind == .interrupted }
+            #expect(await eventually { await fake.inFlight["llama3.2:3b"] == 0 })
+        }
+    }
+
+    @Test func firstByteAndIdleLimitsCancelTheRequest() async throws {
+        try await withOllama { fake, client in
+            var strict = client
+            strict.streamTimeouts = StreamTimeouts(firstByte: .milliseconds(200), idle: .milliseconds(200), total: .seconds(30))
+            fake.configure { $0.firstByteDelay = .seconds(2) }
+            await #expect { _ = try await strict.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
+                throws: { ($0 as? OllamaError)?.kind == .timeout && "\($0)".contains("first byte") }
+            fake.configure { $0.firstByteDelay = .zero; $0.tokenDelay = .seconds(1) }
+            await #expect { _ = try await strict.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
+                throws: { ($0 as? OllamaError)?.kind == .timeout && "\($0)".contains("idle") }
+            // The fake sees the request go away: nothing is left in flight.
+            #expect(await eventually { await fake.inFlight["llama3.2:3b"] == 0 })
+        }
+    }
+
+    @Test func cancellingTheCallerCancelsTheUpstreamRequest() async throws {
+        try await withOllama { fake, client in
+            fake.configure { $0.tokenDelay = .milliseconds(50); $0.tokens = 1000 }
+            let firstChunk = LockedBox(false)
+            let task = Task {
+                try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x")) { stream in
+                    for try await _ in stream { firstChunk.mutate { $0 = true } }
+                }
+            }
+            #expect(await eventually { firstChunk.value })
+            #expect(await fake.inFlight["llama3.2:3b"] == 1)
+            task.cancel()
+            _ = await task.result
+            #expect(await eventually { await fake.inFlight["llama3.2:3b"] == 0 })
+        }
+    }
+
+    @Test func aRefusedConnectionIsUnreachable() async throws {
+        try await withOllama { fake, client in
+            await fake.stop()
+            await #expect { _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
+                throws: { ($0 as? OllamaError)?.kind == .unreachable }
+            try await fake.start()
+        }
+    }
+}
