@@ -10,11 +10,15 @@ extension Scheduler {
         public var footprint: UInt64
         public var priority: Int
         public var pinned: Bool
+        /// Where requests go when this model cannot fit now or fails to load.
+        public var fallback: String?
 
-        public init(footprint: UInt64, priority: Int = ModelSpec.defaultPriority, pinned: Bool = false) {
+        public init(footprint: UInt64, priority: Int = ModelSpec.defaultPriority, pinned: Bool = false,
+                    fallback: String? = nil) {
             self.footprint = footprint
             self.priority = priority
             self.pinned = pinned
+            self.fallback = fallback
         }
     }
 
@@ -31,18 +35,30 @@ extension Scheduler {
         case loadFailed(model: String, reason: String)
         /// /api/ps no longer lists the model.
         case unloaded(model: String)
+        /// An unload was asked for but the model is still listed: it counts as loaded again.
+        case unloadFailed(model: String)
+        /// Someone asked for this model to go (`models.unload`, `models.swap`): at once when
+        /// idle, else when its last request ends. Pinning does not stop an explicit unload.
+        case unloadRequested(model: String)
         /// One /api/ps poll: every model Ollama holds and its size_vram (behind gpuctl's back too).
         case observed([String: UInt64])
         /// The budget changed (GPU sample, foreign use, reserve).
         case budgetChanged(UInt64)
+        /// A model was added or its footprint learned.
+        case policyChanged(model: String, ModelPolicy)
+        /// Time passed (after a `.wake`).
+        case tick
     }
 
     /// What the Supervisor must do, in order.
     public enum Action: Sendable, Equatable {
         case load(model: String)
         case unload(model: String)
+        /// Run the request on `model` (its fallback when the one asked for could not be used).
         case run(RequestID, model: String)
         case fail(RequestID, Failure)
+        /// Send `.tick` at this instant: a waiting request is held back only by the swap-rate limit.
+        case wake(at: ContinuousClock.Instant)
     }
 
     /// Why a request was refused: a stable kind and the numbers behind it.
@@ -54,17 +70,23 @@ extension Scheduler {
         case loadFailed(model: String, reason: String)
     }
 
+    public enum Phase: String, Sendable, Equatable { case loading, loaded, unloading }
+
     /// A model Ollama holds, or is loading or unloading for us.
-    struct Resident: Sendable, Equatable {
-        enum Phase: Sendable, Equatable { case loading, loaded, unloading }
-        var phase: Phase
-        var bytes: UInt64
-        var inFlight = 0
-        var lastUsed: ContinuousClock.Instant
+    public struct Resident: Sendable, Equatable {
+        public internal(set) var phase: Phase
+        public internal(set) var bytes: UInt64
+        public internal(set) var inFlight = 0
+        public internal(set) var lastUsed: ContinuousClock.Instant
+        /// When it became loaded (the swap-rate limit counts from here).
+        public internal(set) var loadedAt: ContinuousClock.Instant
+        /// Unload once its last request ends.
+        public internal(set) var unloadWhenIdle = false
     }
 
     struct Waiting: Sendable, Equatable {
         var id: RequestID
+        /// The model it will run on: the one asked for, or its fallback.
         var model: String
         var requestClass: JobClass
         var since: ContinuousClock.Instant

@@ -1,22 +1,27 @@
 import GPUCtlModels
 
 /// Decides which Ollama models are resident: a value that turns events into actions, with no
-/// I/O, so it is tested with plain values and drives the trace simulator.
+/// I/O, so it is tested with plain values and drives the trace simulator and the benchmark.
 ///
 /// Invariant: the bytes of every resident, loading and unloading model never exceed the budget
 /// when a load is started. Policy (DESIGN.md, Scheduling): requests for a resident model run at
-/// once; otherwise the oldest waiting request (interactive first; batch requests age into
+/// once, so waiting requests for one model are served together (A B A C runs as A A B C);
+/// otherwise the oldest waiting request (interactive first; batch requests age into
 /// interactive after `batchAging`) gets its model loaded, after evicting idle, unpinned models,
-/// lowest priority first, then least recently used, as few as make it fit. One load at a time.
-/// A request that can never fit fails at once with the numbers.
+/// lowest priority first, then least recently used, as few as make it fit. A model younger than
+/// `minimumResidency` is not evicted for another (the swap-rate limit). One load at a time.
+/// A request that can never fit, or whose model fails to load, moves to the model's fallback
+/// when it has one, and fails with the numbers otherwise.
 public struct Scheduler: Sendable {
     public private(set) var budget: UInt64
     private var policies: [String: ModelPolicy]
-    private var residents: [String: Resident] = [:]
+    public private(set) var residents: [String: Resident] = [:]
     private var waiting: [Waiting] = []
     private var running: [RequestID: String] = [:]
     /// How long a batch request waits before it ranks with interactive ones.
     public var batchAging: Duration = .seconds(30)
+    /// How long a loaded model stays before it may be evicted for another model's request.
+    public var minimumResidency: Duration = .zero
 
     public init(budget: UInt64, policies: [String: ModelPolicy]) {
         self.budget = budget
@@ -27,6 +32,11 @@ public struct Scheduler: Sendable {
     public var residentBytes: [String: UInt64] { residents.mapValues(\.bytes) }
     public var usedBytes: UInt64 { residents.values.reduce(0) { $0 + $1.bytes } }
     public var waitingCount: Int { waiting.count }
+    /// Requests waiting per model.
+    public var waitingByModel: [String: Int] { waiting.reduce(into: [:]) { $0[$1.model, default: 0] += 1 } }
+    /// True while a load or unload is under way.
+    public var isChanging: Bool { residents.values.contains { $0.phase != .loaded } }
+    public func policy(_ model: String) -> ModelPolicy? { policies[model] }
 
     public mutating func handle(_ event: Event, now: ContinuousClock.Instant) -> [Action] {
         var actions: [Action] = []
@@ -39,37 +49,71 @@ public struct Scheduler: Sendable {
                 resident.inFlight = max(0, resident.inFlight - 1)
                 resident.lastUsed = now
                 residents[model] = resident
+                actions += unloadIfMarked(model)
             }
         case .cancelled(let id):
             waiting.removeAll { $0.id == id }
         case .loaded(let model, let bytes):
-            residents[model, default: Resident(phase: .loaded, bytes: bytes, lastUsed: now)].phase = .loaded
-            residents[model]?.bytes = bytes
+            var resident = residents[model] ?? Resident(phase: .loaded, bytes: bytes, lastUsed: now, loadedAt: now)
+            resident.phase = .loaded
+            resident.bytes = bytes
+            resident.loadedAt = now
+            residents[model] = resident
+            actions += unloadIfMarked(model)
         case .loadFailed(let model, let reason):
             residents[model] = nil
-            for request in waiting where request.model == model {
-                actions.append(.fail(request.id, .loadFailed(model: model, reason: reason)))
-            }
-            waiting.removeAll { $0.model == model }
+            actions += redirectOrFail(model) { .loadFailed(model: model, reason: reason) }
         case .unloaded(let model):
             if residents[model]?.inFlight ?? 0 == 0 { residents[model] = nil }
+        case .unloadFailed(let model):
+            residents[model]?.phase = .loaded
+            residents[model]?.unloadWhenIdle = false
+        case .unloadRequested(let model):
+            residents[model]?.unloadWhenIdle = true
+            actions += unloadIfMarked(model)
         case .observed(let held):
             reconcile(held, now: now)
         case .budgetChanged(let bytes):
             budget = bytes
+        case .policyChanged(let model, let policy):
+            policies[model] = policy
+        case .tick:
+            break
         }
         return actions + schedule(now: now)
     }
 
+    private mutating func unloadIfMarked(_ model: String) -> [Action] {
+        guard let resident = residents[model], resident.unloadWhenIdle, resident.phase == .loaded,
+              resident.inFlight == 0 else { return [] }
+        residents[model]?.phase = .unloading
+        return [.unload(model: model)]
+    }
+
+    /// Waiting requests for `model` move to its fallback, or fail with `failure`.
+    private mutating func redirectOrFail(_ model: String, failure: () -> Failure) -> [Action] {
+        if let fallback = policies[model]?.fallback, policies[fallback] != nil {
+            for index in waiting.indices where waiting[index].model == model { waiting[index].model = fallback }
+            return []
+        }
+        let failed = waiting.filter { $0.model == model }
+        waiting.removeAll { $0.model == model }
+        return failed.map { .fail($0.id, failure()) }
+    }
+
     /// Observations win: a model loaded behind our back is counted; one that vanished is gone.
+    /// A model we are loading keeps the larger of the estimate and what is measured so far.
     private mutating func reconcile(_ held: [String: UInt64], now: ContinuousClock.Instant) {
         for (model, bytes) in held {
             if var resident = residents[model] {
-                if resident.phase != .unloading { resident.phase = .loaded }
-                resident.bytes = bytes
+                if resident.phase == .loading {
+                    resident.bytes = max(resident.bytes, bytes)
+                } else {
+                    resident.bytes = bytes
+                }
                 residents[model] = resident
             } else {
-                residents[model] = Resident(phase: .loaded, bytes: bytes, lastUsed: now)
+                residents[model] = Resident(phase: .loaded, bytes: bytes, lastUsed: now, loadedAt: now)
             }
         }
         for (model, resident) in residents where held[model] == nil && resident.phase != .loading && resident.inFlight == 0 {
@@ -86,7 +130,9 @@ public struct Scheduler: Sendable {
         var actions: [Action] = []
         // Requests for loaded models run at once, whatever their rank.
         waiting.removeAll { request in
-            guard var resident = residents[request.model], resident.phase == .loaded else { return false }
+            guard var resident = residents[request.model], resident.phase == .loaded, !resident.unloadWhenIdle else {
+                return false
+            }
             resident.inFlight += 1
             resident.lastUsed = now
             residents[request.model] = resident
@@ -95,43 +141,57 @@ public struct Scheduler: Sendable {
             return true
         }
         // One load at a time, and none while an eviction is in progress.
-        guard !residents.values.contains(where: { $0.phase != .loaded }) else { return actions }
-        let ordered = waiting.sorted { rank($0, now: now) < rank($1, now: now) }
-        guard let next = ordered.first, let policy = policies[next.model] else { return actions }
-        let pinned = residents.filter { policies[$0.key]?.pinned ?? false }.values.reduce(0) { $0 + $1.bytes }
+        guard !isChanging else { return actions }
+        guard let next = waiting.min(by: { rank($0, now: now) < rank($1, now: now) }),
+              let policy = policies[next.model] else { return actions }
+        // Resident but on its way out: it reloads once the unload is done.
+        guard residents[next.model] == nil else { return actions }
+        let pinned = residents.filter { $0.key != next.model && (policies[$0.key]?.pinned ?? false) }
+            .values.reduce(0) { $0 + $1.bytes }
         if policy.footprint > budget - min(budget, pinned) {
-            for request in waiting where request.model == next.model {
-                actions.append(.fail(request.id, .doesNotFit(model: next.model, needed: policy.footprint,
-                                                             budget: budget, pinned: pinned)))
-            }
-            waiting.removeAll { $0.model == next.model }
-            return actions + schedule(now: now)
+            let failure = Failure.doesNotFit(model: next.model, needed: policy.footprint, budget: budget, pinned: pinned)
+            return actions + redirectOrFail(next.model) { failure } + schedule(now: now)
         }
         let free = budget - min(budget, usedBytes)
         if policy.footprint <= free {
-            residents[next.model] = Resident(phase: .loading, bytes: policy.footprint, lastUsed: now)
+            residents[next.model] = Resident(phase: .loading, bytes: policy.footprint, lastUsed: now, loadedAt: now)
             return actions + [.load(model: next.model)]
         }
         // Evict idle, unpinned models: lowest priority, then least recently used, until it fits.
-        let candidates = residents
-            .filter { $0.value.phase == .loaded && $0.value.inFlight == 0 && !(policies[$0.key]?.pinned ?? false) }
-            .sorted { lhs, rhs in
-                let left = policies[lhs.key]?.priority ?? ModelSpec.defaultPriority
-                let right = policies[rhs.key]?.priority ?? ModelSpec.defaultPriority
-                return left != right ? left < right : lhs.value.lastUsed < rhs.value.lastUsed
-            }
+        let idle = residents.filter {
+            $0.value.phase == .loaded && $0.value.inFlight == 0 && !(policies[$0.key]?.pinned ?? false)
+        }
+        let candidates = idle.filter { now - $0.value.loadedAt >= minimumResidency }.sorted { lhs, rhs in
+            let left = policies[lhs.key]?.priority ?? ModelSpec.defaultPriority
+            let right = policies[rhs.key]?.priority ?? ModelSpec.defaultPriority
+            return left != right ? left < right : lhs.value.lastUsed < rhs.value.lastUsed
+        }
         var freed = free
         var victims: [String] = []
         for (model, resident) in candidates where freed < policy.footprint {
             victims.append(model)
             freed += resident.bytes
         }
-        // Not enough idle memory yet: wait for requests in flight to finish.
-        guard freed >= policy.footprint else { return actions }
-        for model in victims {
-            residents[model]?.phase = .unloading
-            actions.append(.unload(model: model))
+        if freed >= policy.footprint {
+            for model in victims {
+                residents[model]?.phase = .unloading
+                actions.append(.unload(model: model))
+            }
+            return actions
         }
+        // It cannot fit now. A fallback that is loaded, or fits in what is free, serves at once.
+        if let fallback = policy.fallback, let fallbackPolicy = policies[fallback],
+           residents[fallback]?.phase == .loaded || fallbackPolicy.footprint <= free {
+            for index in waiting.indices where waiting[index].model == next.model { waiting[index].model = fallback }
+            return actions + schedule(now: now)
+        }
+        // Held back only by young models: look again when the first of them may go.
+        let young = idle.filter { now - $0.value.loadedAt < minimumResidency }
+        if freed + young.values.reduce(0, { $0 + $1.bytes }) >= policy.footprint,
+           let soonest = young.values.map({ $0.loadedAt + minimumResidency }).min() {
+            actions.append(.wake(at: soonest))
+        }
+        // Otherwise wait for requests in flight to finish.
         return actions
     }
 }

@@ -138,6 +138,7 @@ import Testing
                 case .unload(let model): pending.append(.unloaded(model: model))
                 case .run(let id, _): pending.append(.finished(id)); served += 1
                 case .fail: failed += 1
+                case .wake: pending.append(.tick)
                 }
             }
         }
