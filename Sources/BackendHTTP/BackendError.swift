@@ -29,7 +29,7 @@ public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible 
             self.init(kind: .timeout, status: nil, message: "\(backend) did not answer \(endpoint) within \(seconds) s")
         case .streamTimedOut(let kind, let seconds):
             self.init(kind: .timeout, status: nil,
-                      message: "\(backend) went silent at \(endpoint): no data within the \(kind.rawValue) limit of \(Int(seconds)) s")
+                      message: "\(backend) went silent at \(endpoint): no data within the \(kind.rawValue) limit of \(seconds.formatted()) s")
         case .status(let code, let body):
             self.init(kind: .http, status: code, message: httpMessage(code, body))
         case .interrupted(let detail):

@@ -75,8 +75,21 @@ public final class Daemon: Sendable {
         if case .declared = probe.source, configuration.declaredVRAM == nil {
             logger.warning("no GPU could be read and no --vram was given: the budget is 0 until you pass --vram SIZE (e.g. --vram 24GiB)")
         }
+        let (work, workContinuation) = AsyncStream<ModelWork>.makeStream()
         let supervisor = Supervisor(configuration: configuration, catalog: catalog, store: store,
-                                    initialGPU: firstSample, logger: logger)
+                                    initialGPU: firstSample, work: workContinuation, logger: logger)
+        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(30))
+        // A refused connection means the backend is down: say so now rather than retrying until
+        // the deadline. Our own callers decide whether and when to try again.
+        pool.retryConnectionEstablishment = false
+        // No read timeout here: every call has its own limits (a model load may be silent for minutes).
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
+            timeout: .init(connect: .seconds(2), read: nil), connectionPool: pool))
+        let ollama = OllamaClient(
+            baseURL: configuration.ollamaURL, httpClient: httpClient, quickTimeout: configuration.backendProbeTimeout,
+            streamTimeouts: StreamTimeouts(firstByte: configuration.loadTimeout, idle: configuration.streamIdleTimeout,
+                                           total: configuration.requestTimeout),
+            logger: logger)
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
         serverConfiguration.peerPolicy = peerPolicy
         let idle = configuration.connectionIdleTimeout.components
@@ -84,25 +97,22 @@ public final class Daemon: Sendable {
         let server: RPCServer
         do {
             server = try await RPCServer.start(configuration: serverConfiguration,
-                                               handler: RPCRouter(supervisor: supervisor), logger: logger)
+                                               handler: RPCRouter(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama)),
+                                               logger: logger)
         } catch let error as SocketFileError {
+            try? await httpClient.shutdown()
             try? store.close()
             throw DaemonStartError(error.message)
         } catch {
+            try? await httpClient.shutdown()
             try? store.close()
             throw DaemonStartError("cannot serve \(configuration.socketPath): \(error)")
         }
-        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(30))
-        // A refused connection means the backend is down: say so now rather than retrying until
-        // the deadline. Our own callers decide whether and when to try again.
-        pool.retryConnectionEstablishment = false
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            timeout: .init(connect: .seconds(2), read: .seconds(30)), connectionPool: pool))
         let services: [any Service] = [
             GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
+            ModelWorker(work: work, ollama: ollama, supervisor: supervisor, logger: logger),
             BackendMonitor(
-                ollama: OllamaClient(baseURL: configuration.ollamaURL, httpClient: httpClient,
-                                     quickTimeout: configuration.backendProbeTimeout, logger: logger),
+                ollama: ollama,
                 comfyui: ComfyUIClient(baseURL: configuration.comfyUIURL, httpClient: httpClient,
                                        quickTimeout: configuration.backendProbeTimeout, logger: logger),
                 supervisor: supervisor, interval: configuration.backendProbeInterval),

@@ -32,6 +32,13 @@ public struct DaemonConfiguration: Sendable {
     public var useNvidiaSMI = true
     /// Connections idle this long (nothing in flight) are closed.
     public var connectionIdleTimeout: Duration = .seconds(300)
+    /// How long Ollama may take to send the first byte of an answer (a model load can take minutes).
+    public var loadTimeout: Duration = .seconds(300)
+    /// Silence allowed between two chunks of an answer, and the limit of a whole answer.
+    public var streamIdleTimeout: Duration = .seconds(60)
+    public var requestTimeout: Duration = .seconds(1800)
+    /// How long a loaded model stays before it may be evicted for another (the swap-rate limit).
+    public var minimumResidency: Duration = .seconds(2)
 
     public init(socketPath: String, stateDirectory: String, catalogPath: String? = nil) {
         self.socketPath = socketPath

@@ -24,7 +24,10 @@ struct BackendMonitor: Service {
     }
 
     func probeOnce() async {
+        let epoch = await supervisor.residencyEpoch
         async let ollamaStatus = probe(url: ollama.baseURL) { () async throws -> String in try await ollama.version() }
+        // What Ollama holds, including models loaded behind gpuctld's back.
+        async let running = try? ollama.runningModels()
         async let comfyStatus = probe(url: comfyui.baseURL) { () async throws -> String in
             try await comfyui.systemStats().system.comfyuiVersion ?? "unknown"
         }
@@ -32,6 +35,7 @@ struct BackendMonitor: Service {
         // A probe cut short by shutdown says nothing about the backend.
         guard !Task.isCancelled else { return }
         await supervisor.observe(backend: .ollama, status: first)
+        if let running = await running { await supervisor.observe(running: running, epoch: epoch) }
         await supervisor.observe(backend: .comfyui, status: second)
     }
 

@@ -6,11 +6,13 @@ import GPUCtlRPC
 /// The method table: one entry per `RPCMethod`, the one place a method name meets its code.
 public struct RPCRouter: RPCHandling {
     private let supervisor: Supervisor
+    private let models: ModelService
     private let pingReply: RPCReply
     private let versionReply: RPCReply
 
-    public init(supervisor: Supervisor) {
+    init(supervisor: Supervisor, models: ModelService) {
         self.supervisor = supervisor
+        self.models = models
         // Answers that never change are encoded once.
         self.pingReply = .encoding(PingResult())
         self.versionReply = .encoding(VersionResult())
@@ -33,6 +35,43 @@ public struct RPCRouter: RPCHandling {
             return .encoding(await supervisor.status())
         case .ping?, .version?, nil:
             return Self.unknown(call)
+        case .cancel?:
+            // The connection answers cancel itself; reaching here means it was sent in a batch.
+            return .error(RPCErrorPayload(.invalidParams, "cancel must be sent on its own line, on the connection of the call it stops"))
+        case .modelsList?:
+            if let error = Self.noParams(call) { return error }
+            return .encoding(await models.list())
+        case .modelsLoad?:
+            return await Self.run { try await models.load(RPCParams(call, allowed: ["model", "keep_alive", "class"])) }
+        case .modelsUnload?:
+            return await Self.run { try await models.unload(RPCParams(call, allowed: ["model", "all"])) }
+        case .modelsSwap?:
+            return await Self.run { try await models.swap(RPCParams(call, allowed: ["model", "keep"])) }
+        case .generate?:
+            return await Self.run {
+                try await models.infer(RPCParams(call, allowed: Self.generateFields), chat: false, streamTo: context, id: call.id)
+            }
+        case .chat?:
+            return await Self.run {
+                try await models.infer(RPCParams(call, allowed: Self.chatFields), chat: true, streamTo: context, id: call.id)
+            }
+        case .embed?:
+            return await Self.run {
+                try await models.embed(RPCParams(call, allowed: ["model", "input", "truncate", "dimensions", "options", "class"]))
+            }
+        }
+    }
+
+    static let generateFields = ["model", "prompt", "system", "suffix", "raw", "format", "images", "think", "options",
+                                 "stream", "class"]
+    static let chatFields = ["model", "messages", "format", "tools", "think", "options", "stream", "class"]
+
+    /// Runs a method body; whatever it throws becomes the error reply.
+    private static func run<T: Encodable>(_ body: () async throws -> T) async -> RPCReply {
+        do {
+            return .encoding(try await body())
+        } catch {
+            return .error(RPCErrorPayload(ollama: error))
         }
     }
 

@@ -8,33 +8,50 @@ import Logging
 /// The only writer of daemon state. Everything that happens (a GPU sample, a backend probe,
 /// a request) reaches it as a call; `status()` reads what it holds without touching a backend.
 public actor Supervisor {
-    private let configuration: DaemonConfiguration
-    private let catalog: Catalog
-    private let store: JobStore
+    let configuration: DaemonConfiguration
+    let catalog: Catalog
+    let store: JobStore
     private let startedAt = ContinuousClock.now
-    private let logger: Logger
+    let logger: Logger
     private var gpu: GPUStatus
-    private var ollama: BackendStatus
+    private(set) var ollama: BackendStatus
     private var comfyui: BackendStatus
+    /// Which Ollama models are resident and who waits for what (Supervisor+Models.swift).
+    var residency: ResidencyState
+    let admissions = Admissions()
+    /// Loads, unloads and timers for the ModelWorker.
+    let work: AsyncStream<ModelWork>.Continuation
 
-    public init(configuration: DaemonConfiguration, catalog: Catalog, store: JobStore, initialGPU: GPUSample?,
-                logger: Logger) {
+    init(configuration: DaemonConfiguration, catalog: Catalog, store: JobStore, initialGPU: GPUSample?,
+         work: AsyncStream<ModelWork>.Continuation, logger: Logger) {
         self.configuration = configuration
         self.catalog = catalog
         self.store = store
         self.logger = logger
+        self.work = work
         let declared = configuration.declaredVRAM ?? ByteSize(bytes: 0)
-        self.gpu = initialGPU.map(Self.gpuStatus) ?? GPUStatus(
+        let gpu = initialGPU.map(Self.gpuStatus) ?? GPUStatus(
             name: "declared (no GPU readable)", total: declared, used: ByteSize(bytes: 0), free: declared,
             source: .declared, processes: [])
+        self.gpu = gpu
         self.ollama = BackendStatus(url: configuration.ollamaURL)
         self.comfyui = BackendStatus(url: configuration.comfyUIURL)
+        var scheduler = Scheduler(budget: Self.budget(gpu, configuration).budget.bytes,
+                                  policies: Self.policies(catalog: catalog, store: store, logger: logger))
+        scheduler.minimumResidency = configuration.minimumResidency
+        self.residency = ResidencyState(scheduler: scheduler)
     }
+
+    static func budget(_ gpu: GPUStatus, _ configuration: DaemonConfiguration) -> BudgetStatus {
+        let foreign = gpu.processes.filter { $0.owner == VRAMBudget.Owner.foreign.rawValue }
+            .reduce(0) { $0 + $1.used.bytes }
+        return VRAMBudget.budget(total: gpu.total, reserve: configuration.reserve, foreign: ByteSize(bytes: foreign))
+    }
+
+    var budget: BudgetStatus { Self.budget(gpu, configuration) }
 
     /// One snapshot for the `status` method.
     public func status() -> StatusResult {
-        let foreign = gpu.processes.filter { $0.owner == VRAMBudget.Owner.foreign.rawValue }
-            .reduce(0) { $0 + $1.used.bytes }
         let jobs: JobCounts
         do {
             jobs = try store.jobCounts()
@@ -49,7 +66,7 @@ public actor Supervisor {
                 uptimeSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
                 socket: configuration.socketPath, stateDir: configuration.stateDirectory),
             gpu: gpu,
-            budget: VRAMBudget.budget(total: gpu.total, reserve: configuration.reserve, foreign: ByteSize(bytes: foreign)),
+            budget: budget,
             backends: BackendsStatus(ollama: ollama, comfyui: comfyui),
             catalog: catalog.summary(path: configuration.catalogPath),
             jobs: jobs)
@@ -60,6 +77,7 @@ public actor Supervisor {
         switch result {
         case .success(let sample):
             gpu = Self.gpuStatus(sample)
+            if budget.budget.bytes != residency.scheduler.budget { apply(.budgetChanged(budget.budget.bytes)) }
         case .failure(let error):
             if gpu.lastError != error.message { logger.warning("GPU sample failed: \(error.message)") }
             gpu.lastError = error.message

@@ -16,6 +16,8 @@ public enum RPCErrorKind: String, Sendable, Codable, CaseIterable {
     case overloaded = "overloaded"
     case forbidden = "forbidden"
     case shuttingDown = "shutting_down"
+    /// The backend answered, but with an error of its own (its message is passed on).
+    case backendError = "backend_error"
 
     /// The JSON-RPC error code: the standard ones for protocol errors, -32000 and below for
     /// gpuctl's own.
@@ -35,6 +37,7 @@ public enum RPCErrorKind: String, Sendable, Codable, CaseIterable {
         case .overloaded: -32006
         case .forbidden: -32007
         case .shuttingDown: -32008
+        case .backendError: -32009
         }
     }
 }

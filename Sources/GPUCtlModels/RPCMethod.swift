@@ -7,6 +7,22 @@ public enum RPCMethod: String, CaseIterable, Sendable, Codable {
     case version
     /// One snapshot of the daemon, the GPU, the budget, the backends, the catalog and the jobs.
     case status
+    /// Stops another call of the same connection: `{"id": <its id>}`.
+    case cancel
+    /// The catalog merged with what Ollama holds now.
+    case modelsList = "models.list"
+    /// Makes a model resident (evicting idle ones as needed).
+    case modelsLoad = "models.load"
+    /// Unloads a model, or every model with `{"all": true}`.
+    case modelsUnload = "models.unload"
+    /// Makes exactly this model resident: the others go (pinned ones stay), or with `keep` only what must.
+    case modelsSwap = "models.swap"
+    /// Text generation, streamed as `stream` notifications.
+    case generate
+    /// A chat turn, streamed as `stream` notifications.
+    case chat
+    /// Embedding vectors.
+    case embed
 }
 
 /// The daemon's version, shared by the daemon and the CLI so `gpuctl version` can compare them.

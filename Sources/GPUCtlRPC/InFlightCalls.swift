@@ -10,16 +10,24 @@ final class InFlightCalls: Sendable {
 
     private let state = NIOLockedValueBox(State())
 
-    /// Runs `body` on a new task and remembers it until it ends.
-    func start(_ body: @escaping @Sendable () async -> Void) {
+    /// Runs `body` on a new task and remembers it until it ends. Returns its handle for `cancel`.
+    @discardableResult
+    func start(_ body: @escaping @Sendable (_ id: Int) async -> Void) -> Int {
         state.withLockedValue { state in
             let id = state.nextID
             state.nextID += 1
             state.tasks[id] = Task { [weak self] in
-                await body()
+                await body(id)
                 self?.finished(id)
             }
+            return id
         }
+    }
+
+    /// Cancels these calls (a peer that went away, or a `cancel` request).
+    func cancel(_ ids: some Sequence<Int>) {
+        let tasks = state.withLockedValue { state in ids.compactMap { state.tasks[$0] } }
+        for task in tasks { task.cancel() }
     }
 
     private func finished(_ id: Int) {

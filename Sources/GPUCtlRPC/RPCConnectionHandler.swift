@@ -29,6 +29,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var inputClosed = false
     private var closing = false
     private var writeStall: Scheduled<Void>?
+    /// This connection's calls on tasks, by request id, so `cancel` and a hang-up can stop them.
+    private var tasksByRequest: [JSONValue: Int] = [:]
+    private var tasks: Set<Int> = []
     private var context: ChannelHandlerContext?
 
     init(handler: any RPCHandling, calls: InFlightCalls, configuration: RPCServerConfiguration, peer: PeerCredentials?,
@@ -44,6 +47,12 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         writeStall?.cancel()
         self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The peer is gone: nobody will read the answers, so stop the work (upstream requests too).
+        calls.cancel(tasks)
+        context.fireChannelInactive()
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -82,19 +91,21 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         switch line {
         case .single(.invalid(let id, let error)):
             writeLine(context, RPCWire.response(id: id, reply: .error(error)))
+        case .single(.call(let call)) where call.method == "cancel":
+            answer(context, call, cancel(call))
         case .single(.call(let call)):
             if draining {
                 answer(context, call, .error(shuttingDown))
             } else if let reply = handler.answerImmediately(call) {
                 answer(context, call, reply)
             } else {
-                startTask(context) { handler, callContext in
+                startTask(context, requestID: call.id) { handler, callContext in
                     let reply = await handler.handle(call, context: callContext)
                     return call.id.map { RPCWire.response(id: $0, reply: reply) }
                 }
             }
         case .batch(let items):
-            startTask(context) { [draining, shuttingDown] handler, callContext in
+            startTask(context, requestID: nil) { [draining, shuttingDown] handler, callContext in
                 var replies: [Data] = []
                 for item in items {
                     switch item {
@@ -128,7 +139,18 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Runs `work` off the event loop; its reply line (if any) is written back on the loop.
-    private func startTask(_ context: ChannelHandlerContext,
+    /// `{"method":"cancel","params":{"id":X}}` stops call X of this connection, which then
+    /// answers with a `cancelled` error.
+    private func cancel(_ call: RPCCall) -> RPCReply {
+        guard let target = call.params?["id"], target != .null else {
+            return .error(RPCErrorPayload(.invalidParams, "invalid params for cancel: send {\"id\": <the id of the call to stop>}"))
+        }
+        guard let task = tasksByRequest[target] else { return .result(Data(#"{"cancelled":false}"#.utf8)) }
+        calls.cancel([task])
+        return .result(Data(#"{"cancelled":true}"#.utf8))
+    }
+
+    private func startTask(_ context: ChannelHandlerContext, requestID: JSONValue?,
                            _ work: @escaping @Sendable (any RPCHandling, RPCCallContext) async -> Data?) {
         inFlight += 1
         let channel = context.channel
@@ -140,15 +162,20 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             channel.writeAndFlush(buffer, promise: nil)
         }
         let handler = self.handler
-        calls.start {
+        // Started from the event loop and finished on it, so `task` is known before it ends.
+        let task = calls.start { task in
             let line = await work(handler, callContext)
             channel.eventLoop.execute {
-                loopBound.value.finishTask(line: line)
+                loopBound.value.finishTask(line: line, task: task, requestID: requestID)
             }
         }
+        tasks.insert(task)
+        if let requestID { tasksByRequest[requestID] = task }
     }
 
-    private func finishTask(line: Data?) {
+    private func finishTask(line: Data?, task: Int, requestID: JSONValue?) {
+        tasks.remove(task)
+        if let requestID, tasksByRequest[requestID] == task { tasksByRequest[requestID] = nil }
         inFlight -= 1
         guard let context else { return }
         if let line { writeLine(context, line) }

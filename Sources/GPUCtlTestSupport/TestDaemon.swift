@@ -48,6 +48,7 @@ public final class TestDaemon: Sendable {
         configuration.useNvidiaSMI = false
         configuration.backendProbeInterval = .milliseconds(50)
         configuration.backendProbeTimeout = .seconds(1)
+        configuration.minimumResidency = .milliseconds(100)
         configure(&configuration)
         var logger = Logger(label: "test-gpuctld")
         logger.logLevel = .critical

@@ -130,6 +130,7 @@ import Testing
             await #expect { _ = try await strict.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
                 throws: { ($0 as? OllamaError)?.kind == .timeout && "\($0)".contains("first byte") }
             fake.configure { $0.firstByteDelay = .zero; $0.tokenDelay = .seconds(1) }
+            strict.streamTimeouts.firstByte = .seconds(10)
             await #expect { _ = try await strict.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
                 throws: { ($0 as? OllamaError)?.kind == .timeout && "\($0)".contains("idle") }
             // The fake sees the request go away: nothing is left in flight.

@@ -10,7 +10,9 @@ import Testing
         .deletingLastPathComponent()
 
     /// Values that differ between runs: compared by JSON type only.
-    static let varying: Set<String> = ["pid", "uptimeSeconds", "socket", "stateDir", "checkedAt", "latencyMs", "url", "path"]
+    static let varying: Set<String> = ["pid", "uptimeSeconds", "socket", "stateDir", "checkedAt", "latencyMs", "url", "path",
+                                       "elapsedMs", "loadMs", "waitMs", "totalMs", "expiresAt", "lastUsed",
+                                       "totalDuration", "evalDuration", "promptEvalDuration", "loadDuration"]
 
     struct Example: Sendable {
         var request: String
@@ -83,16 +85,23 @@ import Testing
             let status = try await blocking { try RPCClient(socketPath: path).call(.status, as: StatusResult.self) }
             return status.backends.ollama.state == .up && status.backends.comfyui.state == .up
         })
+        // GPUCTL_DOCS_PRINT=1 prints what the daemon answers, to write new examples from.
+        let printing = ProcessInfo.processInfo.environment["GPUCTL_DOCS_PRINT"] == "1"
         for example in examples {
-            let line = try await blocking { () throws -> Data in
+            // A streaming method answers with notifications, then its response: one line each.
+            let expectedLines = example.response.split(separator: "\n").filter { !$0.isEmpty }
+            let lines = try await blocking { () throws -> [Data] in
                 let client = try RPCClient(socketPath: path)
                 try client.send(Data(example.request.utf8))
-                return try client.readLine()
+                return try expectedLines.map { _ in try client.readLine() }
             }
-            let actual = try JSONDecoder().decode(JSONValue.self, from: line)
-            let expected = try JSONDecoder().decode(JSONValue.self, from: Data(example.response.utf8))
-            let differences = Self.matches(actual, expected)
-            #expect(differences.isEmpty, "\(example.request)\n\(differences.joined(separator: "\n"))")
+            for (line, expectedLine) in zip(lines, expectedLines) {
+                if printing { print("DOCS \(String(decoding: line, as: UTF8.self))") }
+                let actual = try JSONDecoder().decode(JSONValue.self, from: line)
+                let expected = try JSONDecoder().decode(JSONValue.self, from: Data(expectedLine.utf8))
+                let differences = Self.matches(actual, expected)
+                #expect(printing || differences.isEmpty, "\(example.request)\n\(differences.joined(separator: "\n"))")
+            }
         }
         try await daemon.stop()
         await ollama.stop()

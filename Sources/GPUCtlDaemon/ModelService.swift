@@ -1,0 +1,159 @@
+import Foundation
+import GPUCtlCore
+import GPUCtlModels
+import GPUCtlRPC
+import OllamaClient
+
+/// The Ollama methods behind the router: each resolves the model, waits for the Scheduler's
+/// go-ahead through the Supervisor, then talks to Ollama.
+struct ModelService: Sendable {
+    let supervisor: Supervisor
+    let ollama: OllamaClient
+
+    /// Catalog name or alias → the Scheduler's key; a model only Ollama has is registered.
+    func resolve(_ name: String) async throws -> String {
+        if let key = await supervisor.schedulerKey(for: name) { return key }
+        if let spec = supervisor.catalog.model(named: name), spec.backend == .comfyui {
+            throw RPCErrorPayload(.invalidParams, "'\(name)' is a ComfyUI checkpoint, not an Ollama model; ComfyUI models are used through workflows")
+        }
+        let local: [LocalModel]
+        do {
+            local = try await ollama.localModels()
+        } catch {
+            throw RPCErrorPayload(ollama: error)
+        }
+        let wanted = OllamaName.normalise(name)
+        if let found = local.first(where: { OllamaName.normalise($0.name) == wanted }) {
+            await supervisor.register(found.name, diskSize: found.size)
+            return found.name
+        }
+        let known = supervisor.catalog.models.filter { $0.backend == .ollama }.flatMap { [$0.name] + $0.aliases }
+            + local.map(\.name)
+        let hint = Suggestion.closest(to: name, in: known).map { "did you mean '\($0)'? " } ?? ""
+        throw RPCErrorPayload(.modelNotFound, "model '\(name)' is neither in the catalog nor in Ollama; \(hint)see 'gpuctl ps --all', or pull it with 'ollama pull \(name)'")
+    }
+
+    func list() async -> ModelsListResult { await supervisor.modelsList() }
+
+    func load(_ params: RPCParams) async throws -> ModelChangeResult {
+        let started = ContinuousClock.now
+        let name = try params.requiredString("model")
+        var keepAlive: KeepAlive?
+        if let text = try params.string("keep_alive") {
+            guard let parsed = KeepAlive(parsing: text) else {
+                throw params.fail("'keep_alive' is '\(text)'; write a duration like \"30m\" or \"1h\", or \"-1m\" for forever")
+            }
+            keepAlive = parsed
+        }
+        let model = try await resolve(name)
+        let before = await supervisor.residentNames()
+        if let keepAlive { await supervisor.setKeepAlive(keepAlive, for: model) }
+        let admission = try await supervisor.admit(model, requestClass: try params.requestClass())
+        await supervisor.finish(admission)
+        // A new keep_alive for a model already loaded is sent to Ollama now.
+        if let keepAlive, before.contains(admission.model) {
+            do {
+                try await ollama.load(admission.model, keepAlive: keepAlive.ollamaValue,
+                                      options: await supervisor.loadPlan(for: admission.model).options,
+                                      embeddingOnly: await supervisor.loadPlan(for: admission.model).embeddingOnly ?? false)
+            } catch {
+                throw RPCErrorPayload(ollama: error)
+            }
+        }
+        let after = await supervisor.residentNames()
+        return ModelChangeResult(
+            model: admission.model, requestedModel: name, fallbackUsed: admission.fallbackUsed,
+            outcome: before.contains(admission.model) ? "already_resident" : "loaded",
+            unloaded: before.filter { !after.contains($0) }, kept: [], resident: after,
+            elapsedMs: (ContinuousClock.now - started).milliseconds, loadMs: admission.loadTime?.milliseconds)
+    }
+
+    func unload(_ params: RPCParams) async throws -> [ModelChangeResult] {
+        let started = ContinuousClock.now
+        let all = try params.bool("all") ?? false
+        let name = try params.string("model")
+        guard all != (name != nil) else { throw params.fail("give either 'model' or \"all\": true") }
+        let targets = all ? await supervisor.residentNames() : [try await resolve(name!)]
+        var results: [ModelChangeResult] = []
+        for model in targets {
+            let unloaded = try await supervisor.unload(model)
+            results.append(ModelChangeResult(
+                model: model, requestedModel: name, fallbackUsed: false, outcome: unloaded ? "unloaded" : "not_resident",
+                unloaded: unloaded ? [model] : [], kept: [], resident: await supervisor.residentNames(),
+                elapsedMs: (ContinuousClock.now - started).milliseconds, loadMs: nil))
+        }
+        return results
+    }
+
+    /// Exactly this model resident: every other unpinned model is unloaded (with `keep`, only
+    /// what must go for it to fit), then it is loaded.
+    func swap(_ params: RPCParams) async throws -> ModelChangeResult {
+        let started = ContinuousClock.now
+        let name = try params.requiredString("model")
+        let keep = try params.bool("keep") ?? false
+        let model = try await resolve(name)
+        let before = await supervisor.residentNames()
+        var kept: [String] = []
+        var others: [String] = []
+        if !keep {
+            for other in before where other != model {
+                if supervisor.catalog.model(named: other)?.pinned == true { kept.append(other) } else { others.append(other) }
+            }
+        }
+        // Unloads start at once; the load waits for them (one change at a time).
+        async let unloads: Void = withThrowingTaskGroup(of: Bool.self) { group in
+            for other in others { group.addTask { try await supervisor.unload(other) } }
+            try await group.waitForAll()
+        }
+        let admission: Admission
+        do {
+            admission = try await supervisor.admit(model)
+        } catch {
+            try? await unloads
+            throw error
+        }
+        await supervisor.finish(admission)
+        try await unloads
+        let after = await supervisor.residentNames()
+        return ModelChangeResult(
+            model: admission.model, requestedModel: name, fallbackUsed: admission.fallbackUsed,
+            outcome: before.contains(admission.model) ? "already_resident" : "loaded",
+            unloaded: before.filter { !after.contains($0) }, kept: kept, resident: after,
+            elapsedMs: (ContinuousClock.now - started).milliseconds, loadMs: admission.loadTime?.milliseconds)
+    }
+}
+
+extension Duration {
+    var milliseconds: Double {
+        let value = Double(components.seconds) * 1e3 + Double(components.attoseconds) / 1e15
+        return (value * 1000).rounded() / 1000
+    }
+}
+
+extension RPCErrorPayload {
+    /// The one place where a backend failure becomes an RPC error kind.
+    init(ollama error: Error) {
+        if let payload = error as? RPCErrorPayload { self = payload; return }
+        if error is CancellationError { self.init(.cancelled, "cancelled: the request was withdrawn"); return }
+        guard let failure = error as? OllamaError else {
+            self.init(.internal, "internal error: \(error)")
+            return
+        }
+        switch failure.kind {
+        case .unreachable:
+            self.init(.backendUnavailable, "\(failure.message); start Ollama (systemctl start ollama) or check --ollama-url")
+        case .interrupted:
+            self.init(.backendUnavailable, "\(failure.message); Ollama may have crashed or restarted, check its log and retry")
+        case .timeout:
+            self.init(.timeout, "\(failure.message); the model may be too slow for this card, or raise --load-timeout")
+        case .http where failure.status == 404:
+            self.init(.modelNotFound, "Ollama: \(failure.message)")
+        case .http where failure.status == 400:
+            self.init(.invalidParams, "Ollama refused the request: \(failure.message)")
+        case .http where failure.status == 503 || failure.status == 429:
+            self.init(.overloaded, "Ollama is busy: \(failure.message); retry shortly")
+        case .http, .decoding:
+            self.init(.backendError, "Ollama failed: \(failure.message)")
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import GPUCtlCore
+import GPUCtlModels
+import Logging
+import OllamaClient
+import ServiceLifecycle
+
+/// What the Supervisor asks to be done outside itself, so that it never waits on I/O.
+enum ModelWork: Sendable {
+    case load(String)
+    case unload(String)
+    /// Tell the Scheduler time has passed at this instant.
+    case wake(ContinuousClock.Instant)
+    /// A waiting request's caller went away.
+    case cancelled(Scheduler.RequestID)
+}
+
+/// Carries out loads and unloads against Ollama and confirms each with /api/ps (bounded
+/// polling), then reports back to the Supervisor. Each piece of work runs in its own child task.
+struct ModelWorker: Service {
+    let work: AsyncStream<ModelWork>
+    let ollama: OllamaClient
+    let supervisor: Supervisor
+    /// How long /api/ps may take to show a load or an unload.
+    var confirmTimeout: Duration = .seconds(15)
+    var pollInterval: Duration = .milliseconds(50)
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for await item in work {
+                    group.addTask { await perform(item) }
+                }
+            }
+        }
+    }
+
+    func perform(_ item: ModelWork) async {
+        switch item {
+        case .load(let model): await load(model)
+        case .unload(let model): await unload(model)
+        case .wake(let instant):
+            try? await Task.sleep(until: instant, clock: .continuous)
+            await supervisor.tick()
+        case .cancelled(let id): await supervisor.cancelWaiting(id)
+        }
+    }
+
+    private func load(_ model: String) async {
+        let started = ContinuousClock.now
+        let plan = await supervisor.loadPlan(for: model)
+        do {
+            var embeddingOnly = plan.embeddingOnly
+            if embeddingOnly == nil {
+                let info = try await ollama.show(model)
+                embeddingOnly = info.isEmbeddingOnly
+                await supervisor.remember(embeddingOnly: info.isEmbeddingOnly, for: model)
+            }
+            try await ollama.load(model, keepAlive: plan.keepAlive, options: plan.options, embeddingOnly: embeddingOnly ?? false)
+            guard let running = await confirm(model, present: true) else {
+                throw OllamaError(kind: .decoding, status: nil,
+                                  message: "Ollama answered the load of \(model) but /api/ps did not list it within \(confirmTimeout)")
+            }
+            logger.info("model loaded", metadata: ["model.name": "\(model)", "model.size_vram": "\(running.sizeVRAM)",
+                                                   "model.load_duration": "\(ContinuousClock.now - started)"])
+            await supervisor.loadFinished(model, result: .success(running), duration: ContinuousClock.now - started)
+        } catch {
+            logger.warning("model load failed", metadata: ["model.name": "\(model)", "error": "\(error)"])
+            await supervisor.loadFinished(model, result: .failure(error), duration: ContinuousClock.now - started)
+        }
+    }
+
+    private func unload(_ model: String) async {
+        do {
+            try await ollama.unload(model)
+            let gone = await confirm(model, present: false) != nil
+            logger.info("model unloaded", metadata: ["model.name": "\(model)", "model.confirmed": "\(gone)"])
+            await supervisor.unloadFinished(model, confirmed: gone)
+        } catch {
+            logger.warning("model unload failed", metadata: ["model.name": "\(model)", "error": "\(error)"])
+            await supervisor.unloadFinished(model, confirmed: false)
+        }
+    }
+
+    /// Polls /api/ps until `model` is listed (`present`) or gone. Returns its entry when listed,
+    /// a placeholder when gone, nil when the time ran out.
+    private func confirm(_ model: String, present: Bool) async -> RunningModel? {
+        let deadline = ContinuousClock.now + confirmTimeout
+        let wanted = OllamaName.normalise(model)
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            if let running = try? await ollama.runningModels() {
+                let entry = running.first { OllamaName.normalise($0.name) == wanted }
+                if present, let entry { return entry }
+                if !present, entry == nil {
+                    return RunningModel(name: model, model: model, size: 0, sizeVRAM: 0, expiresAt: nil, contextLength: nil)
+                }
+            }
+            try? await Task.sleep(for: pollInterval)
+        }
+        return nil
+    }
+}
+
+/// Ollama's name rules: `llama3.2` is `llama3.2:latest`, and case does not matter.
+enum OllamaName {
+    static func normalise(_ name: String) -> String {
+        let lowered = name.lowercased()
+        return lowered.contains(":") ? lowered : "\(lowered):latest"
+    }
+}

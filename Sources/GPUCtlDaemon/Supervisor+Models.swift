@@ -1,0 +1,240 @@
+import Foundation
+import GPUCtlCore
+import GPUCtlModels
+import GPUCtlStore
+import Logging
+import OllamaClient
+
+/// The Supervisor's record of Ollama residency, beside the Scheduler that decides it.
+struct ResidencyState {
+    var scheduler: Scheduler
+    var nextRequestID: Scheduler.RequestID = 1
+    var pending: [Scheduler.RequestID: (requested: String, since: ContinuousClock.Instant)] = [:]
+    /// Bumped whenever a load or unload starts or ends: a /api/ps answer taken before is stale.
+    var epoch = 0
+    var loadStarted: [String: ContinuousClock.Instant] = [:]
+    var lastLoad: [String: (finishedAt: ContinuousClock.Instant, duration: Duration)] = [:]
+    var unloadWaiters: [String: [CheckedContinuation<Bool, Never>]] = [:]
+    var embeddingOnly: [String: Bool] = [:]
+    var keepAliveOverrides: [String: KeepAlive] = [:]
+    /// The last /api/ps entry of each resident model, by Scheduler key.
+    var lastRunning: [String: RunningModel] = [:]
+    var lastUsed: [String: Date] = [:]
+    /// Why the last load of each model failed, so the error kind survives the Scheduler.
+    var lastLoadError: [String: Error] = [:]
+}
+
+/// What a load sends to Ollama.
+struct LoadPlan: Sendable {
+    var keepAlive: JSONValue?
+    var options: [String: JSONValue]
+    /// nil until /api/show has been asked.
+    var embeddingOnly: Bool?
+}
+
+extension Supervisor {
+    static func footprintSubject(_ model: String) -> String { "ollama:\(model)" }
+
+    /// The catalog's Ollama models, each charged max(declared, learned).
+    static func policies(catalog: Catalog, store: JobStore, logger: Logger) -> [String: Scheduler.ModelPolicy] {
+        var policies: [String: Scheduler.ModelPolicy] = [:]
+        for spec in catalog.models where spec.backend == .ollama {
+            let learned = (try? store.footprint(subject: footprintSubject(spec.name)))?.peakBytes ?? 0
+            policies[spec.name] = .init(footprint: max(spec.vram.bytes, UInt64(max(0, learned))), priority: spec.priority,
+                                        pinned: spec.pinned, fallback: spec.fallback)
+        }
+        return policies
+    }
+
+    /// The Scheduler's name for a model: the catalog's, by name or alias; else a model the
+    /// Scheduler already knows (one Ollama has, registered earlier). nil when unknown.
+    func schedulerKey(for name: String) -> String? {
+        if let spec = catalog.model(named: name) { return spec.backend == .ollama ? spec.name : nil }
+        if residency.scheduler.policy(name) != nil { return name }
+        let normalised = OllamaName.normalise(name)
+        return catalog.models.first { $0.backend == .ollama && OllamaName.normalise($0.name) == normalised }?.name
+    }
+
+    /// Makes a model that is not in the catalog usable: it is charged its size on disk plus a
+    /// fifth (KV cache and graph) until a load measures it.
+    func register(_ name: String, diskSize: UInt64) {
+        guard residency.scheduler.policy(name) == nil else { return }
+        let learned = (try? store.footprint(subject: Self.footprintSubject(name)))?.peakBytes ?? 0
+        let estimate = diskSize + diskSize / 5
+        apply(.policyChanged(model: name, .init(footprint: max(estimate, UInt64(max(0, learned))))))
+    }
+
+    /// Waits until the Scheduler lets the request run (loading or evicting as needed), or fails.
+    /// Cancelling the caller withdraws the request.
+    func admit(_ model: String, requestClass: JobClass = .interactive) async throws -> Admission {
+        let id = residency.nextRequestID
+        residency.nextRequestID += 1
+        residency.pending[id] = (model, .now)
+        admissions.create(id)
+        apply(.requested(id, model: model, requestClass: requestClass))
+        let admissions = self.admissions
+        let work = self.work
+        return try await withTaskCancellationHandler {
+            try await admissions.wait(id)
+        } onCancel: {
+            if admissions.abandon(id) { work.yield(.cancelled(id)) }
+        }
+    }
+
+    /// The request is done (finished, failed or cancelled): its model may go idle.
+    func finish(_ admission: Admission) {
+        residency.lastUsed[admission.model] = Date()
+        apply(.finished(admission.id))
+    }
+
+    func cancelWaiting(_ id: Scheduler.RequestID) {
+        residency.pending[id] = nil
+        apply(.cancelled(id))
+    }
+
+    func tick() { apply(.tick) }
+
+    func loadPlan(for model: String) -> LoadPlan {
+        let spec = catalog.model(named: model)
+        let keepAlive = residency.keepAliveOverrides[model] ?? spec?.keepAlive
+        return LoadPlan(keepAlive: keepAlive?.ollamaValue, options: spec?.options ?? [:],
+                        embeddingOnly: residency.embeddingOnly[model])
+    }
+
+    func remember(embeddingOnly: Bool, for model: String) { residency.embeddingOnly[model] = embeddingOnly }
+
+    /// A load ended. Its measured size becomes the model's learned footprint.
+    func loadFinished(_ model: String, result: Result<RunningModel, Error>, duration: Duration) {
+        residency.epoch += 1
+        switch result {
+        case .success(let running):
+            residency.lastLoad[model] = (.now, duration)
+            residency.lastRunning[model] = running
+            do {
+                _ = try store.recordFootprint(subject: Self.footprintSubject(model), bytes: running.sizeVRAM)
+            } catch {
+                logger.error("could not record the footprint of \(model): \(error.message)")
+            }
+            if var policy = residency.scheduler.policy(model), running.sizeVRAM > policy.footprint {
+                policy.footprint = running.sizeVRAM
+                apply(.policyChanged(model: model, policy))
+            }
+            apply(.loaded(model: model, bytes: running.sizeVRAM))
+        case .failure(let error):
+            residency.lastLoadError[model] = error
+            apply(.loadFailed(model: model, reason: "\(error)"))
+        }
+    }
+
+    func unloadFinished(_ model: String, confirmed: Bool) {
+        residency.epoch += 1
+        if confirmed {
+            residency.lastRunning[model] = nil
+            residency.keepAliveOverrides[model] = nil
+        }
+        apply(confirmed ? .unloaded(model: model) : .unloadFailed(model: model))
+        if !confirmed { resolveUnloadWaiters(failed: model) }
+    }
+
+    /// One /api/ps answer. Dropped when a load or unload started or ended since it was asked
+    /// for (it may predate them) or while one is under way.
+    func observe(running: [RunningModel], epoch: Int) {
+        guard epoch == residency.epoch, !residency.scheduler.isChanging else { return }
+        var held: [String: UInt64] = [:]
+        var entries: [String: RunningModel] = [:]
+        for model in running {
+            let key = schedulerKey(for: model.name) ?? model.name
+            if residency.scheduler.policy(key) == nil {
+                // Loaded behind gpuctld's back and unknown to it: charged what it holds.
+                apply(.policyChanged(model: key, .init(footprint: model.sizeVRAM)))
+            }
+            held[key] = model.sizeVRAM
+            entries[key] = model
+        }
+        residency.lastRunning = entries
+        apply(.observed(held))
+    }
+
+    var residencyEpoch: Int { residency.epoch }
+
+    /// Asks for `model` to be unloaded and waits until /api/ps no longer lists it. Returns false
+    /// when it was not resident, throws when Ollama would not let it go.
+    func unload(_ model: String) async throws -> Bool {
+        guard residency.scheduler.residents[model] != nil else { return false }
+        apply(.unloadRequested(model: model))
+        let gone = await withCheckedContinuation { continuation in
+            if residency.scheduler.residents[model] == nil {
+                continuation.resume(returning: true)
+            } else {
+                residency.unloadWaiters[model, default: []].append(continuation)
+            }
+        }
+        guard gone else {
+            throw RPCErrorPayload(.backendError, "Ollama still lists \(model) after it was asked to unload it; check Ollama's log, then retry")
+        }
+        return true
+    }
+
+    func setKeepAlive(_ keepAlive: KeepAlive, for model: String) { residency.keepAliveOverrides[model] = keepAlive }
+
+    /// Feeds the Scheduler and carries out what it decides.
+    func apply(_ event: Scheduler.Event) {
+        let actions = residency.scheduler.handle(event, now: .now)
+        for action in actions { execute(action) }
+        resolveUnloadWaiters(failed: nil)
+    }
+
+    private func execute(_ action: Scheduler.Action) {
+        switch action {
+        case .load(let model):
+            residency.epoch += 1
+            residency.loadStarted[model] = .now
+            work.yield(.load(model))
+        case .unload(let model):
+            residency.epoch += 1
+            work.yield(.unload(model))
+        case .wake(let instant):
+            work.yield(.wake(instant))
+        case .run(let id, let model):
+            guard let request = residency.pending.removeValue(forKey: id) else {
+                apply(.finished(id))
+                return
+            }
+            let loadTime = residency.lastLoad[model].flatMap { $0.finishedAt >= request.since ? $0.duration : nil }
+            let admission = Admission(id: id, model: model, requested: request.requested,
+                                      waited: .now - request.since, loadTime: loadTime)
+            // The caller left meanwhile: give the run back at once.
+            if !admissions.resolve(id, .success(admission)) { apply(.finished(id)) }
+        case .fail(let id, let failure):
+            residency.pending[id] = nil
+            admissions.resolve(id, .failure(error(for: failure)))
+        }
+    }
+
+    private func resolveUnloadWaiters(failed: String?) {
+        for (model, waiters) in residency.unloadWaiters {
+            let gone = residency.scheduler.residents[model] == nil
+            guard gone || model == failed else { continue }
+            residency.unloadWaiters[model] = nil
+            for waiter in waiters { waiter.resume(returning: gone) }
+        }
+    }
+
+    /// One sentence with the numbers: what was needed, what the card can give, and what to do.
+    func error(for failure: Scheduler.Failure) -> RPCErrorPayload {
+        switch failure {
+        case .unknownModel(let model):
+            return RPCErrorPayload(.modelNotFound, "model '\(model)' is neither in the catalog nor in Ollama; add it to models.json or pull it with 'ollama pull \(model)'")
+        case .doesNotFit(let model, let needed, let budgetBytes, let pinned):
+            let status = budget
+            return RPCErrorPayload(.doesNotFit, "\(model) needs \(ByteSize(bytes: needed)) but can never fit: the budget is \(ByteSize(bytes: budgetBytes)) (\(status.total) total − \(status.reserve) reserve − \(status.foreign) foreign) and pinned models hold \(ByteSize(bytes: pinned)); use a smaller model, lower --reserve, or unpin a model")
+        case .loadFailed(let model, let reason):
+            if let cause = residency.lastLoadError[model] {
+                let mapped = RPCErrorPayload(ollama: cause)
+                let kind = RPCErrorKind(rawValue: mapped.data?.kind ?? "") ?? .backendError
+                return RPCErrorPayload(kind, "Ollama could not load \(model): \(mapped.message)")
+            }
+            return RPCErrorPayload(.backendError, "Ollama could not load \(model): \(reason)")
+        }
+    }
+}

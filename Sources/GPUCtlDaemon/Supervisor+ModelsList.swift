@@ -1,0 +1,38 @@
+import Foundation
+import GPUCtlCore
+import GPUCtlModels
+
+extension Supervisor {
+    /// Resident models (loading and unloading ones included), sorted.
+    func residentNames() -> [String] {
+        residency.scheduler.residents.keys.sorted()
+    }
+
+    /// The catalog's Ollama models merged with what is resident, then models only Ollama has.
+    func modelsList() -> ModelsListResult {
+        let scheduler = residency.scheduler
+        let waiting = scheduler.waitingByModel
+        var names = catalog.models.filter { $0.backend == .ollama }.map(\.name)
+        names += scheduler.residents.keys.filter { !names.contains($0) }.sorted()
+        let entries = names.map { name -> ModelEntry in
+            let spec = catalog.model(named: name)
+            let resident = scheduler.residents[name]
+            let running = residency.lastRunning[name]
+            let learned = (try? store.footprint(subject: Self.footprintSubject(name)))?.peakBytes
+            let keepAlive = residency.keepAliveOverrides[name] ?? spec?.keepAlive
+            return ModelEntry(
+                name: name, aliases: spec?.aliases ?? [], inCatalog: spec != nil,
+                state: resident?.phase.rawValue ?? "absent",
+                declaredVRAM: spec?.vram, learnedVRAM: learned.map { ByteSize(bytes: UInt64(max(0, $0))) },
+                footprint: scheduler.policy(name).map { ByteSize(bytes: $0.footprint) },
+                size: running.map { ByteSize(bytes: $0.size) },
+                sizeVRAM: resident.map { ByteSize(bytes: $0.bytes) },
+                expiresAt: resident == nil ? nil : running?.expiresAt,
+                lastUsed: residency.lastUsed[name].map { $0.formatted(.iso8601) },
+                inFlight: resident?.inFlight ?? 0, waiting: waiting[name] ?? 0,
+                priority: spec?.priority ?? ModelSpec.defaultPriority, pinned: spec?.pinned ?? false,
+                keepAlive: keepAlive?.description, fallback: spec?.fallback)
+        }
+        return ModelsListResult(models: entries, budget: budget, used: ByteSize(bytes: scheduler.usedBytes))
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import GPUCtlDaemon
+import GPUCtlModels
+import GPUCtlRPC
+
+/// A fake Ollama on a virtual card, a catalog, and the real daemon in front of them.
+public final class OllamaTestBed: Sendable {
+    public let gpu: VirtualGPU
+    public let ollama: FakeOllama
+    public let daemon: TestDaemon
+
+    /// The catalog used unless a test gives its own: three chat models that cannot all fit on
+    /// 16 GiB, an 8B with a 3B fallback, and a pinned embedding model.
+    public static let catalog = """
+    {"models": {
+      "llama3.1:8b": {"backend": "ollama", "vram": "6.2GiB", "priority": 60, "keep_alive": "30m",
+                      "options": {"num_ctx": 8192}, "aliases": ["llama"], "fallback": "llama3.2:3b"},
+      "llama3.2:3b": {"backend": "ollama", "vram": "3.1GiB", "priority": 50, "aliases": ["small"]},
+      "qwen2.5:14b": {"backend": "ollama", "vram": "10.4GiB", "priority": 70},
+      "nomic-embed-text": {"backend": "ollama", "vram": "600MiB", "priority": 90, "pinned": true, "keep_alive": -1,
+                           "aliases": ["embed"]}
+    }}
+    """
+
+    private init(gpu: VirtualGPU, ollama: FakeOllama, daemon: TestDaemon) {
+        self.gpu = gpu
+        self.ollama = ollama
+        self.daemon = daemon
+    }
+
+    public static func start(vram: UInt64 = 16 << 30, catalog: String = OllamaTestBed.catalog,
+                             models: [FakeOllama.Model] = FakeOllama.defaultModels,
+                             configure: @escaping (inout DaemonConfiguration) -> Void = { _ in }) async throws -> OllamaTestBed {
+        let gpu = VirtualGPU(totalBytes: vram)
+        let ollama = FakeOllama(gpu: gpu, models: models)
+        try await ollama.start()
+        let catalogFile = try TemporaryDirectory()
+        let path = catalogFile.file("models.json")
+        try Data(catalog.utf8).write(to: URL(fileURLWithPath: path))
+        let daemon = try await TestDaemon.start(ollamaURL: ollama.baseURL) { configuration in
+            configuration.catalogPath = path
+            configuration.declaredVRAM = ByteSize(bytes: vram)
+            configure(&configuration)
+        }
+        return OllamaTestBed(gpu: gpu, ollama: ollama, daemon: daemon)
+    }
+
+    /// Calls `method` on a new connection (off the cooperative pool) and decodes its result.
+    public func call<T: Decodable & Sendable>(_ method: RPCMethod, _ params: JSONValue? = nil, as type: T.Type) async throws -> T {
+        let path = daemon.socketPath
+        return try await blocking {
+            let data = try RPCClient(socketPath: path, timeout: .seconds(30)).callRaw(method.rawValue, params: params)
+            return try JSONDecoder().decode(T.self, from: data)
+        }
+    }
+
+    /// Calls `method` and returns the error kind it answered with (nil on success).
+    public func errorKind(_ method: RPCMethod, _ params: JSONValue?) async throws -> String? {
+        let path = daemon.socketPath
+        return try await blocking {
+            do {
+                _ = try RPCClient(socketPath: path, timeout: .seconds(30)).callRaw(method.rawValue, params: params)
+                return nil
+            } catch RPCClientError.remote(let payload) {
+                return payload.data?.kind
+            }
+        }
+    }
+
+    /// A streamed call: the notifications' data and the final result (or the error).
+    public func stream(_ method: RPCMethod, _ params: JSONValue) async throws -> (chunks: [JSONValue], result: Result<JSONValue, RPCErrorPayload>) {
+        let path = daemon.socketPath
+        return try await blocking {
+            var chunks: [JSONValue] = []
+            do {
+                let data = try RPCClient(socketPath: path, timeout: .seconds(30)).callRaw(method.rawValue, params: params) {
+                    if let value = try? JSONParser.parse($0) { chunks.append(value) }
+                }
+                return (chunks, .success(try JSONParser.parse(data)))
+            } catch RPCClientError.remote(let payload) {
+                return (chunks, .failure(payload))
+            }
+        }
+    }
+
+    public func stop() async throws {
+        try await daemon.stop()
+        await ollama.stop()
+    }
+}
