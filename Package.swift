@@ -75,7 +75,9 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "gpuctl-bench", dependencies: [
-            "GPUCtlModels", "GPUCtlRPC",
+            "GPUCtlModels", "GPUCtlRPC", "GPUCtlCore", "OllamaClient", "GPUCtlTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -11,7 +11,8 @@ public struct GPUCtlCommand: ParsableCommand {
             75 the daemon did not answer in time.
             """,
         version: GPUCtlVersionString.value,
-        subcommands: [StatusCommand.self, PingCommand.self, VersionCommand.self])
+        subcommands: [StatusCommand.self, PsCommand.self, SwapCommand.self, LoadCommand.self, UnloadCommand.self,
+                      GenerateCommand.self, ChatCommand.self, EmbedCommand.self, PingCommand.self, VersionCommand.self])
 
     public init() {}
 }

@@ -11,8 +11,8 @@ public struct GlobalOptions: ParsableArguments {
     @Flag(help: "Print the daemon's raw JSON result.")
     public var json = false
 
-    @Option(help: "Seconds to wait for the daemon's answer.")
-    public var timeout: Double = 10
+    @Option(help: "Seconds to wait for the daemon's answer (default 10; 900 for loads and inference).")
+    public var timeout: Double?
 
     public init() {}
 
@@ -22,9 +22,11 @@ public struct GlobalOptions: ParsableArguments {
     }
 
     /// Connects, or prints why not and exits with the documented code.
-    func connect() throws -> RPCClient {
+    /// `slow` commands (loads, inference) wait longer by default: a model load can take minutes.
+    func connect(slow: Bool = false) throws -> RPCClient {
+        let seconds = timeout ?? (slow ? 900 : 10)
         do {
-            return try RPCClient(socketPath: socketPath, timeout: .milliseconds(Int(max(timeout, 0.001) * 1000)))
+            return try RPCClient(socketPath: socketPath, timeout: .milliseconds(Int(max(seconds, 0.001) * 1000)))
         } catch {
             throw CLIExit.fail(error)
         }
@@ -75,6 +77,11 @@ enum CLIExit {
 enum Output {
     static func print(_ text: String) {
         FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+
+    /// Writes text as it comes (streamed tokens), with no newline added.
+    static func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
     }
 
     static func printJSON(_ data: Data) {

@@ -16,7 +16,7 @@ public struct Scheduler: Sendable {
     public private(set) var budget: UInt64
     private var policies: [String: ModelPolicy]
     public private(set) var residents: [String: Resident] = [:]
-    private var waiting: [Waiting] = []
+    private var waiting = WaitingQueue()
     private var running: [RequestID: String] = [:]
     /// How long a batch request waits before it ranks with interactive ones.
     public var batchAging: Duration = .seconds(30)
@@ -33,7 +33,7 @@ public struct Scheduler: Sendable {
     public var usedBytes: UInt64 { residents.values.reduce(0) { $0 + $1.bytes } }
     public var waitingCount: Int { waiting.count }
     /// Requests waiting per model.
-    public var waitingByModel: [String: Int] { waiting.reduce(into: [:]) { $0[$1.model, default: 0] += 1 } }
+    public var waitingByModel: [String: Int] { waiting.countsByModel }
     /// True while a load or unload is under way.
     public var isChanging: Bool { residents.values.contains { $0.phase != .loaded } }
     public func policy(_ model: String) -> ModelPolicy? { policies[model] }
@@ -52,7 +52,7 @@ public struct Scheduler: Sendable {
                 actions += unloadIfMarked(model)
             }
         case .cancelled(let id):
-            waiting.removeAll { $0.id == id }
+            waiting.remove(id)
         case .loaded(let model, let bytes):
             var resident = residents[model] ?? Resident(phase: .loaded, bytes: bytes, lastUsed: now, loadedAt: now)
             resident.phase = .loaded
@@ -93,12 +93,10 @@ public struct Scheduler: Sendable {
     /// Waiting requests for `model` move to its fallback, or fail with `failure`.
     private mutating func redirectOrFail(_ model: String, failure: () -> Failure) -> [Action] {
         if let fallback = policies[model]?.fallback, policies[fallback] != nil {
-            for index in waiting.indices where waiting[index].model == model { waiting[index].model = fallback }
+            waiting.retarget(model, to: fallback)
             return []
         }
-        let failed = waiting.filter { $0.model == model }
-        waiting.removeAll { $0.model == model }
-        return failed.map { .fail($0.id, failure()) }
+        return waiting.takeAll(for: model).map { .fail($0.id, failure()) }
     }
 
     /// Observations win: a model loaded behind our back is counted; one that vanished is gone.
@@ -121,29 +119,24 @@ public struct Scheduler: Sendable {
         }
     }
 
-    private func rank(_ request: Waiting, now: ContinuousClock.Instant) -> (Int, ContinuousClock.Instant) {
-        let interactive = request.requestClass == .interactive || now - request.since >= batchAging
-        return (interactive ? 0 : 1, request.since)
-    }
-
     private mutating func schedule(now: ContinuousClock.Instant) -> [Action] {
         var actions: [Action] = []
-        // Requests for loaded models run at once, whatever their rank.
-        waiting.removeAll { request in
-            guard var resident = residents[request.model], resident.phase == .loaded, !resident.unloadWhenIdle else {
-                return false
-            }
-            resident.inFlight += 1
-            resident.lastUsed = now
-            residents[request.model] = resident
+        // Requests for loaded models run at once, whatever their rank, oldest first.
+        var runnable: [Waiting] = []
+        for (model, resident) in residents where resident.phase == .loaded && !resident.unloadWhenIdle
+            && waiting.hasWaiting(for: model) {
+            let requests = waiting.takeAll(for: model)
+            residents[model]?.inFlight += requests.count
+            residents[model]?.lastUsed = now
+            runnable += requests
+        }
+        for request in runnable.sorted(by: { ($0.since, $0.id) < ($1.since, $1.id) }) {
             running[request.id] = request.model
             actions.append(.run(request.id, model: request.model))
-            return true
         }
         // One load at a time, and none while an eviction is in progress.
         guard !isChanging else { return actions }
-        guard let next = waiting.min(by: { rank($0, now: now) < rank($1, now: now) }),
-              let policy = policies[next.model] else { return actions }
+        guard let next = waiting.next(now: now, aging: batchAging), let policy = policies[next.model] else { return actions }
         // Resident but on its way out: it reloads once the unload is done.
         guard residents[next.model] == nil else { return actions }
         let pinned = residents.filter { $0.key != next.model && (policies[$0.key]?.pinned ?? false) }
@@ -182,7 +175,7 @@ public struct Scheduler: Sendable {
         // It cannot fit now. A fallback that is loaded, or fits in what is free, serves at once.
         if let fallback = policy.fallback, let fallbackPolicy = policies[fallback],
            residents[fallback]?.phase == .loaded || fallbackPolicy.footprint <= free {
-            for index in waiting.indices where waiting[index].model == next.model { waiting[index].model = fallback }
+            waiting.retarget(next.model, to: fallback)
             return actions + schedule(now: now)
         }
         // Held back only by young models: look again when the first of them may go.

@@ -50,14 +50,25 @@ extension ModelService {
                 var text = ""
                 var thinking: String?
                 var last: InferenceChunk?
-                for try await chunk in stream {
+                // Pieces that arrived together leave together: one write per batch, not per token.
+                var pending: [Data] = []
+                var iterator = stream.makeAsyncIterator()
+                while let chunk = try await iterator.next() {
                     text += chunk.text
                     if let piece = chunk.thinking { thinking = (thinking ?? "") + piece }
-                    if streaming, let id, !chunk.text.isEmpty || chunk.thinking != nil {
-                        context.stream(id, data: Self.notification(chunk))
-                        sent.increment()
+                    if streaming, !chunk.text.isEmpty || chunk.thinking != nil {
+                        pending.append(Self.notification(chunk))
                     }
                     if chunk.done { last = chunk }
+                    if let id, !pending.isEmpty, !iterator.hasBufferedChunk {
+                        context.stream(id, batch: pending)
+                        sent.add(pending.count)
+                        pending.removeAll(keepingCapacity: true)
+                    }
+                }
+                if let id, !pending.isEmpty {
+                    context.stream(id, batch: pending)
+                    sent.add(pending.count)
                 }
                 return (text, thinking, last)
             }
@@ -163,6 +174,6 @@ extension OllamaMetrics {
 final class LockedCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
-    func increment() { lock.withLock { count += 1 } }
+    func add(_ amount: Int) { lock.withLock { count += amount } }
     var value: Int { lock.withLock { count } }
 }

@@ -23,6 +23,8 @@ struct ModelWorker: Service {
     let supervisor: Supervisor
     /// How long /api/ps may take to show a load or an unload.
     var confirmTimeout: Duration = .seconds(15)
+    /// The longest wait between two /api/ps polls; the first ones come quicker (2, 4, 8 ms...),
+    /// since Ollama usually confirms within milliseconds and every wait adds to a swap.
     var pollInterval: Duration = .milliseconds(50)
     let logger: Logger
 
@@ -88,6 +90,7 @@ struct ModelWorker: Service {
     private func confirm(_ model: String, present: Bool) async -> RunningModel? {
         let deadline = ContinuousClock.now + confirmTimeout
         let wanted = OllamaName.normalise(model)
+        var wait = Duration.milliseconds(2)
         while ContinuousClock.now < deadline, !Task.isCancelled {
             if let running = try? await ollama.runningModels() {
                 let entry = running.first { OllamaName.normalise($0.name) == wanted }
@@ -96,7 +99,8 @@ struct ModelWorker: Service {
                     return RunningModel(name: model, model: model, size: 0, sizeVRAM: 0, expiresAt: nil, contextLength: nil)
                 }
             }
-            try? await Task.sleep(for: pollInterval)
+            try? await Task.sleep(for: wait)
+            wait = min(wait * 2, pollInterval)
         }
         return nil
     }

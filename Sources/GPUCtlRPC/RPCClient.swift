@@ -87,8 +87,17 @@ public final class RPCClient: @unchecked Sendable {
         let id = nextID
         nextID += 1
         try send(RPCWire.request(id: .number(Double(id)), method: method, params: params))
+        let streamPrefix = Array(#"{"jsonrpc":"2.0","method":"stream","params":{"id":"#.utf8)
+        let idBytes = Array(JSONWriter.data(.number(Double(id))))
+        let dataKey = Array(#","data":"#.utf8)
         while true {
             let line = try readLine()
+            // Fast path for the daemon's own notification layout: the data is handed on as the
+            // bytes it arrived as, with no parse and no re-encode (streams send thousands).
+            if let data = Self.notificationData(line, prefix: streamPrefix, id: idBytes, dataKey: dataKey) {
+                onNotification?(data)
+                continue
+            }
             // One parse of the line serves the notification check, the error and the result.
             guard let reply = try? JSONParser.parse(line), reply.objectValue != nil else {
                 throw .protocolError("not JSON: \(String(decoding: line.prefix(120), as: UTF8.self))")
@@ -112,6 +121,21 @@ public final class RPCClient: @unchecked Sendable {
                 throw .protocolError("a reply without a result")
             }
             return data
+        }
+    }
+
+    /// `data` of `{"jsonrpc":"2.0","method":"stream","params":{"id":ID,"data":DATA}}` when the line
+    /// has exactly that layout (the one RPCWire writes) and this call's id; nil otherwise.
+    static func notificationData(_ line: Data, prefix: [UInt8], id: [UInt8], dataKey: [UInt8]) -> Data? {
+        let headerLength = prefix.count + id.count + dataKey.count
+        guard line.count > headerLength + 2 else { return nil }
+        return line.withUnsafeBytes { raw -> Data? in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            guard bytes.starts(with: prefix),
+                  bytes[prefix.count..<(prefix.count + id.count)].elementsEqual(id),
+                  bytes[(prefix.count + id.count)..<headerLength].elementsEqual(dataKey),
+                  bytes[bytes.count - 2] == UInt8(ascii: "}"), bytes[bytes.count - 1] == UInt8(ascii: "}") else { return nil }
+            return Data(bytes[headerLength..<(bytes.count - 2)])
         }
     }
 

@@ -29,4 +29,19 @@ public struct RPCCallContext: Sendable {
     public func stream(_ id: JSONValue, data: Data) {
         sendNotification(RPCWire.streamNotification(id: id, data: data))
     }
+
+    /// Sends several notifications in one write (one hop to the event loop, one flush), for
+    /// pieces that were already waiting together.
+    public func stream(_ id: JSONValue, batch: [Data]) {
+        guard batch.count > 1 else {
+            if let data = batch.first { stream(id, data: data) }
+            return
+        }
+        var lines = Data()
+        for (index, data) in batch.enumerated() {
+            if index > 0 { lines.append(UInt8(ascii: "\n")) }
+            lines.append(RPCWire.streamNotification(id: id, data: data))
+        }
+        sendNotification(lines)
+    }
 }

@@ -22,7 +22,7 @@ public final class FakeComfyUI: Sendable {
         self.gpu = gpu
         let state = LockedBox(State())
         self.state = state
-        self.server = FakeHTTPServer { port in
+        self.server = FakeHTTPServer { port, onServerRunning in
             let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
             for prefix in ["", "/api"] {
                 webSocketRouter.ws("\(prefix)/ws") { inbound, outbound, context in
@@ -33,7 +33,7 @@ public final class FakeComfyUI: Sendable {
                 router: Self.router(state: state, gpu: gpu),
                 server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
                 configuration: .init(address: .hostname("127.0.0.1", port: port)),
-                onServerRunning: BoundPortReporter.onServerRunning,
+                onServerRunning: onServerRunning,
                 logger: Logger(label: "fake-comfyui", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
     }

@@ -8,11 +8,14 @@ import ServiceLifecycle
 /// Runs a Hummingbird application on 127.0.0.1 (port 0 the first time), and can stop and
 /// start it again on the same port, so a test can make a backend go away and come back.
 public final class FakeHTTPServer: Sendable {
-    private let build: @Sendable (Int) -> any ApplicationProtocol
+    /// Called with the bound channel once the server runs; the application must pass it on
+    /// as its `onServerRunning`.
+    public typealias ServerRunning = @Sendable (any Channel) async -> Void
+    private let build: @Sendable (Int, @escaping ServerRunning) -> any ApplicationProtocol
     private let state = LockedBox<(task: Task<Void, Error>?, group: ServiceGroup?, port: Int)>((nil, nil, 0))
 
-    /// `build(port)` makes the application for a port (0: any free one).
-    public init(build: @escaping @Sendable (Int) -> any ApplicationProtocol) {
+    /// `build(port, onServerRunning)` makes the application for a port (0: any free one).
+    public init(build: @escaping @Sendable (Int, @escaping ServerRunning) -> any ApplicationProtocol) {
         self.build = build
     }
 
@@ -22,16 +25,14 @@ public final class FakeHTTPServer: Sendable {
 
     /// Starts serving; returns once the port accepts connections.
     public func start() async throws {
-        let app = build(port)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let app = build(port) { channel in
+            if let port = channel.localAddress?.port { continuation.yield(port) }
+        }
         // Stopped by graceful shutdown, not cancellation: the server stops accepting first, so a
         // connection arriving mid-stop is never dropped half set up (which NIO treats as a bug).
         let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "fake", factory: { _ in SwiftLogNoOpLogHandler() })))
-        let task = Task {
-            try await BoundPortReporter.$report.withValue({ continuation.yield($0) }) {
-                try await group.run()
-            }
-        }
+        let task = Task { try await group.run() }
         var iterator = stream.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
         state.mutate { $0 = (task, group, port) }
@@ -48,15 +49,6 @@ public final class FakeHTTPServer: Sendable {
         }
         await group?.triggerGracefulShutdown()
         _ = await task?.result
-    }
-}
-
-/// Hands the port a fake server bound to back to `FakeHTTPServer.start`.
-enum BoundPortReporter {
-    @TaskLocal static var report: (@Sendable (Int) -> Void)?
-
-    static func onServerRunning(_ channel: any Channel) async {
-        if let port = channel.localAddress?.port { report?(port) }
     }
 }
 

@@ -8,6 +8,7 @@ extension FakeOllama {
     struct InferenceHandlers: Sendable {
         let knobs: LockedBox<Knobs>
         let engine: Engine
+        let chunkTimes: LockedBox<[ContinuousClock.Instant]>
 
         static let words = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "and", "runs", "away"]
         static let floatOptions = ["temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty",
@@ -182,10 +183,12 @@ extension FakeOllama {
 
         /// Streams the answer, then counts the request done. Knobs decide delays and faults.
         private func stream(model: Model, echo: String, options: [String: JSONValue], chat: Bool) async -> Response {
-            let (firstByteDelay, tokenDelay, tokens, drop, failure) = knobs.mutate { knobs in
+            let (firstByteDelay, tokenDelay, tokens, drop, failure, record) = knobs.mutate { knobs in
                 defer { knobs.dropNextStreamAfter = nil; knobs.errorNextStreamAfter = nil }
-                return (knobs.firstByteDelay, knobs.tokenDelay, knobs.tokens, knobs.dropNextStreamAfter, knobs.errorNextStreamAfter)
+                return (knobs.firstByteDelay, knobs.tokenDelay, knobs.tokens, knobs.dropNextStreamAfter,
+                        knobs.errorNextStreamAfter, knobs.recordChunkTimes)
             }
+            let chunkTimes = self.chunkTimes
             var count = tokens
             if case .number(let limit)? = options["num_predict"], limit >= 0 { count = min(count, Int(limit)) }
             if firstByteDelay > .zero { try? await Task.sleep(for: firstByteDelay) }
@@ -213,7 +216,9 @@ extension FakeOllama {
                             return
                         }
                         let word = InferenceHandlers.words[index % InferenceHandlers.words.count]
-                        try await writer.write(line(index == 0 ? word : " \(word)", done: false))
+                        let chunk = line(index == 0 ? word : " \(word)", done: false)
+                        if record { chunkTimes.mutate { $0.append(.now) } }
+                        try await writer.write(chunk)
                         if tokenDelay > .zero { try await Task.sleep(for: tokenDelay) }
                     }
                     let elapsed = ContinuousClock.now - started

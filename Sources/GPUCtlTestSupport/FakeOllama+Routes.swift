@@ -4,7 +4,7 @@ import Hummingbird
 import NIOCore
 
 extension FakeOllama {
-    static func router(knobs: LockedBox<Knobs>, engine: Engine) -> Router<BasicRequestContext> {
+    static func router(knobs: LockedBox<Knobs>, engine: Engine, chunkTimes: LockedBox<[ContinuousClock.Instant]>) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: FaultMiddleware(latency: { knobs.value.latency }, failure: {
             knobs.mutate { knobs -> Response? in
@@ -35,7 +35,7 @@ extension FakeOllama {
                     ?? resident.model.contextLength] as [String: Any]
             }])
         }
-        let handlers = InferenceHandlers(knobs: knobs, engine: engine)
+        let handlers = InferenceHandlers(knobs: knobs, engine: engine, chunkTimes: chunkTimes)
         router.post("/api/generate") { request, _ in await handlers.answer(request, handlers.generate) }
         router.post("/api/chat") { request, _ in await handlers.answer(request, handlers.chat) }
         router.post("/api/embed") { request, _ in await handlers.answer(request, handlers.embed) }
@@ -54,10 +54,7 @@ extension FakeOllama {
 
     /// RFC 3339 with fractional seconds: `Z` for created_at, a local offset for expires_at.
     static func timestamp(_ date: Date, utc: Bool) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = utc ? TimeZone(identifier: "UTC") : TimeZone(secondsFromGMT: -7 * 3600)
-        return formatter.string(from: date)
+        (utc ? TimestampFormatter.utc : TimestampFormatter.local).string(date)
     }
 
     /// One JSON object as a body or a line: `application/json` without a newline, as Ollama sends it.
@@ -69,4 +66,20 @@ extension FakeOllama {
     static func error(_ failure: Failure) -> Response {
         object(["error": .string(failure.message)], status: .init(code: failure.status))
     }
+}
+
+/// An ISO 8601 formatter made once (they cost tens of µs to make) and used under a lock.
+final class TimestampFormatter: @unchecked Sendable {
+    static let utc = TimestampFormatter(TimeZone(identifier: "UTC"))
+    static let local = TimestampFormatter(TimeZone(secondsFromGMT: -7 * 3600))
+
+    private let lock = NSLock()
+    private let formatter = ISO8601DateFormatter()
+
+    private init(_ zone: TimeZone?) {
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = zone
+    }
+
+    func string(_ date: Date) -> String { lock.withLock { formatter.string(from: date) } }
 }

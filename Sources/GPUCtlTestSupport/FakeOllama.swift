@@ -59,7 +59,12 @@ public final class FakeOllama: Sendable {
         public var maximumPendingLoads = 512
         /// Default keep_alive of a new load, in seconds (OLLAMA_KEEP_ALIVE).
         public var defaultKeepAlive: Double = 300
+        /// Record when each chunk is written (`chunkTimes`), for latency benchmarks.
+        public var recordChunkTimes = false
     }
+
+    /// When each chunk was handed to the connection, while `recordChunkTimes` is on.
+    public let chunkTimes = LockedBox<[ContinuousClock.Instant]>([])
 
     public let gpu: VirtualGPU
     let knobs: LockedBox<Knobs>
@@ -70,12 +75,13 @@ public final class FakeOllama: Sendable {
         self.gpu = gpu
         let knobs = LockedBox(Knobs())
         let engine = Engine(gpu: gpu, models: models, knobs: knobs)
+        let chunkTimes = self.chunkTimes
         self.knobs = knobs
         self.engine = engine
-        self.server = FakeHTTPServer { port in
-            Application(router: Self.router(knobs: knobs, engine: engine),
+        self.server = FakeHTTPServer { port, onServerRunning in
+            Application(router: Self.router(knobs: knobs, engine: engine, chunkTimes: chunkTimes),
                         configuration: .init(address: .hostname("127.0.0.1", port: port)),
-                        onServerRunning: BoundPortReporter.onServerRunning,
+                        onServerRunning: onServerRunning,
                         logger: Logger(label: "fake-ollama", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
     }

@@ -129,6 +129,9 @@ public struct InferenceStream: AsyncSequence, Sendable {
         let endpoint: String
         var sawDone = false
 
+        /// True when the next chunk has already arrived (a relay can hold its flush for it).
+        public var hasBufferedChunk: Bool { lines.hasBufferedLine }
+
         public mutating func next() async throws -> InferenceChunk? {
             let line: ByteBuffer?
             do {

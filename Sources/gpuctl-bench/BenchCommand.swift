@@ -7,11 +7,11 @@ import NIOPosix
 /// `gpuctl-bench`: measures gpuctld's socket against a raw echo baseline in the same run,
 /// the CLI as a process, and the idle daemon; writes BENCHMARKS.md.
 @main
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpuctl-bench",
         abstract: "Measure gpuctld and write BENCHMARKS.md.",
-        subcommands: [Run.self, Echo.self, Idle.self],
+        subcommands: [Run.self, Ollama.self, Echo.self, Idle.self],
         defaultSubcommand: Run.self)
 
     struct Echo: ParsableCommand {
@@ -31,7 +31,22 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    struct Run: ParsableCommand {
+    /// Only the Ollama benchmarks, printed (for working on them).
+    struct Ollama: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ollama", abstract: "Run only the Ollama benchmarks and print them.")
+        func run() async throws {
+            let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            let directory = NSTemporaryDirectory() + "gpuctl-bench-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let numbers = try await OllamaBench.run(products: products, directory: directory) {
+                FileHandle.standardError.write(Data("gpuctl-bench: \($0)\n".utf8))
+            }
+            print(Report.ollamaSection(numbers))
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "run", abstract: "Run every benchmark.")
 
         @Option(help: "Round trips measured per latency run.") var count = 20_000
@@ -40,11 +55,20 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Runs of `gpuctl status` as a process.") var cliRuns = 50
         @Option(help: "Where to write the report.") var output = "BENCHMARKS.md"
 
-        func run() throws {
+        func run() async throws {
             let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
             let directory = NSTemporaryDirectory() + "gpuctl-bench-\(getpid())"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
+            var report = try measureSocketAndIdle(products: products, directory: directory)
+            report.ollama = try await OllamaBench.run(products: products, directory: directory, log: log)
+            let markdown = report.markdown(command: "swift build -c release && .build/release/gpuctl-bench")
+            try markdown.write(toFile: output, atomically: true, encoding: .utf8)
+            print(markdown)
+        }
+
+        /// Issue 2's numbers: the socket against the echo baseline, the CLI, start/stop, idle.
+        func measureSocketAndIdle(products: URL, directory: String) throws -> Report {
             var report = Report()
 
             log("lifecycle: 10 starts (spawn until ping answers) and SIGTERM stops")
@@ -120,9 +144,7 @@ struct BenchCommand: ParsableCommand {
             report.baselineRSSKiB = ProcessStats.residentKiB(pid: baseline.pid)
             report.baselineAnonymousKiB = ProcessStats.anonymousKiB(pid: baseline.pid)
 
-            let markdown = report.markdown(command: "swift build -c release && .build/release/gpuctl-bench")
-            try markdown.write(toFile: output, atomically: true, encoding: .utf8)
-            print(markdown)
+            return report
         }
 
         func log(_ text: String) {

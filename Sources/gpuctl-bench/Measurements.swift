@@ -11,6 +11,7 @@ struct LatencySummary {
     var p99: Double
     var p999: Double
     var mean: Double
+    var max: Double
 
     init(_ samples: [Double]) {
         let sorted = samples.sorted()
@@ -19,7 +20,8 @@ struct LatencySummary {
         p50 = at(0.50)
         p99 = at(0.99)
         p999 = at(0.999)
-        mean = sorted.reduce(0, +) / Double(max(1, sorted.count))
+        mean = sorted.reduce(0, +) / Double(Swift.max(1, sorted.count))
+        max = sorted.last ?? 0
     }
 }
 

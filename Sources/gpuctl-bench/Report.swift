@@ -22,6 +22,7 @@ struct Report {
     var rssAfterLoadKiB: Int?
     var idleCPUPercent = 0.0
     var idleSeconds = 0.0
+    var ollama: OllamaNumbers?
 
     func markdown(command: String) -> String {
         let ping = pingLatency!, echo = echoLatency!, cli = cliStatus!, spawn = trueSpawn!
@@ -102,6 +103,46 @@ struct Report {
             process that links Foundation and SwiftNIO and does nothing.
             The difference is the code of the HTTP client, GRDB and the daemon that start-up
             touches; ICU is kept off the idle path (see DESIGN.md, Conventions).
+
+            """ + (ollama.map(Report.ollamaSection) ?? "")
+    }
+
+    /// Issue 3: Scheduler, streaming relay and swap against the in-process fake Ollama.
+    static func ollamaSection(_ numbers: OllamaNumbers) -> String {
+        func mark(_ met: Bool) -> String { met ? "met" : "**missed**" }
+        func us(_ value: Double) -> String { String(format: "%.1f µs", value) }
+        func ms(_ value: Double) -> String { String(format: "%.1f ms", value / 1000) }
+        let ratio = numbers.relayTokensPerSecond / max(1, numbers.directTokensPerSecond)
+        let direct = numbers.directLatency!, relay = numbers.relayLatency!, swap = numbers.swapOverhead!
+        return """
+
+            ## Ollama: relay, swap and Scheduler (issue #3)
+
+            Against the fake Ollama of GPUCtlTestSupport, in this process on 127.0.0.1, with a release
+            `gpuctld` in front of it (a declared 24 GiB card). "Direct" reads the fake's HTTP stream with
+            a blocking socket on a thread of its own; "relayed" reads the same stream through gpuctld's
+            socket as `stream` notifications with the blocking client the CLI uses (`RPCClient`).
+
+            | | direct from the fake | relayed by gpuctld | ratio | target | |
+            |---|---|---|---|---|---|
+            | tokens/s, \(numbers.tokensPerRun) chunks, no token delay (median of 5) | \(String(format: "%.0f", numbers.directTokensPerSecond)) | \(String(format: "%.0f", numbers.relayTokensPerSecond)) | \(String(format: "%.2f×", ratio)) | ≥ 0.8× | \(mark(ratio >= 0.8)) |
+            | chunk latency p50 (write by the fake → receipt) | \(us(direct.p50)) | \(us(relay.p50)) | added \(us(relay.p50 - direct.p50)) | | |
+            | chunk latency p99 | \(us(direct.p99)) | \(us(relay.p99)) | added \(us(relay.p99 - direct.p99)) | added p99 ≤ 250 µs | \(mark(relay.p99 - direct.p99 <= 250)) |
+
+            Latency is measured on \(relay.count) chunks paced 2 ms apart (with no delay at all, chunks
+            queue behind each other and the figure measures the backlog, not the path). Both ends are in
+            this process, so the fake's write time and the reader's receipt share one clock.
+
+            | `models.swap` between two models, 20 swaps | p50 | max | target | |
+            |---|---|---|---|---|
+            | wall time minus the fake's load time (\(Int(numbers.fakeLoadMillis)) ms) | \(ms(swap.p50)) | \(ms(swap.max)) | ≤ 20 ms | \(mark(swap.p50 <= 20_000)) |
+
+            A swap is: unload the other model, wait until /api/ps drops it, load, wait until /api/ps lists
+            it, all confirmed before the reply; the overhead is the RPC, the Ollama calls and the polling.
+
+            | Scheduler decision (`handle`, pure) | measured | target | |
+            |---|---|---|---|
+            | \(numbers.decisionModels) catalog models, \(numbers.decisionWaiting) waiting requests | \(us(numbers.decisionMicros)) per decision | ≤ 10 µs | \(mark(numbers.decisionMicros <= 10)) |
 
             """
     }
