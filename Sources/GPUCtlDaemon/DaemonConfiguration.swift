@@ -59,10 +59,14 @@ public struct DaemonFlags: Sendable {
     public var allowGroup: String?
     public var logLevel: String?
     public var gpuIndex: String?
+    public var loadTimeout: String?
+    public var minResidency: String?
 
     public init(socket: String? = nil, stateDir: String? = nil, config: String? = nil, ollamaURL: String? = nil,
                 comfyUIURL: String? = nil, vram: String? = nil, reserve: String? = nil, allowGroup: String? = nil,
-                logLevel: String? = nil, gpuIndex: String? = nil) {
+                logLevel: String? = nil, gpuIndex: String? = nil, loadTimeout: String? = nil, minResidency: String? = nil) {
+        self.loadTimeout = loadTimeout
+        self.minResidency = minResidency
         self.socket = socket
         self.stateDir = stateDir
         self.config = config
@@ -79,6 +83,7 @@ public struct DaemonFlags: Sendable {
     public static let environmentVariables = [
         "GPUCTL_SOCKET", "GPUCTL_STATE_DIR", "GPUCTL_CONFIG", "GPUCTL_OLLAMA_URL", "GPUCTL_COMFYUI_URL",
         "GPUCTL_VRAM", "GPUCTL_RESERVE", "GPUCTL_ALLOW_GROUP", "GPUCTL_LOG_LEVEL", "GPUCTL_GPU_INDEX",
+        "GPUCTL_LOAD_TIMEOUT", "GPUCTL_MIN_RESIDENCY",
     ]
 }
 
@@ -135,6 +140,12 @@ extension DaemonConfiguration {
             }
             configuration.gpuIndex = index
         }
+        if let text = value(flags.loadTimeout, "GPUCTL_LOAD_TIMEOUT") {
+            configuration.loadTimeout = try duration(text, flag: "--load-timeout", variable: "GPUCTL_LOAD_TIMEOUT", minimum: .seconds(1))
+        }
+        if let text = value(flags.minResidency, "GPUCTL_MIN_RESIDENCY") {
+            configuration.minimumResidency = try duration(text, flag: "--min-residency", variable: "GPUCTL_MIN_RESIDENCY", minimum: .zero)
+        }
         return configuration
     }
 
@@ -155,6 +166,16 @@ extension DaemonConfiguration {
             throw ConfigurationError("\(flag) / \(variable) is '\(text)'; write a URL like http://127.0.0.1:11434")
         }
         return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    /// A Go-style duration (`90s`, `5m`, `1h30m`), as Ollama's own settings are written.
+    private static func duration(_ text: String, flag: String, variable: String,
+                                 minimum: Duration) throws(ConfigurationError) -> Duration {
+        guard case .seconds(let seconds)? = KeepAlive(parsing: text), text != "0" || minimum == .zero,
+              Duration.milliseconds(Int64(seconds * 1000)) >= minimum else {
+            throw ConfigurationError("\(flag) / \(variable) is '\(text)'; write a duration like 90s, 5m or 1h30m")
+        }
+        return .milliseconds(Int64(seconds * 1000))
     }
 
     private static func size(_ text: String, flag: String, variable: String) throws(ConfigurationError) -> ByteSize {

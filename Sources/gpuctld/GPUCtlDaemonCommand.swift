@@ -31,12 +31,17 @@ struct GPUCtlDaemonCommand: AsyncParsableCommand {
     var logLevel: String?
     @Option(name: .customLong("gpu-index"), help: "Which card to manage on a multi-GPU machine (GPUCTL_GPU_INDEX; default 0).")
     var gpuIndex: String?
+    @Option(name: .customLong("load-timeout"), help: "How long Ollama may take to start answering, model load included, e.g. 5m (GPUCTL_LOAD_TIMEOUT; default 5m).")
+    var loadTimeout: String?
+    @Option(name: .customLong("min-residency"), help: "How long a loaded model stays before another request may evict it, e.g. 2s (GPUCTL_MIN_RESIDENCY; default 2s).")
+    var minResidency: String?
 
     func run() async throws {
         let stopSignals = StopSignals()
         let flags = DaemonFlags(socket: socket, stateDir: stateDir, config: config, ollamaURL: ollamaURL,
                                 comfyUIURL: comfyUIURL, vram: vram, reserve: reserve, allowGroup: allowGroup,
-                                logLevel: logLevel, gpuIndex: gpuIndex)
+                                logLevel: logLevel, gpuIndex: gpuIndex, loadTimeout: loadTimeout,
+                                minResidency: minResidency)
         let configuration: DaemonConfiguration
         do {
             configuration = try DaemonConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)

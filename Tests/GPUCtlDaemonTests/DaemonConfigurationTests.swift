@@ -27,12 +27,14 @@ import Testing
             "GPUCTL_SOCKET": "/env.sock", "GPUCTL_STATE_DIR": "/env-state", "GPUCTL_VRAM": "12GiB",
             "GPUCTL_RESERVE": "1GiB", "GPUCTL_OLLAMA_URL": "http://10.0.0.2:11434/", "GPUCTL_LOG_LEVEL": "DEBUG",
             "GPUCTL_ALLOW_GROUP": "video", "GPUCTL_GPU_INDEX": "1", "GPUCTL_COMFYUI_URL": "http://localhost:8188",
+            "GPUCTL_LOAD_TIMEOUT": "10m", "GPUCTL_MIN_RESIDENCY": "500ms",
         ]
         let fromEnvironment = try resolve(DaemonFlags(), environment)
         #expect(fromEnvironment.socketPath == "/env.sock" && fromEnvironment.stateDirectory == "/env-state")
         #expect(fromEnvironment.declaredVRAM == .gibibytes(12) && fromEnvironment.reserve == .gibibytes(1))
         #expect(fromEnvironment.ollamaURL == "http://10.0.0.2:11434" && fromEnvironment.logLevel == .debug)
         #expect(fromEnvironment.allowGroup == "video" && fromEnvironment.gpuIndex == 1)
+        #expect(fromEnvironment.loadTimeout == .seconds(600) && fromEnvironment.minimumResidency == .milliseconds(500))
         let fromFlags = try resolve(DaemonFlags(socket: "/flag.sock", stateDir: "/flag-state", vram: "24GiB"), environment)
         #expect(fromFlags.socketPath == "/flag.sock" && fromFlags.stateDirectory == "/flag-state")
         #expect(fromFlags.declaredVRAM == .gibibytes(24))
@@ -62,6 +64,10 @@ import Testing
         #expect(message(DaemonFlags(ollamaURL: "localhost:11434")) == "--ollama-url / GPUCTL_OLLAMA_URL is 'localhost:11434'; write a URL like http://127.0.0.1:11434")
         #expect(message(DaemonFlags(logLevel: "loud"))?.hasPrefix("--log-level / GPUCTL_LOG_LEVEL is 'loud'; use one of trace") == true)
         #expect(message(DaemonFlags(gpuIndex: "-2")) == "--gpu-index / GPUCTL_GPU_INDEX is '-2'; use a card number such as 0")
+        #expect(message(DaemonFlags(loadTimeout: "300")) == "--load-timeout / GPUCTL_LOAD_TIMEOUT is '300'; write a duration like 90s, 5m or 1h30m")
+        #expect(message(DaemonFlags(loadTimeout: "0")) != nil)
+        #expect(message(DaemonFlags(minResidency: "-1m")) != nil)
+        #expect(message(DaemonFlags(minResidency: "0")) == nil)
     }
 }
 
