@@ -96,6 +96,7 @@ struct EmbedCommand: ParsableCommand {
         guard !inputs.isEmpty else { throw ValidationError("give the texts as arguments or on stdin") }
         var params: [String: JSONValue] = ["model": .string(model), "input": .array(inputs.map(JSONValue.string))]
         if let dimensions { params["dimensions"] = .number(Double(dimensions)) }
+        Interrupt.exitOnCtrlC()
         let client = try global.connect(slow: true)
         let progress = global.json ? nil : LoadProgress.start(for: model, socketPath: client.socketPath)
         let raw = try CLIExit.run { () throws(RPCClientError) in
@@ -117,6 +118,7 @@ struct Streamer {
 
     /// Returns the whole answer.
     func run(_ method: RPCMethod, params: JSONValue, model: String) throws -> String {
+        Interrupt.exitOnCtrlC()
         let client = try global.connect(slow: true)
         let json = global.json
         let progress = json ? nil : LoadProgress.start(for: model, socketPath: client.socketPath)
@@ -150,5 +152,22 @@ enum Stdin {
     static func readAll() -> String {
         guard isatty(STDIN_FILENO) != 1 else { return "" }
         return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
+
+/// Ctrl-C during a request: exit at once. Closing the socket is what tells gpuctld to stop the
+/// request upstream, so nothing else is needed. The disposition is set (and SIGINT unblocked)
+/// explicitly because a parent may have started us with it ignored or masked.
+enum Interrupt {
+    static func exitOnCtrlC() {
+        signal(SIGINT) { _ in
+            let newline: [UInt8] = [0x0A]
+            _ = write(STDOUT_FILENO, newline, 1)
+            _exit(130)
+        }
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
     }
 }

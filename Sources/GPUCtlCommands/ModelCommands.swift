@@ -83,6 +83,7 @@ struct UnloadCommand: ParsableCommand {
 /// The shared part of load and swap: progress while it loads, then one line.
 enum ModelChange {
     static func run(_ method: RPCMethod, params: JSONValue, model: String, global: GlobalOptions) throws {
+        Interrupt.exitOnCtrlC()
         let client = try global.connect(slow: true)
         let progress = global.json ? nil : LoadProgress.start(for: model, socketPath: client.socketPath)
         defer { progress?.stop() }

@@ -12,8 +12,8 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Starts `product` (e.g. "gpuctld") with `arguments`, an environment without `GPUCTL_*`
-    /// variables unless given, and no standard input.
-    public init(_ product: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// variables unless given, and `input` (or nothing) on its standard input.
+    public init(_ product: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws {
         let url = Self.productsDirectory.appendingPathComponent(product)
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: url.path])
@@ -25,8 +25,13 @@ public final class ChildProcess: @unchecked Sendable {
         process.environment = base
         process.standardOutput = stdout
         process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try? stdin.fileHandleForWriting.close()
+        }
     }
 
     public var pid: Int32 { process.processIdentifier }
@@ -48,8 +53,9 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Runs a product to completion and returns its exit code and output.
     public static func run(_ product: String, _ arguments: [String], environment: [String: String] = [:],
+                           input: String? = nil,
                            within limit: Duration = .seconds(30)) async throws -> (status: Int32?, stdout: String, stderr: String) {
-        let child = try ChildProcess(product, arguments, environment: environment)
+        let child = try ChildProcess(product, arguments, environment: environment, input: input)
         // Read while it runs, so a full pipe never blocks it.
         async let out = blocking { child.output }
         async let err = blocking { child.errorOutput }
