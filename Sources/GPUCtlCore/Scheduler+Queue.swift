@@ -59,12 +59,19 @@ extension Scheduler {
             return ids.compactMap { entries.removeValue(forKey: $0) }
         }
 
-        /// Every request waiting for `model` now waits for `other` (its fallback).
-        mutating func retarget(_ model: String, to other: String) {
-            guard let ids = byModel.removeValue(forKey: model) else { return }
+        /// Every request waiting for `model` now waits for `other` (its fallback), except exact
+        /// ones, which stay. Returns whether any moved.
+        @discardableResult
+        mutating func retarget(_ model: String, to other: String) -> Bool {
+            guard let all = byModel.removeValue(forKey: model) else { return false }
+            let staying = all.filter { entries[$0]?.exact == true }
+            let ids = all.filter { entries[$0]?.exact != true }
+            if !staying.isEmpty { byModel[model] = staying }
+            guard !ids.isEmpty else { return false }
             for id in ids { entries[id]?.model = other }
             let merged = (byModel[other] ?? []) + ids
             byModel[other] = merged.sorted { (entries[$0]!.since, $0) < (entries[$1]!.since, $1) }
+            return true
         }
 
         /// The request that goes next: the oldest interactive one, unless the oldest batch one

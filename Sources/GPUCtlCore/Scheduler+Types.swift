@@ -24,8 +24,9 @@ extension Scheduler {
 
     /// Everything that happens, as the Supervisor reports it.
     public enum Event: Sendable, Equatable {
-        /// A request needs `model` resident.
-        case requested(RequestID, model: String, requestClass: JobClass)
+        /// A request needs `model` resident. An `exact` one (an explicit load or swap) never
+        /// moves to the model's fallback.
+        case requested(RequestID, model: String, requestClass: JobClass, exact: Bool = false)
         /// A request that was told to run has ended (success, error or cancel).
         case finished(RequestID)
         /// A waiting request was cancelled before it ran.
@@ -90,5 +91,6 @@ extension Scheduler {
         var model: String
         var requestClass: JobClass
         var since: ContinuousClock.Instant
+        var exact = false
     }
 }

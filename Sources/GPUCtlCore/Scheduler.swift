@@ -41,9 +41,9 @@ public struct Scheduler: Sendable {
     public mutating func handle(_ event: Event, now: ContinuousClock.Instant) -> [Action] {
         var actions: [Action] = []
         switch event {
-        case .requested(let id, let model, let requestClass):
+        case .requested(let id, let model, let requestClass, let exact):
             guard policies[model] != nil else { return [.fail(id, .unknownModel(model))] }
-            waiting.append(Waiting(id: id, model: model, requestClass: requestClass, since: now))
+            waiting.append(Waiting(id: id, model: model, requestClass: requestClass, since: now, exact: exact))
         case .finished(let id):
             if let model = running.removeValue(forKey: id), var resident = residents[model] {
                 resident.inFlight = max(0, resident.inFlight - 1)
@@ -90,11 +90,10 @@ public struct Scheduler: Sendable {
         return [.unload(model: model)]
     }
 
-    /// Waiting requests for `model` move to its fallback, or fail with `failure`.
+    /// Waiting requests for `model` move to its fallback (exact ones excepted), or fail with `failure`.
     private mutating func redirectOrFail(_ model: String, failure: () -> Failure) -> [Action] {
         if let fallback = policies[model]?.fallback, policies[fallback] != nil {
             waiting.retarget(model, to: fallback)
-            return []
         }
         return waiting.takeAll(for: model).map { .fail($0.id, failure()) }
     }
@@ -174,8 +173,8 @@ public struct Scheduler: Sendable {
         }
         // It cannot fit now. A fallback that is loaded, or fits in what is free, serves at once.
         if let fallback = policy.fallback, let fallbackPolicy = policies[fallback],
-           residents[fallback]?.phase == .loaded || fallbackPolicy.footprint <= free {
-            waiting.retarget(next.model, to: fallback)
+           residents[fallback]?.phase == .loaded || fallbackPolicy.footprint <= free,
+           waiting.retarget(next.model, to: fallback) {
             return actions + schedule(now: now)
         }
         // Held back only by young models: look again when the first of them may go.

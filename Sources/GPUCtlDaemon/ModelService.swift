@@ -48,7 +48,7 @@ struct ModelService: Sendable {
         let model = try await resolve(name)
         let before = await supervisor.residentNames()
         if let keepAlive { await supervisor.setKeepAlive(keepAlive, for: model) }
-        let admission = try await supervisor.admit(model, requestClass: try params.requestClass())
+        let admission = try await supervisor.admit(model, requestClass: try params.requestClass(), exact: true)
         await supervisor.finish(admission)
         // A new keep_alive for a model already loaded is sent to Ollama now.
         if let keepAlive, before.contains(admission.model) {
@@ -107,7 +107,7 @@ struct ModelService: Sendable {
         }
         let admission: Admission
         do {
-            admission = try await supervisor.admit(model)
+            admission = try await supervisor.admit(model, exact: true)
         } catch {
             try? await unloads
             throw error

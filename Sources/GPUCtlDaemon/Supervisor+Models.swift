@@ -66,12 +66,13 @@ extension Supervisor {
 
     /// Waits until the Scheduler lets the request run (loading or evicting as needed), or fails.
     /// Cancelling the caller withdraws the request.
-    func admit(_ model: String, requestClass: JobClass = .interactive) async throws -> Admission {
+    /// `exact` (explicit loads and swaps): never answered with the model's fallback.
+    func admit(_ model: String, requestClass: JobClass = .interactive, exact: Bool = false) async throws -> Admission {
         let id = residency.nextRequestID
         residency.nextRequestID += 1
         residency.pending[id] = (model, .now)
         admissions.create(id)
-        apply(.requested(id, model: model, requestClass: requestClass))
+        apply(.requested(id, model: model, requestClass: requestClass, exact: exact))
         let admissions = self.admissions
         let work = self.work
         return try await withTaskCancellationHandler {
@@ -206,8 +207,12 @@ extension Supervisor {
             // The caller left meanwhile: give the run back at once.
             if !admissions.resolve(id, .success(admission)) { apply(.finished(id)) }
         case .fail(let id, let failure):
-            residency.pending[id] = nil
-            admissions.resolve(id, .failure(error(for: failure)))
+            let requested = residency.pending.removeValue(forKey: id)?.requested
+            var payload = error(for: failure)
+            if let requested, case .loadFailed(let model, _) = failure, model != requested {
+                payload.message += " (it was tried as the fallback for \(requested))"
+            }
+            admissions.resolve(id, .failure(payload))
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GPUCtlModels
 import GPUCtlRPC
+import GPUCtlTestSupport
 import NIOPosix
 
 /// `gpuctl-bench`: measures gpuctld's socket against a raw echo baseline in the same run,
@@ -11,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpuctl-bench",
         abstract: "Measure gpuctld and write BENCHMARKS.md.",
-        subcommands: [Run.self, Ollama.self, Echo.self, Idle.self],
+        subcommands: [Run.self, Ollama.self, FakeOllamaServer.self, Echo.self, Idle.self],
         defaultSubcommand: Run.self)
 
     struct Echo: ParsableCommand {
@@ -28,6 +29,21 @@ struct BenchCommand: AsyncParsableCommand {
             _ = MultiThreadedEventLoopGroup.singleton.next()
             _ = Date().timeIntervalSince1970
             while true { sleep(1000) }
+        }
+    }
+
+    /// The test fake Ollama as a standalone server, to try gpuctld and the CLI without Ollama.
+    struct FakeOllamaServer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fake-ollama", abstract: "Serve the test suite's fake Ollama on 127.0.0.1 until interrupted.")
+        @Option(help: "The virtual card's size in GiB.") var vramGiB: UInt64 = 24
+        @Option(help: "Milliseconds between streamed tokens.") var tokenDelayMs = 20
+        func run() async throws {
+            let fake = FakeOllama(gpu: VirtualGPU(totalBytes: vramGiB << 30))
+            fake.configure { $0.tokenDelay = .milliseconds(tokenDelayMs); $0.loadTime = .milliseconds(500) }
+            try await fake.start()
+            FileHandle.standardOutput.write(Data("fake Ollama at \(fake.baseURL) with \(FakeOllama.defaultModels.map(\.name).joined(separator: ", "))\n".utf8))
+            while true { try await Task.sleep(for: .seconds(3600)) }
         }
     }
 

@@ -43,6 +43,17 @@ import Testing
         #expect(s.handle(.requested(3, model: "big", requestClass: .interactive), now: at(5)) == [.run(3, model: "small")])
     }
 
+    @Test func anExactRequestNeverMovesToTheFallback() {
+        var s = scheduler()
+        #expect(s.handle(.requested(1, model: "huge", requestClass: .interactive, exact: true), now: at(0))
+            == [.fail(1, .doesNotFit(model: "huge", needed: 40 * Self.gib, budget: 12 * Self.gib, pinned: 0))])
+        _ = s.handle(.requested(2, model: "big", requestClass: .interactive, exact: true), now: at(1))
+        _ = s.handle(.requested(3, model: "big", requestClass: .interactive), now: at(1))
+        // The exact one fails with the load; the other moves to "small".
+        #expect(s.handle(.loadFailed(model: "big", reason: "incompatible"), now: at(2))
+            == [.fail(2, .loadFailed(model: "big", reason: "incompatible")), .load(model: "small")])
+    }
+
     @Test func anExplicitUnloadWaitsForTheLastRequest() {
         var s = scheduler()
         _ = s.handle(.requested(1, model: "a", requestClass: .interactive), now: at(0))
