@@ -155,12 +155,8 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         inFlight += 1
         let channel = context.channel
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let callContext = RPCCallContext(peer: peer) { notification in
-            var buffer = channel.allocator.buffer(capacity: notification.count + 1)
-            buffer.writeBytes(notification)
-            buffer.writeInteger(UInt8(ascii: "\n"))
-            channel.writeAndFlush(buffer, promise: nil)
-        }
+        let writer = NotificationWriter(channel: channel)
+        let callContext = RPCCallContext(peer: peer) { notification in writer.write(notification) }
         let handler = self.handler
         // Started from the event loop and finished on it, so `task` is known before it ends.
         let task = calls.start { task in

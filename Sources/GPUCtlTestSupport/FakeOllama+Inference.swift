@@ -77,51 +77,42 @@ extension FakeOllama {
         func generate(_ body: [String: JSONValue]) async throws -> Response {
             let name = body["model"]?.stringValue ?? ""
             guard let model = await engine.model(named: name) else { throw Failure(status: 404, message: "model '\(name)' not found") }
-            let keepAlive = try Self.keepAlive(body["keep_alive"])
-            let prompt = body["prompt"]?.stringValue ?? ""
-            if prompt.isEmpty, keepAlive == 0 {
-                await engine.unload(model.name)
-                return FakeOllama.object(["model": .string(name), "created_at": .string(timestamp(Date(), utc: true)),
-                                          "response": "", "done": true, "done_reason": "unload"])
-            }
-            guard model.capabilities.contains("completion") else {
-                throw Failure(status: 400, message: "\"\(name)\" does not support generate")
-            }
-            let options = try Self.options(body["options"])
-            _ = try await engine.acquire(model, keepAlive: keepAlive, options: options)
-            if prompt.isEmpty {
-                await engine.release(model.name, keepAlive: nil)
-                return FakeOllama.object(["model": .string(name), "created_at": .string(timestamp(Date(), utc: true)),
-                                          "response": "", "done": true, "done_reason": "load"])
-            }
-            return await stream(model: model, echo: name, options: options, chat: false)
+            return try await answer(body, model: model, echo: name, chat: false, empty: (body["prompt"]?.stringValue ?? "").isEmpty)
         }
 
         func chat(_ body: [String: JSONValue]) async throws -> Response {
             let name = body["model"]?.stringValue ?? ""
             guard !name.isEmpty else { throw Failure(status: 400, message: "model is required") }
             guard let model = await engine.model(named: name) else { throw Failure(status: 404, message: "model '\(name)' not found") }
-            let keepAlive = try Self.keepAlive(body["keep_alive"])
             let messages: [JSONValue] = if case .array(let items)? = body["messages"] { items } else { [] }
-            let emptyReply: (String) -> Response = { reason in
-                FakeOllama.object(["model": .string(name), "created_at": .string(timestamp(Date(), utc: true)),
-                                   "message": ["role": "assistant", "content": ""], "done": true,
-                                   "done_reason": .string(reason)])
+            return try await answer(body, model: model, echo: name, chat: true, empty: messages.isEmpty)
+        }
+
+        /// generate and chat after their own checks, in Ollama's order: nothing to answer with
+        /// keep_alive 0 unloads (before the capability check), nothing to answer loads, else stream.
+        private func answer(_ body: [String: JSONValue], model: Model, echo name: String, chat: Bool,
+                            empty: Bool) async throws -> Response {
+            let keepAlive = try Self.keepAlive(body["keep_alive"])
+            func reply(_ reason: String) -> Response {
+                var object: [String: JSONValue] = ["model": .string(name), "created_at": .string(timestamp(Date(), utc: true)),
+                                                   "done": true, "done_reason": .string(reason)]
+                if chat { object["message"] = ["role": "assistant", "content": ""] } else { object["response"] = "" }
+                return FakeOllama.object(object)
             }
-            if messages.isEmpty, keepAlive == 0 {
+            if empty, keepAlive == 0 {
                 await engine.unload(model.name)
-                return emptyReply("unload")
+                return reply("unload")
             }
             guard model.capabilities.contains("completion") else {
-                throw Failure(status: 400, message: "\"\(name)\" does not support chat")
+                throw Failure(status: 400, message: "\"\(name)\" does not support \(chat ? "chat" : "generate")")
             }
             let options = try Self.options(body["options"])
             _ = try await engine.acquire(model, keepAlive: keepAlive, options: options)
-            if messages.isEmpty {
+            if empty {
                 await engine.release(model.name, keepAlive: nil)
-                return emptyReply("load")
+                return reply("load")
             }
-            return await stream(model: model, echo: name, options: options, chat: true)
+            return await stream(model: model, echo: name, options: options, chat: chat)
         }
 
         func embed(_ body: [String: JSONValue]) async throws -> Response {

@@ -41,7 +41,10 @@ extension FakeOllama {
         router.post("/api/embed") { request, _ in await handlers.answer(request, handlers.embed) }
         router.post("/api/embeddings") { request, _ in await handlers.answer(request, handlers.legacyEmbeddings) }
         router.post("/api/show") { request, _ in await handlers.answer(request, handlers.show) }
-        // Ollama answers unknown routes with plain text.
+        // Known paths with the wrong method, and unknown routes, are answered in plain text.
+        for path in ["/api/generate", "/api/chat", "/api/embed", "/api/embeddings", "/api/show"] {
+            router.get(RouterPath(stringLiteral: path)) { _, _ in Response.text("405 method not allowed", status: .methodNotAllowed) }
+        }
         router.get("**") { _, _ in Response.text("404 page not found", status: .notFound) }
         router.post("**") { _, _ in Response.text("404 page not found", status: .notFound) }
         return router

@@ -20,6 +20,8 @@ struct OllamaNumbers {
     var relayLatency: LatencySummary?
     var swapOverhead: LatencySummary?
     var fakeLoadMillis = 0.0
+    /// gpuctld's CPU time (user + system) per relayed chunk.
+    var relayCPUMicrosPerChunk = 0.0
 }
 
 enum OllamaBench {
@@ -79,6 +81,8 @@ enum OllamaBench {
         fake.configure { $0.tokens = tokens; $0.tokenDelay = .zero }
         log("streaming: \(tokens) chunks with no delay, direct and through gpuctld, 5 runs each")
         var directRates: [Double] = [], relayRates: [Double] = []
+        let ticksBefore = ProcessStats.cpuTicks(pid: daemon.pid) ?? 0
+        var relayedChunks = 0
         for _ in 0..<5 {
             let started = ContinuousClock.now
             let count = try await onThread { try RawHTTPReader.stream(port: port, path: "/api/generate", body: body).count }
@@ -91,7 +95,10 @@ enum OllamaBench {
                 return count
             }
             relayRates.append(Double(relayed) / (Clock.microseconds(since: relayStarted) / 1e6))
+            relayedChunks += relayed
         }
+        let ticks = (ProcessStats.cpuTicks(pid: daemon.pid) ?? 0) - ticksBefore
+        numbers.relayCPUMicrosPerChunk = Double(ticks) / ProcessStats.ticksPerSecond * 1e6 / Double(max(1, relayedChunks))
         numbers.directTokensPerSecond = directRates.sorted()[2]
         numbers.relayTokensPerSecond = relayRates.sorted()[2]
 

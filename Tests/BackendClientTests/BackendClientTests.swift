@@ -15,11 +15,13 @@ import WSClient
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: pool))
     }
 
-    func withOllama(_ body: (FakeOllama, OllamaClient) async throws -> Void) async throws {
+    /// A fake Ollama on a 24 GiB virtual card and a client for it, both closed afterwards.
+    static func withOllama(retry: RetryPolicy = RetryPolicy(), _ body: (FakeOllama, OllamaClient) async throws -> Void) async throws {
         let fake = FakeOllama(gpu: VirtualGPU(totalBytes: 24 << 30))
         try await fake.start()
         let http = Self.httpClient()
-        let client = OllamaClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(2), logger: Logger(label: "test"))
+        let client = OllamaClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(2), retry: retry,
+                                  logger: Logger(label: "test"))
         do { try await body(fake, client) } catch {
             await fake.stop()
             try await http.shutdown()
@@ -30,7 +32,7 @@ import WSClient
     }
 
     @Test func ollamaVersionAndRunningModels() async throws {
-        try await withOllama { fake, client in
+        try await Self.withOllama { fake, client in
             #expect(try await client.version() == "0.33.0-rc2")
             #expect(try await client.runningModels().isEmpty)
             #expect(await fake.preload("llama3.1:8b"))
@@ -43,7 +45,7 @@ import WSClient
     }
 
     @Test func ollamaErrorsCarryItsMessageAndStatus() async throws {
-        try await withOllama { fake, client in
+        try await Self.withOllama { fake, client in
             var once = client
             once.retry = .none
             fake.failNext(1, status: 503, message: "server busy, please try again.  maximum pending requests exceeded")
@@ -59,7 +61,7 @@ import WSClient
     }
 
     @Test func ollamaDownFailsFastAndSlowTimesOut() async throws {
-        try await withOllama { fake, client in
+        try await Self.withOllama { fake, client in
             fake.setLatency(.seconds(3))
             var quick = client
             quick.quickTimeout = .milliseconds(200)

@@ -8,19 +8,8 @@ import Testing
 
 /// OllamaClient's loads, streams, errors and limits against the fake Ollama.
 @Suite struct OllamaInferenceTests {
-    func withOllama(gpu: UInt64 = 24 << 30, _ body: (FakeOllama, OllamaClient) async throws -> Void) async throws {
-        let fake = FakeOllama(gpu: VirtualGPU(totalBytes: gpu))
-        try await fake.start()
-        let http = BackendClientTests.httpClient()
-        let client = OllamaClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(2),
-                                  retry: RetryPolicy(attempts: 2, baseDelay: .milliseconds(10)), logger: Logger(label: "test"))
-        do { try await body(fake, client) } catch {
-            await fake.stop()
-            try await http.shutdown()
-            throw error
-        }
-        await fake.stop()
-        try await http.shutdown()
+    func withOllama(_ body: (FakeOllama, OllamaClient) async throws -> Void) async throws {
+        try await BackendClientTests.withOllama(retry: RetryPolicy(attempts: 2, baseDelay: .milliseconds(10)), body)
     }
 
     static func collect(_ stream: InferenceStream) async throws -> [InferenceChunk] {
