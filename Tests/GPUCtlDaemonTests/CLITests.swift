@@ -1,3 +1,4 @@
+import Foundation
 import GPUCtlCommands
 import GPUCtlModels
 import Testing
@@ -44,5 +45,16 @@ import Testing
         #expect(GlobalArguments.reorder(["status", "--socket", "/s"]) == ["status", "--socket", "/s"])
         #expect(GlobalArguments.reorder(["--socket", "/s"]) == ["--socket", "/s"])
         #expect(GlobalArguments.reorder(["--help"]) == ["--help"])
+    }
+}
+
+@Suite struct ModelsRendererTests {
+    @Test func expiryReadsOllamasTimestamps() {
+        let now = ISO8601DateFormatter().date(from: "2026-11-21T12:00:00Z")!
+        #expect(ModelsRenderer.expiry("2026-11-21T05:29:30.123456789-07:00", state: "loaded", now: now) == "in 29m")
+        #expect(ModelsRenderer.expiry("2026-11-21T13:30:00Z", state: "loaded", now: now) == "in 1h30m")
+        #expect(ModelsRenderer.expiry("2318-09-01T00:00:00Z", state: "loaded", now: now) == "forever")
+        #expect(ModelsRenderer.expiry("2026-11-21T11:59:00Z", state: "loaded", now: now) == "stopping")
+        #expect(ModelsRenderer.expiry(nil, state: "absent", now: now) == "-")
     }
 }
