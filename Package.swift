@@ -99,7 +99,8 @@ let package = Package(
         ]),
         .testTarget(name: "GPUCtlRPCTests", dependencies: ["GPUCtlRPC", "GPUCtlModels", "GPUCtlTestSupport"]),
         .testTarget(name: "BackendClientTests", dependencies: [
-            "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport",
+            "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport", "GPUCtlModels",
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "WSClient", package: "swift-websocket"),
         ]),

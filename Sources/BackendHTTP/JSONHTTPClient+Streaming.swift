@@ -91,11 +91,6 @@ public struct NDJSONLines: AsyncSequence, Sendable {
         var pending = ByteBuffer()
         var finished = false
 
-        /// True when another complete line is already here, so `next()` will not wait for it.
-        public var hasBufferedLine: Bool {
-            pending.readableBytesView.contains(UInt8(ascii: "\n")) || (finished && pending.readableBytes > 0)
-        }
-
         public mutating func next() async throws -> ByteBuffer? {
             while true {
                 if let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {

@@ -2,6 +2,7 @@ import Foundation
 import GPUCtlCore
 import GPUCtlModels
 import GPUCtlRPC
+import NIOCore
 import OllamaClient
 
 extension ModelService {
@@ -42,57 +43,50 @@ extension ModelService {
         }
         let model = try await resolve(name)
         let admission = try await supervisor.admit(model, requestClass: requestClass)
-        let sent = LockedCounter()
+        let relay = Relay()
         do {
             let merged = self.options(options, model: admission.model)
             let keepAlive = await keepAlive(for: admission.model)
-            let consume: @Sendable (InferenceStream) async throws -> (String, String?, InferenceChunk?) = { stream in
-                var text = ""
-                var thinking: String?
-                var last: InferenceChunk?
-                // Pieces that arrived together leave together: one write per batch, not per token.
-                var pending: [Data] = []
-                var iterator = stream.makeAsyncIterator()
-                while let chunk = try await iterator.next() {
-                    text += chunk.text
-                    if let piece = chunk.thinking { thinking = (thinking ?? "") + piece }
-                    if streaming, !chunk.text.isEmpty || chunk.thinking != nil {
-                        pending.append(Self.notification(chunk))
-                    }
-                    if chunk.done { last = chunk }
-                    if let id, !pending.isEmpty, !iterator.hasBufferedChunk {
-                        context.stream(id, batch: pending)
-                        sent.add(pending.count)
-                        pending.removeAll(keepingCapacity: true)
-                    }
-                }
-                if let id, !pending.isEmpty {
-                    context.stream(id, batch: pending)
-                    sent.add(pending.count)
-                }
-                return (text, thinking, last)
+            // Each chunk: kept for the result, and sent on as a notification when streaming.
+            // Read on the connection's event loop, the notification is written at once and its
+            // write's future holds back reading Ollama (backpressure), with no thread hand-off.
+            let onChunk: @Sendable (InferenceChunk) throws -> EventLoopFuture<Void>? = { chunk in
+                relay.add(chunk)
+                guard streaming, let id, !chunk.text.isEmpty || chunk.thinking != nil else { return nil }
+                relay.countSent()
+                return context.stream(id, data: Self.notification(chunk))
             }
-            let (text, thinking, last) = if chat {
-                try await ollama.chat(ChatRequest(
+            if chat {
+                let request = ChatRequest(
                     model: admission.model, messages: messages, format: params.values["format"], tools: params.values["tools"],
-                    think: params.values["think"], options: merged, keepAlive: keepAlive), consume: consume)
+                    think: params.values["think"], options: merged, keepAlive: keepAlive)
+                if let loop = context.eventLoop {
+                    try await ollama.chat(request, on: loop, onChunk: onChunk)
+                } else {
+                    try await ollama.chat(request) { stream in for try await chunk in stream { _ = try onChunk(chunk) } }
+                }
             } else {
-                try await ollama.generate(GenerateRequest(
+                let request = GenerateRequest(
                     model: admission.model, prompt: prompt, system: try params.string("system"),
                     suffix: try params.string("suffix"), raw: try params.bool("raw"), format: params.values["format"],
                     images: try params.strings("images"), think: params.values["think"], options: merged,
-                    keepAlive: keepAlive), consume: consume)
+                    keepAlive: keepAlive)
+                if let loop = context.eventLoop {
+                    try await ollama.generate(request, on: loop, onChunk: onChunk)
+                } else {
+                    try await ollama.generate(request) { stream in for try await chunk in stream { _ = try onChunk(chunk) } }
+                }
             }
             await supervisor.finish(admission)
-            let metrics = last?.metrics
+            let (text, thinking, last, _) = relay.snapshot
             return InferenceResult(
                 model: admission.model, requestedModel: name, fallbackUsed: admission.fallbackUsed, response: text,
                 thinking: thinking, doneReason: last?.doneReason, toolCalls: last?.toolCalls,
-                ollama: OllamaMetrics(metrics), gpuctl: Self.timing(admission, started: started))
+                ollama: OllamaMetrics(last?.metrics), gpuctl: Self.timing(admission, started: started))
         } catch {
             await supervisor.finish(admission)
             let payload = RPCErrorPayload(ollama: error)
-            if streaming, let id, sent.value > 0 {
+            if streaming, let id, relay.snapshot.sent > 0 {
                 context.stream(id, data: JSONWriter.data(["error": ["kind": .string(payload.data?.kind ?? "internal"),
                                                                     "message": .string(payload.message)]]))
             }
@@ -170,10 +164,26 @@ extension OllamaMetrics {
     }
 }
 
-/// Chunks sent so far, shared with the streaming closure.
-final class LockedCounter: @unchecked Sendable {
+/// What a relayed answer has gathered so far: the text, the thinking, the last chunk, and how
+/// many notifications went out. Filled from the event loop or a task, read at the end.
+final class Relay: @unchecked Sendable {
     private let lock = NSLock()
-    private var count = 0
-    func add(_ amount: Int) { lock.withLock { count += amount } }
-    var value: Int { lock.withLock { count } }
+    private var text = ""
+    private var thinking: String?
+    private var last: InferenceChunk?
+    private var sent = 0
+
+    func add(_ chunk: InferenceChunk) {
+        lock.withLock {
+            text += chunk.text
+            if let piece = chunk.thinking { thinking = (thinking ?? "") + piece }
+            if chunk.done { last = chunk }
+        }
+    }
+
+    func countSent() { lock.withLock { sent += 1 } }
+
+    var snapshot: (text: String, thinking: String?, last: InferenceChunk?, sent: Int) {
+        lock.withLock { (text, thinking, last, sent) }
+    }
 }

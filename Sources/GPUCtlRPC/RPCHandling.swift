@@ -1,5 +1,6 @@
 import Foundation
 import GPUCtlModels
+import NIOCore
 
 /// The server's view of whatever answers calls: the daemon's router implements it.
 public protocol RPCHandling: Sendable {
@@ -18,30 +19,21 @@ extension RPCHandling {
 /// What a method knows about its caller, and how it streams.
 public struct RPCCallContext: Sendable {
     public var peer: PeerCredentials?
-    private let sendNotification: @Sendable (Data) -> Void
+    /// The connection's event loop: work done on it can stream without a thread hand-off.
+    public var eventLoop: (any EventLoop)?
+    private let sendNotification: @Sendable (Data) -> EventLoopFuture<Void>?
 
-    public init(peer: PeerCredentials?, sendNotification: @escaping @Sendable (Data) -> Void) {
+    public init(peer: PeerCredentials?, eventLoop: (any EventLoop)? = nil,
+                sendNotification: @escaping @Sendable (Data) -> EventLoopFuture<Void>?) {
         self.peer = peer
+        self.eventLoop = eventLoop
         self.sendNotification = sendNotification
     }
 
-    /// Sends `{"method":"stream","params":{"id":…,"data":…}}` for this call.
-    public func stream(_ id: JSONValue, data: Data) {
+    /// Sends `{"method":"stream","params":{"id":…,"data":…}}` for this call. Called on
+    /// `eventLoop`, it writes at once and returns the write's future (for backpressure).
+    @discardableResult
+    public func stream(_ id: JSONValue, data: Data) -> EventLoopFuture<Void>? {
         sendNotification(RPCWire.streamNotification(id: id, data: data))
-    }
-
-    /// Sends several notifications in one write (one hop to the event loop, one flush), for
-    /// pieces that were already waiting together.
-    public func stream(_ id: JSONValue, batch: [Data]) {
-        guard batch.count > 1 else {
-            if let data = batch.first { stream(id, data: data) }
-            return
-        }
-        var lines = Data()
-        for (index, data) in batch.enumerated() {
-            if index > 0 { lines.append(UInt8(ascii: "\n")) }
-            lines.append(RPCWire.streamNotification(id: id, data: data))
-        }
-        sendNotification(lines)
     }
 }

@@ -99,14 +99,21 @@ extension OllamaClient {
     ) async throws -> Result {
         let json = JSONWriter.data(body)
         let endpoint = baseURL + path
+        return try await retryingRefused(endpoint) {
+            try await http.postStreaming(path, json: json, timeouts: streamTimeouts) { lines in
+                try await consume(InferenceStream(lines: lines, endpoint: endpoint))
+            }
+        }
+    }
+
+    /// Runs `call`, again after a backoff while the connection is refused (nothing was sent,
+    /// so repeating is safe); its failures come out as OllamaErrors.
+    func retryingRefused<Result>(_ endpoint: String, _ call: () async throws -> Result) async throws -> Result {
         var attempt = 1
         while true {
             do {
-                return try await http.postStreaming(path, json: json, timeouts: streamTimeouts) { lines in
-                    try await consume(InferenceStream(lines: lines, endpoint: endpoint))
-                }
+                return try await call()
             } catch let failure as HTTPCallFailure where failure.isConnectionRefused && attempt < retry.attempts {
-                // Refused before anything was sent: safe to try again.
                 try await Task.sleep(for: retry.delay(afterAttempt: attempt))
                 attempt += 1
             } catch {
@@ -129,9 +136,6 @@ public struct InferenceStream: AsyncSequence, Sendable {
         let endpoint: String
         var sawDone = false
 
-        /// True when the next chunk has already arrived (a relay can hold its flush for it).
-        public var hasBufferedChunk: Bool { lines.hasBufferedLine }
-
         public mutating func next() async throws -> InferenceChunk? {
             let line: ByteBuffer?
             do {
@@ -144,13 +148,7 @@ public struct InferenceStream: AsyncSequence, Sendable {
                 throw OllamaError(kind: .interrupted, status: nil,
                                   message: "Ollama's answer from \(endpoint) ended before it was done")
             }
-            let value = try InferenceStream.parse(line, endpoint: endpoint)
-            if let message = value["error"]?.stringValue {
-                throw OllamaError(kind: .http, status: 200, message: message)
-            }
-            guard let chunk = InferenceChunk(value) else {
-                throw OllamaError(kind: .decoding, status: nil, message: "Ollama sent a chunk without text to \(endpoint)")
-            }
+            let chunk = try InferenceStream.chunk(from: line, endpoint: endpoint)
             sawDone = sawDone || chunk.done
             return chunk
         }
@@ -158,6 +156,18 @@ public struct InferenceStream: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(lines: lines.makeAsyncIterator(), endpoint: endpoint)
+    }
+
+    /// One line as a chunk; `{"error":…}` (Ollama's failure after streaming started) is thrown.
+    static func chunk(from line: ByteBuffer, endpoint: String) throws -> InferenceChunk {
+        let value = try parse(line, endpoint: endpoint)
+        if let message = value["error"]?.stringValue {
+            throw OllamaError(kind: .http, status: 200, message: message)
+        }
+        guard let chunk = InferenceChunk(value) else {
+            throw OllamaError(kind: .decoding, status: nil, message: "Ollama sent a chunk without text to \(endpoint)")
+        }
+        return chunk
     }
 
     static func parse(_ line: ByteBuffer, endpoint: String) throws -> JSONValue {

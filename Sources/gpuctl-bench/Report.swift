@@ -137,16 +137,14 @@ struct Report {
             |---|---|---|---|---|
             | wall time minus the fake's load time (\(Int(numbers.fakeLoadMillis)) ms) | \(ms(swap.p50)) | \(ms(swap.max)) | ≤ 20 ms | \(mark(swap.p50 <= 20_000)) |
 
-            gpuctld spends \(String(format: "%.0f", numbers.relayCPUMicrosPerChunk)) µs of CPU per relayed chunk (user + system time
-            from /proc over the five relayed runs): at these rates most of a core, on a machine of
-            \(ProcessInfo.processInfo.activeProcessorCount) cores shared with the fake and both readers. Much of it is hand-offs:
-            each chunk crosses from AsyncHTTPClient's event-loop thread to a task on Swift's
-            cooperative pool, then to the socket's event loop, then to the reader's thread, and each
-            crossing is a wake-up that waits for a core; the same crossings are the added latency. A
-            burst is written to the socket as one batch, which helps throughput, not per-chunk
-            latency. Reading Ollama's body on the event loop (AsyncHTTPClient's delegate API) would
-            remove one crossing; it is not done. A real model streams tens to a few hundred tokens
-            per second, a thousandth of the rates here.
+            gpuctld reads Ollama's answer on the event loop that serves the client's socket and writes
+            each chunk from there, so inside gpuctld a chunk never changes threads. It spends
+            \(String(format: "%.0f", numbers.relayCPUMicrosPerChunk)) µs of CPU per relayed chunk (user + system time from /proc over the five
+            relayed runs): AsyncHTTPClient's HTTP parsing and a read(2), parsing Ollama's JSON line,
+            writing the notification and a write(2). Where the throughput row misses, that CPU is
+            the limit: the fake alone takes more than a core at these rates, on a machine of
+            \(ProcessInfo.processInfo.activeProcessorCount) cores shared with gpuctld and both readers. A real model streams tens to a few
+            hundred tokens per second, a thousandth of the rates here.
 
             A swap is: unload the other model, wait until /api/ps drops it, load, wait until /api/ps lists
             it, all confirmed before the reply; the overhead is the RPC, the Ollama calls and the polling.

@@ -3,6 +3,7 @@ import Foundation
 import GPUCtlModels
 import GPUCtlTestSupport
 import Logging
+import NIOPosix
 import OllamaClient
 import Testing
 
@@ -150,6 +151,31 @@ import Testing
             await #expect { _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
                 throws: { ($0 as? OllamaError)?.kind == .unreachable }
             try await fake.start()
+        }
+    }
+
+    @Test func theEventLoopFormCallsBackOnThatLoopWithTheSameErrors() async throws {
+        try await withOllama { fake, client in
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            let seen = LockedBox<(count: Int, onLoop: Bool, text: String)>((0, true, ""))
+            try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "hi"), on: loop) { chunk in
+                seen.mutate { $0.count += 1; $0.onLoop = $0.onLoop && loop.inEventLoop; $0.text += chunk.text }
+                return nil
+            }
+            #expect(seen.value.count == 13 && seen.value.onLoop)
+            #expect(seen.value.text == "The quick brown fox jumps over the lazy dog and runs away")
+            fake.configure { $0.errorNextStreamAfter = (2, "CUDA error: out of memory") }
+            await #expect(throws: OllamaError(kind: .http, status: 200, message: "CUDA error: out of memory")) {
+                try await client.chat(ChatRequest(model: "llama3.2:3b", messages: [ChatMessage(role: "user", content: "x")]),
+                                      on: loop) { _ in nil }
+            }
+            fake.configure { $0.dropNextStreamAfter = 2 }
+            await #expect { try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), on: loop) { _ in nil } }
+                throws: { ($0 as? OllamaError)?.kind == .interrupted }
+            await #expect(throws: OllamaError(kind: .http, status: 404, message: "model 'nosuch' not found")) {
+                try await client.generate(GenerateRequest(model: "nosuch", prompt: "x"), on: loop) { _ in nil }
+            }
+            #expect(await eventually { await fake.inFlight["llama3.2:3b"] == 0 })
         }
     }
 }

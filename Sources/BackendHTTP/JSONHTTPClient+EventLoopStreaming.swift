@@ -1,0 +1,151 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOConcurrencyHelpers
+
+extension JSONHTTPClient {
+    /// POSTs `json` to `path` and hands each NDJSON line of the reply to `onLine` on
+    /// `eventLoop`, the moment it is read: the connection runs on that loop too, so a relay
+    /// that writes to a socket of the same loop needs no hand-off between threads. A future
+    /// returned by `onLine` holds back reading until it completes (backpressure); an error it
+    /// throws ends the call with that error. Limits, cancellation and failures are as for
+    /// `postStreaming(_:json:timeouts:consume:)`.
+    public func postStreaming(
+        _ path: String, json: Data, timeouts: StreamTimeouts, on eventLoop: any EventLoop,
+        onLine: @escaping @Sendable (ByteBuffer) throws -> EventLoopFuture<Void>?
+    ) async throws {
+        let request: HTTPClient.Request
+        do {
+            request = try HTTPClient.Request(
+                url: baseURL + path, method: .POST,
+                headers: ["Content-Type": "application/json", "Accept": "application/x-ndjson, application/json"],
+                body: .data(json))
+        } catch {
+            throw HTTPCallFailure.unreachable("invalid URL \(baseURL + path)")
+        }
+        let progress = StreamProgress()
+        let delegate = LineDelegate(progress: progress, maximumErrorBody: min(maximumBodySize, 1 << 20), onLine: onLine)
+        let task = http.execute(request: request, delegate: delegate, eventLoop: .delegateAndChannel(on: eventLoop))
+        let started = ContinuousClock.now
+        do {
+            try await withThrowingTaskGroup(of: StreamOutcome<Void>.self) { group in
+                group.addTask {
+                    do {
+                        try await withTaskCancellationHandler {
+                            try await task.futureResult.get()
+                        } onCancel: {
+                            task.cancel()
+                        }
+                    } catch {
+                        if Task.isCancelled { throw CancellationError() }
+                        // What `onLine` threw comes out as it is.
+                        if let thrown = delegate.thrown { throw thrown }
+                        if error is HTTPCallFailure { throw error }
+                        // Once the answer has started, a broken connection is not "unreachable".
+                        if delegate.startedBody { throw HTTPCallFailure.interrupted(Self.describe(error)) }
+                        throw Self.classify(error, timeout: timeouts.total)
+                    }
+                    return .finished(())
+                }
+                group.addTask {
+                    let (kind, limit) = try await progress.watch(timeouts)
+                    return .timedOut(kind, limit)
+                }
+                let first = try await group.next()!
+                group.cancelAll()
+                if case .timedOut(let kind, let limit) = first {
+                    throw HTTPCallFailure.streamTimedOut(kind, seconds: limit.seconds)
+                }
+            }
+            log(.POST, path, started, outcome: "streamed")
+        } catch {
+            log(.POST, path, started, outcome: "\(error)")
+            throw error
+        }
+    }
+}
+
+/// AsyncHTTPClient's delegate for an NDJSON answer: splits lines as body parts arrive, on the
+/// connection's event loop. Every callback runs on that loop, which is what makes the mutable
+/// state safe.
+final class LineDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
+    typealias Response = Void
+
+    private let progress: StreamProgress
+    private let maximumErrorBody: Int
+    private let onLine: @Sendable (ByteBuffer) throws -> EventLoopFuture<Void>?
+    private var status: HTTPResponseStatus = .ok
+    private var pending = ByteBuffer()
+    private var errorBody = ByteBuffer()
+    private let started = NIOLockedFlag()
+    private let thrownBox = NIOLockedValueBox<Error?>(nil)
+
+    /// What `onLine` threw, if it did.
+    var thrown: Error? { thrownBox.withLockedValue { $0 } }
+
+    init(progress: StreamProgress, maximumErrorBody: Int, onLine: @escaping @Sendable (ByteBuffer) throws -> EventLoopFuture<Void>?) {
+        self.progress = progress
+        self.maximumErrorBody = maximumErrorBody
+        self.onLine = onLine
+    }
+
+    /// True once a byte of a 2xx body has arrived.
+    var startedBody: Bool { started.value }
+
+    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        status = head.status
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        progress.markChunk()
+        var buffer = buffer
+        guard (200..<300).contains(status.code) else {
+            if errorBody.readableBytes < maximumErrorBody { errorBody.writeBuffer(&buffer) }
+            return task.eventLoop.makeSucceededVoidFuture()
+        }
+        started.set()
+        pending.writeBuffer(&buffer)
+        var last: EventLoopFuture<Void>?
+        do {
+            while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = pending.readSlice(length: newline - pending.readerIndex)!
+                pending.moveReaderIndex(forwardBy: 1)
+                if line.readableBytes > 0, let future = try onLine(line) { last = future }
+            }
+            pending.discardReadBytes()
+            guard pending.readableBytes <= NDJSONLines.maximumLineLength else {
+                throw HTTPCallFailure.undecodable("a line longer than \(NDJSONLines.maximumLineLength >> 20) MiB")
+            }
+        } catch {
+            thrownBox.withLockedValue { $0 = error }
+            return task.eventLoop.makeFailedFuture(error)
+        }
+        return last ?? task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
+        guard (200..<300).contains(status.code) else {
+            throw HTTPCallFailure.status(Int(status.code), body: String(buffer: errorBody))
+        }
+        // A single object comes without a trailing newline.
+        if pending.readableBytes > 0 {
+            let line = pending
+            pending.clear()
+            do {
+                _ = try onLine(line)
+            } catch {
+                thrownBox.withLockedValue { $0 = error }
+                throw error
+            }
+        }
+    }
+}
+
+/// A flag set once, readable from any thread.
+final class NIOLockedFlag: Sendable {
+    private let box = NIOLockedValueBox(false)
+    func set() { box.withLockedValue { $0 = true } }
+    var value: Bool { box.withLockedValue { $0 } }
+}
