@@ -9,6 +9,8 @@ public typealias ComfyUIError = BackendError
 extension BackendError {
     init(_ failure: HTTPCallFailure, comfyEndpoint endpoint: String) {
         self.init(failure, backend: "ComfyUI", endpoint: endpoint) { code, body in
+            // A rejected workflow: name the nodes, classes and inputs, not the JSON.
+            if code == 400, let readable = ComfyValidation.describe(body) { return readable }
             let text = body.trimmingCharacters(in: .whitespacesAndNewlines)
             return "ComfyUI answered \(code) to \(endpoint)\(text.isEmpty ? "" : ": \(text.prefix(300))")"
         }
@@ -17,12 +19,17 @@ extension BackendError {
 
 /// ComfyUI's HTTP API. Knows nothing of gpuctl.
 public struct ComfyUIClient: Sendable {
-    private let http: JSONHTTPClient
+    let http: JSONHTTPClient
+    /// Deadline of small calls (stats, queue, history, submit).
     public var quickTimeout: Duration
+    /// Deadline of a file download or upload.
+    public var transferTimeout: Duration
 
-    public init(baseURL: String, httpClient: HTTPClient, quickTimeout: Duration = .seconds(2), logger: Logger) {
+    public init(baseURL: String, httpClient: HTTPClient, quickTimeout: Duration = .seconds(2),
+                transferTimeout: Duration = .seconds(300), logger: Logger) {
         self.http = JSONHTTPClient(baseURL: baseURL, http: httpClient, logger: logger)
         self.quickTimeout = quickTimeout
+        self.transferTimeout = transferTimeout
     }
 
     public var baseURL: String { http.baseURL }

@@ -64,3 +64,14 @@ import Testing
         #expect(ComfyEvent(binary: word(3) + word(99) + node) == nil)
     }
 }
+
+/// ComfyUI's 400 for a refused graph, as one sentence (bodies as a real 0.3.64 sends them).
+@Suite struct ComfyValidationTests {
+    @Test func nodeErrorsNameNodeClassAndInput() {
+        let body = #"{"error":{"type":"prompt_outputs_failed_validation","message":"Prompt outputs failed validation","details":"","extra_info":{}},"node_errors":{"2":{"errors":[{"type":"required_input_missing","message":"Required input is missing","details":"images","extra_info":{"input_name":"images"}}],"dependent_outputs":["2"],"class_type":"SaveImage"},"1":{"errors":[{"type":"value_smaller_than_min","message":"Value 0 smaller than min of 1","details":"width","extra_info":{"input_name":"width"}}],"dependent_outputs":["2"],"class_type":"EmptyImage"}}}"#
+        #expect(ComfyValidation.describe(body) == "ComfyUI refused the workflow (Prompt outputs failed validation): node 1 (EmptyImage) input 'width': Value 0 smaller than min of 1; node 2 (SaveImage) input 'images': Required input is missing")
+        let invalid = #"{"error":{"type":"invalid_prompt","message":"Cannot execute because node Nope does not exist.","details":"Node ID '#1'","extra_info":{}},"node_errors":{}}"#
+        #expect(ComfyValidation.describe(invalid) == "ComfyUI refused the workflow (Cannot execute because node Nope does not exist.): Node ID '#1'")
+        #expect(ComfyValidation.describe("500 Internal Server Error") == nil)
+    }
+}
