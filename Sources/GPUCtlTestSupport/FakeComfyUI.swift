@@ -1,4 +1,5 @@
 import Foundation
+import GPUCtlModels
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -16,21 +17,30 @@ public final class FakeComfyUI: Sendable {
 
     public let gpu: VirtualGPU
     private let state: LockedBox<State>
+    let knobs: LockedBox<Knobs>
+    let engine: Engine
     private let server: FakeHTTPServer
 
     public init(gpu: VirtualGPU) {
         self.gpu = gpu
         let state = LockedBox(State())
+        let knobs = LockedBox(Knobs())
+        let engine = Engine(gpu: gpu, knobs: knobs)
         self.state = state
+        self.knobs = knobs
+        self.engine = engine
         self.server = FakeHTTPServer { port, onServerRunning in
             let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
             for prefix in ["", "/api"] {
                 webSocketRouter.ws("\(prefix)/ws") { inbound, outbound, context in
-                    try await Self.serveWebSocket(inbound: inbound, outbound: outbound, request: context.request, state: state)
+                    try await Self.serveWebSocket(inbound: inbound, outbound: outbound, request: context.request,
+                                                  state: state, engine: engine)
                 }
             }
+            let router = Self.router(state: state, gpu: gpu)
+            Self.addPromptRoutes(to: router, engine: engine)
             return Application(
-                router: Self.router(state: state, gpu: gpu),
+                router: router,
                 server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
                 configuration: .init(address: .hostname("127.0.0.1", port: port)),
                 onServerRunning: onServerRunning,
@@ -42,6 +52,16 @@ public final class FakeComfyUI: Sendable {
     public func start() async throws { try await server.start() }
     public func stop() async { await server.stop() }
     public func setLatency(_ latency: Duration) { state.mutate { $0.latency = latency } }
+    /// Changes the worker's timings and faults.
+    public func configure(_ change: (inout Knobs) -> Void) { knobs.mutate(change) }
+    /// Like a ComfyUI restart: the queue, the history and the loaded checkpoints are gone.
+    public func restart() async throws {
+        await server.stop()
+        await engine.forget()
+        try await server.start()
+    }
+    /// Prompts ComfyUI has finished, by id.
+    public var historyIDs: [String] { get async { await engine.history.keys.sorted() } }
     /// Client ids with an open WebSocket.
     public var connectedClients: Set<String> { state.value.sockets }
 
@@ -63,8 +83,7 @@ public final class FakeComfyUI: Sendable {
                                  "torch_vram_free": 0] as [String: Any]],
                 ])
             }
-            router.get("\(prefix)/queue") { _, _ in Response.json(["queue_running": [Any](), "queue_pending": [Any]()]) }
-            router.get("\(prefix)/prompt") { _, _ in Response.json(["exec_info": ["queue_remaining": 0]]) }
+
             router.get("\(prefix)/features") { _, _ in
                 Response.json(["supports_preview_metadata": true, "max_upload_size": 104_857_600])
             }
@@ -75,9 +94,10 @@ public final class FakeComfyUI: Sendable {
     /// The first frame is `status` with the client's id as `sid`, as ComfyUI sends it; client
     /// text is ignored except a first `feature_flags`, which is answered.
     static func serveWebSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-                               request: Request, state: LockedBox<State>) async throws {
+                               request: Request, state: LockedBox<State>, engine: Engine) async throws {
         let clientID = request.uri.queryParameters.get("clientId") ?? UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         state.mutate { _ = $0.sockets.insert(clientID) }
+        await engine.connect(clientID) { text in try? await outbound.write(.text(text)) }
         defer { state.mutate { _ = $0.sockets.remove(clientID) } }
         try await outbound.write(.text(frame(type: "status", data: [
             "status": ["exec_info": ["queue_remaining": 0]], "sid": clientID,
@@ -92,6 +112,12 @@ public final class FakeComfyUI: Sendable {
                 "supports_preview_metadata": true, "max_upload_size": 104_857_600,
             ])))
         }
+        await engine.disconnect(clientID)
+    }
+
+    /// A text frame `{"data":…,"type":…}` (keys sorted, as the fake writes everything).
+    static func frame(type: String, json data: JSONValue) -> String {
+        String(decoding: JSONWriter.data(["type": .string(type), "data": data]), as: UTF8.self)
     }
 
     static func frame(type: String, data: [String: Any]) -> String {

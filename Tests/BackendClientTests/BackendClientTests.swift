@@ -15,20 +15,29 @@ import WSClient
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: pool))
     }
 
-    /// A fake Ollama on a 24 GiB virtual card and a client for it, both closed afterwards.
-    static func withOllama(retry: RetryPolicy = RetryPolicy(), _ body: (FakeOllama, OllamaClient) async throws -> Void) async throws {
-        let fake = FakeOllama(gpu: VirtualGPU(totalBytes: 24 << 30))
-        try await fake.start()
-        let http = Self.httpClient()
-        let client = OllamaClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(2), retry: retry,
-                                  logger: Logger(label: "test"))
-        do { try await body(fake, client) } catch {
-            await fake.stop()
+    /// Starts a fake, makes a client for it, runs `body`, then stops both whatever happened.
+    static func running<Fake: Sendable, Client>(
+        _ fake: Fake, start: (Fake) async throws -> Void, stop: (Fake) async -> Void,
+        client: (Fake, HTTPClient) -> Client, _ body: (Fake, Client) async throws -> Void
+    ) async throws {
+        try await start(fake)
+        let http = httpClient()
+        do { try await body(fake, client(fake, http)) } catch {
+            await stop(fake)
             try await http.shutdown()
             throw error
         }
-        await fake.stop()
+        await stop(fake)
         try await http.shutdown()
+    }
+
+    /// A fake Ollama on a 24 GiB virtual card and a client for it, both closed afterwards.
+    static func withOllama(retry: RetryPolicy = RetryPolicy(), _ body: (FakeOllama, OllamaClient) async throws -> Void) async throws {
+        try await running(FakeOllama(gpu: VirtualGPU(totalBytes: 24 << 30)), start: { try await $0.start() }, stop: { await $0.stop() },
+                          client: { fake, http in
+                              OllamaClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(2), retry: retry,
+                                           logger: Logger(label: "test"))
+                          }, body)
     }
 
     @Test func ollamaVersionAndRunningModels() async throws {

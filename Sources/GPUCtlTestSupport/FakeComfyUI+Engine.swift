@@ -1,0 +1,253 @@
+import Foundation
+import GPUCtlModels
+
+extension FakeComfyUI {
+    /// Timings and faults of the fake's prompt worker.
+    public struct Knobs: Sendable {
+        /// Between two sampler steps.
+        public var stepDelay: Duration = .milliseconds(2)
+        /// Bytes a checkpoint holds on the card once loaded (until /free); default 2 GiB.
+        public var checkpointBytes: [String: UInt64] = [:]
+        public var defaultCheckpointBytes: UInt64 = 2 << 30
+        /// The next N prompts fail at their first sampler (or last node) with this exception.
+        public var failNextExecutions: (count: Int, type: String, message: String) = (0, "RuntimeError", "fake failure")
+    }
+
+    /// ComfyUI's queue, worker, history and output files, one prompt at a time (§2–§6).
+    actor Engine {
+        struct Job: Sendable {
+            var number: Double
+            var promptID: String
+            var graph: [String: JSONValue]
+            var clientID: String?
+        }
+
+        let gpu: VirtualGPU
+        let knobs: LockedBox<Knobs>
+        private var counter = 0
+        private var pending: [Job] = []
+        private var running: Job?
+        private var interruptRequested = false
+        private var freeRequested = false
+        private var lastGraph: [String: JSONValue]?
+        private var lastOutputs: [String: JSONValue] = [:]
+        private(set) var history: [String: JSONValue] = [:]
+        private var files: [String: [UInt8]] = [:]
+        private var fileCounters: [String: Int] = [:]
+        private var sockets: [String: @Sendable (String) async -> Void] = [:]
+        private var working = false
+        private(set) var inputFiles: Set<String> = ["example.png"]
+
+        init(gpu: VirtualGPU, knobs: LockedBox<Knobs>) {
+            self.gpu = gpu
+            self.knobs = knobs
+        }
+
+        func connect(_ clientID: String, send: @escaping @Sendable (String) async -> Void) { sockets[clientID] = send }
+        func disconnect(_ clientID: String) { sockets[clientID] = nil }
+
+        var queueRemaining: Int { pending.count + (running == nil ? 0 : 1) }
+
+        /// Queues a validated graph and wakes the worker. ComfyUI's counter numbers every submission.
+        func submit(_ graph: [String: JSONValue], clientID: String?, promptID: String) -> Int {
+            let number = counter
+            counter += 1
+            pending.append(Job(number: Double(number), promptID: promptID, graph: graph, clientID: clientID))
+            Task { await self.broadcastStatus() }
+            if !working {
+                working = true
+                Task { await self.work() }
+            }
+            return number
+        }
+
+        func queueJSON() -> JSONValue {
+            func row(_ job: Job) -> JSONValue {
+                [.number(job.number), .string(job.promptID), .object(job.graph),
+                 job.clientID.map { ["client_id": .string($0)] } ?? [:], []]
+            }
+            return ["queue_running": .array(running.map { [row($0)] } ?? []), "queue_pending": .array(pending.map(row))]
+        }
+
+        func delete(_ ids: [String]) { pending.removeAll { ids.contains($0.promptID) } }
+        func clear() { pending.removeAll() }
+
+        func interrupt(_ promptID: String?) {
+            guard let running, promptID == nil || promptID == running.promptID else { return }
+            interruptRequested = true
+        }
+
+        /// Applied after the running prompt, as ComfyUI's worker does.
+        func free() {
+            freeRequested = true
+            if !working { applyFree() }
+        }
+
+        func file(_ type: String, _ subfolder: String, _ name: String) -> [UInt8]? { files["\(type)/\(subfolder)/\(name)"] }
+
+        /// A restart: the queue, the history and the loaded models are gone.
+        func forget() async {
+            pending.removeAll()
+            history.removeAll()
+            lastGraph = nil
+            for owner in await gpu.holders.keys where owner.hasPrefix("comfyui:") { await gpu.release(owner) }
+        }
+
+        private func applyFree() {
+            freeRequested = false
+            lastGraph = nil
+            Task { for owner in await gpu.holders.keys where owner.hasPrefix("comfyui:") { await gpu.release(owner) } }
+        }
+
+        private func work() async {
+            while !pending.isEmpty {
+                let job = pending.removeFirst()
+                running = job
+                interruptRequested = false
+                await run(job)
+                running = nil
+                if freeRequested { applyFree() }
+            }
+            working = false
+        }
+
+        private func send(_ job: Job, _ type: String, _ data: [String: JSONValue]) async {
+            guard let clientID = job.clientID, let socket = sockets[clientID] else { return }
+            await socket(FakeComfyUI.frame(type: type, json: .object(data)))
+        }
+
+        private func broadcastStatus() async {
+            let frame = FakeComfyUI.frame(type: "status", json: ["status": ["exec_info": ["queue_remaining": .number(Double(queueRemaining))]]])
+            for socket in sockets.values { await socket(frame) }
+        }
+
+        private func run(_ job: Job) async {
+            let id = JSONValue.string(job.promptID)
+            var messages: [JSONValue] = []
+            await broadcastStatus()
+            await send(job, "execution_start", ["prompt_id": id, "timestamp": 1])
+            messages.append(["execution_start", ["prompt_id": id]])
+            let order = FakeComfyUI.executionOrder(job.graph)
+            // An identical re-run is served from the cache: no node runs, no new file is written.
+            let cached = lastGraph == job.graph
+            await send(job, "execution_cached", ["nodes": .array(cached ? order.map(JSONValue.string) : []), "prompt_id": id])
+            messages.append(["execution_cached", ["prompt_id": id]])
+            var outputs: [String: JSONValue] = cached ? lastOutputs : [:]
+            var outcome: (type: String, data: [String: JSONValue])?
+            if cached {
+                for (node, output) in outputs.sorted(by: { $0.key < $1.key }) {
+                    await send(job, "executed", ["node": .string(node), "display_node": .string(node), "output": output, "prompt_id": id])
+                }
+            } else {
+                outcome = await execute(job, order: order, outputs: &outputs)
+            }
+            let (type, data) = outcome ?? ("execution_success", ["prompt_id": id, "timestamp": 2])
+            await send(job, type, data)
+            messages.append([.string(type), .object(data)])
+            let success = outcome == nil
+            history[job.promptID] = [
+                "prompt": [.number(job.number), id, .object(job.graph), [:], []],
+                "outputs": .object(outputs),
+                "status": ["status_str": success ? "success" : "error", "completed": .bool(success), "messages": .array(messages)],
+                "meta": [:],
+            ]
+            if success {
+                lastGraph = job.graph
+                lastOutputs = outputs
+            }
+            running = nil
+            await broadcastStatus()
+            await send(job, "executing", ["node": .null, "prompt_id": id])
+        }
+
+        /// Runs the nodes; returns the failing or interrupting message, nil on success.
+        private func execute(_ job: Job, order: [String], outputs: inout [String: JSONValue]) async -> (String, [String: JSONValue])? {
+            let id = JSONValue.string(job.promptID)
+            var executed: [JSONValue] = []
+            let failing = knobs.mutate { knobs -> (String, String)? in
+                guard knobs.failNextExecutions.count > 0 else { return nil }
+                knobs.failNextExecutions.count -= 1
+                return (knobs.failNextExecutions.type, knobs.failNextExecutions.message)
+            }
+            let failAt = order.first { FakeComfyUI.nodeClasses[job.graph[$0]?["class_type"]?.stringValue ?? ""]?.behaviourName == "sampler" }
+                ?? order.last
+            for node in order {
+                let type = job.graph[node]?["class_type"]?.stringValue ?? ""
+                let inputs = job.graph[node]?["inputs"]
+                if interruptRequested {
+                    return ("execution_interrupted", ["prompt_id": id, "node_id": .string(node), "node_type": .string(type),
+                                                      "executed": .array(executed), "timestamp": 2])
+                }
+                await send(job, "executing", ["node": .string(node), "display_node": .string(node), "prompt_id": id])
+                func error(_ exception: String, _ message: String) -> (String, [String: JSONValue]) {
+                    ("execution_error", ["prompt_id": id, "node_id": .string(node), "node_type": .string(type),
+                                         "executed": .array(executed), "exception_message": .string(message),
+                                         "exception_type": .string(exception), "traceback": [], "current_inputs": [:],
+                                         "current_outputs": [], "timestamp": 2])
+                }
+                if let failing, node == failAt { return error(failing.0, failing.1) }
+                switch FakeComfyUI.nodeClasses[type]?.behaviour {
+                case .checkpoint?:
+                    let name = inputs?["ckpt_name"]?.stringValue ?? "model.safetensors"
+                    let bytes = knobs.value.checkpointBytes[name] ?? knobs.value.defaultCheckpointBytes
+                    let owner = "comfyui:\(name)"
+                    if await gpu.holders[owner] == nil, !(await gpu.allocate(owner, bytes: bytes)) {
+                        return error("torch.OutOfMemoryError", "CUDA out of memory. Tried to allocate \(bytes >> 20) MiB")
+                    }
+                case .sampler?:
+                    let steps: Int = if case .number(let value)? = inputs?["steps"] { Int(value) } else { 20 }
+                    for step in 1...max(1, steps) {
+                        try? await Task.sleep(for: knobs.value.stepDelay)
+                        if interruptRequested {
+                            return ("execution_interrupted", ["prompt_id": id, "node_id": .string(node), "node_type": .string(type),
+                                                              "executed": .array(executed), "timestamp": 2])
+                        }
+                        await send(job, "progress", ["value": .number(Double(step)), "max": .number(Double(steps)),
+                                                     "prompt_id": id, "node": .string(node)])
+                    }
+                case .save(let fileType)?:
+                    let prefix = fileType == "temp" ? "ComfyUI_temp" : (inputs?["filename_prefix"]?.stringValue ?? "ComfyUI")
+                    let parts = prefix.split(separator: "/", omittingEmptySubsequences: false)
+                    let subfolder = parts.dropLast().joined(separator: "/")
+                    let base = String(parts.last ?? "ComfyUI")
+                    let index = (fileCounters[prefix] ?? 0) + 1
+                    fileCounters[prefix] = index
+                    let name = "\(base)_\(String(format: "%05d", index))_.png"
+                    files["\(fileType)/\(subfolder)/\(name)"] = FakeComfyUI.png
+                    let output: JSONValue = ["images": [["filename": .string(name), "subfolder": .string(subfolder), "type": .string(fileType)]]]
+                    outputs[node] = output
+                    await send(job, "executed", ["node": .string(node), "display_node": .string(node), "output": output, "prompt_id": id])
+                case .plain?, nil:
+                    break
+                }
+                executed.append(.string(node))
+            }
+            return nil
+        }
+    }
+}
+
+extension FakeComfyUI.NodeClass {
+    var behaviourName: String {
+        switch behaviour {
+        case .plain: "plain"
+        case .checkpoint: "checkpoint"
+        case .sampler: "sampler"
+        case .save: "save"
+        }
+    }
+}
+
+extension JSONSerialization {
+    /// A JSONValue as Foundation objects, for the fakes' `Response.json`.
+    static func object(_ value: JSONValue) -> Any {
+        switch value {
+        case .null: NSNull()
+        case .bool(let flag): flag
+        case .number(let number): number == number.rounded() && abs(number) < 9e15 ? Int64(number) as Any : number
+        case .string(let text): text
+        case .array(let items): items.map(object)
+        case .object(let members): members.mapValues(object)
+        }
+    }
+}
