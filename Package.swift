@@ -37,6 +37,7 @@ let package = Package(
         ]),
         .target(name: "ComfyUIClient", dependencies: [
             "BackendHTTP", "GPUCtlModels",
+            .product(name: "WSClient", package: "swift-websocket"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),

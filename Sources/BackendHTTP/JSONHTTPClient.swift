@@ -92,7 +92,7 @@ public struct JSONHTTPClient: Sendable {
     }
 
     /// "connection refused" rather than a type dump.
-    static func describe(_ error: Error) -> String {
+    public static func describe(_ error: Error) -> String {
         if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
         let text = String(describing: error)
         if text.contains("connectTimeout") { return "connect timeout" }

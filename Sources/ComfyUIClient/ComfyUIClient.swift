@@ -20,6 +20,7 @@ extension BackendError {
 /// ComfyUI's HTTP API. Knows nothing of gpuctl.
 public struct ComfyUIClient: Sendable {
     let http: JSONHTTPClient
+    let logger: Logger
     /// Deadline of small calls (stats, queue, history, submit).
     public var quickTimeout: Duration
     /// Deadline of a file download or upload.
@@ -28,6 +29,7 @@ public struct ComfyUIClient: Sendable {
     public init(baseURL: String, httpClient: HTTPClient, quickTimeout: Duration = .seconds(2),
                 transferTimeout: Duration = .seconds(300), logger: Logger) {
         self.http = JSONHTTPClient(baseURL: baseURL, http: httpClient, logger: logger)
+        self.logger = logger
         self.quickTimeout = quickTimeout
         self.transferTimeout = transferTimeout
     }

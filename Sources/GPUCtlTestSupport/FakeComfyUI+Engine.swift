@@ -35,6 +35,7 @@ extension FakeComfyUI {
         private var files: [String: [UInt8]] = [:]
         private var fileCounters: [String: Int] = [:]
         private var sockets: [String: @Sendable (String) async -> Void] = [:]
+        private var closers: [String: @Sendable () async -> Void] = [:]
         private var working = false
         private(set) var inputFiles: Set<String> = ["example.png"]
 
@@ -43,8 +44,23 @@ extension FakeComfyUI {
             self.knobs = knobs
         }
 
-        func connect(_ clientID: String, send: @escaping @Sendable (String) async -> Void) { sockets[clientID] = send }
-        func disconnect(_ clientID: String) { sockets[clientID] = nil }
+        /// A new socket replaces an older one with the same id, as in ComfyUI's registry.
+        func connect(_ clientID: String, send: @escaping @Sendable (String) async -> Void,
+                     close: @escaping @Sendable () async -> Void) {
+            sockets[clientID] = send
+            closers[clientID] = close
+        }
+
+        func disconnect(_ clientID: String) {
+            sockets[clientID] = nil
+            closers[clientID] = nil
+        }
+
+        /// Closes every WebSocket from the server's side.
+        func dropSockets() async {
+            let all = closers.values
+            for close in all { await close() }
+        }
 
         var queueRemaining: Int { pending.count + (running == nil ? 0 : 1) }
 

@@ -60,6 +60,9 @@ public final class FakeComfyUI: Sendable {
         await engine.forget()
         try await server.start()
     }
+    /// Closes every open WebSocket from the server's side (a network blip, a proxy timeout).
+    public func dropWebSockets() async { await engine.dropSockets() }
+
     /// Prompts ComfyUI has finished, by id.
     public var historyIDs: [String] { get async { await engine.history.keys.sorted() } }
     /// Client ids with an open WebSocket.
@@ -97,7 +100,8 @@ public final class FakeComfyUI: Sendable {
                                request: Request, state: LockedBox<State>, engine: Engine) async throws {
         let clientID = request.uri.queryParameters.get("clientId") ?? UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         state.mutate { _ = $0.sockets.insert(clientID) }
-        await engine.connect(clientID) { text in try? await outbound.write(.text(text)) }
+        await engine.connect(clientID, send: { text in try? await outbound.write(.text(text)) },
+                             close: { try? await outbound.close(.goingAway, reason: "dropped by the fake") })
         defer { state.mutate { _ = $0.sockets.remove(clientID) } }
         try await outbound.write(.text(frame(type: "status", data: [
             "status": ["exec_info": ["queue_remaining": 0]], "sid": clientID,

@@ -107,3 +107,52 @@ import Testing
         }
     }
 }
+
+/// Following `/ws`: the order ComfyUI sends, and reconnection after a drop.
+@Suite struct ComfyUIEventFollowingTests {
+    @Test func aRunArrivesInComfyUIsOrderAndADropIsFollowedByAReconnect() async throws {
+        try await BackendClientTests.running(
+            FakeComfyUI(gpu: VirtualGPU(totalBytes: 8 << 30)), start: { try await $0.start() }, stop: { await $0.stop() },
+            client: { ComfyUIClient(baseURL: $0.baseURL, httpClient: $1, logger: Logger(label: "test")) }
+        ) { fake, client in
+            let items = try await client.withEvents(clientID: "gpuctld-follow") { stream -> [ComfyStreamItem] in
+                var items: [ComfyStreamItem] = []
+                var submitted = false
+                var dropped = false
+                for await item in stream {
+                    items.append(item)
+                    if case .connected = item, !submitted {
+                        submitted = true
+                        _ = try await client.submit(graph: ComfyUIClientTests.redSquare, clientID: "gpuctld-follow", promptID: "run-1")
+                    }
+                    if case .event(.executing(_, nil)) = item, !dropped {
+                        dropped = true
+                        await fake.dropWebSockets()
+                    }
+                    if dropped, case .connected = item { break }
+                }
+                return items
+            }
+            let kinds = items.map { item -> String in
+                switch item {
+                case .connected: "connected"
+                case .disconnected: "disconnected"
+                case .event(let event):
+                    switch event {
+                    case .status: "status"
+                    case .executionStart: "start"
+                    case .executionCached: "cached"
+                    case .executing(_, let node): "executing \(node ?? "null")"
+                    case .executed(_, let node, _): "executed \(node)"
+                    case .executionSuccess: "success"
+                    default: "other"
+                    }
+                }
+            }
+            #expect(kinds.first == "connected")
+            let run = kinds.drop { $0 != "start" }.prefix { $0 != "disconnected" }
+            #expect(Array(run) == ["start", "cached", "executing 1", "executing 2", "executed 2", "success", "status", "executing null"], "\(kinds)")
+            #expect(kinds.suffix(3) == ["executing null", "disconnected", "connected"], "\(kinds)")
+        }
+    }
+}
