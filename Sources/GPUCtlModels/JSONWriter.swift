@@ -73,3 +73,8 @@ public enum JSONWriter {
         out.append(UInt8(ascii: "\""))
     }
 }
+
+extension JSONValue {
+    /// The value written as JSON (`"big"`, `1.5`, `[1,2]`), for messages.
+    public var jsonText: String { String(decoding: JSONWriter.data(self), as: UTF8.self) }
+}
