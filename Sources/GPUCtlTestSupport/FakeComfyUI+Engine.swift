@@ -101,6 +101,22 @@ extension FakeComfyUI {
 
         func file(_ type: String, _ subfolder: String, _ name: String) -> [UInt8]? { files["\(type)/\(subfolder)/\(name)"] }
 
+        /// An uploaded input file; returns the name it got.
+        func storeInput(_ name: String, bytes: [UInt8], overwrite: Bool) -> String {
+            var chosen = name
+            if !overwrite, let existing = files["input//\(name)"], existing != bytes {
+                let dot = name.lastIndex(of: ".") ?? name.endIndex
+                var counter = 1
+                repeat {
+                    chosen = "\(name[..<dot]) (\(counter))\(name[dot...])"
+                    counter += 1
+                } while files["input//\(chosen)"] != nil && files["input//\(chosen)"] != bytes
+            }
+            files["input//\(chosen)"] = bytes
+            inputFiles.insert(chosen)
+            return chosen
+        }
+
         /// A restart: the queue, the history and the loaded models are gone.
         func forget() async {
             pending.removeAll()

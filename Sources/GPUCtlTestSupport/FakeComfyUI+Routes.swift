@@ -70,3 +70,55 @@ extension FakeComfyUI {
         }
     }
 }
+
+extension FakeComfyUI {
+    /// `POST /upload/image`: the `image` part of a multipart body into the input folder, renamed
+    /// `name (1).png` when the name is taken by other bytes, kept when the bytes are the same.
+    static func addUploadRoute(to router: Router<BasicRequestContext>, engine: Engine) {
+        for prefix in ["", "/api"] {
+            router.post("\(prefix)/upload/image") { request, _ in
+                let contentType = request.headers[.contentType] ?? ""
+                guard let boundary = contentType.components(separatedBy: "boundary=").last, contentType.contains("multipart/form-data") else {
+                    return Response(status: .badRequest)
+                }
+                var request = request
+                guard let buffer = try? await request.collectBody(upTo: 100 << 20) else { return Response(status: .badRequest) }
+                let parts = Multipart.parse(Array(buffer.readableBytesView), boundary: boundary)
+                guard let image = parts.first(where: { $0.name == "image" }), let filename = image.filename else {
+                    return Response(status: .badRequest)
+                }
+                let overwrite = parts.first { $0.name == "overwrite" }.map { ["true", "1"].contains(String(decoding: $0.body, as: UTF8.self)) } ?? false
+                let name = await engine.storeInput(filename, bytes: image.body, overwrite: overwrite)
+                return Response.json(["name": name, "subfolder": "", "type": "input"])
+            }
+        }
+    }
+}
+
+/// Just enough multipart/form-data for the fake: parts with a name, a filename and a body.
+enum Multipart {
+    struct Part {
+        var name: String?
+        var filename: String?
+        var body: [UInt8]
+    }
+
+    static func parse(_ bytes: [UInt8], boundary: String) -> [Part] {
+        let delimiter = Array("--\(boundary)".utf8)
+        var parts: [Part] = []
+        let starts = ByteSearch.occurrences(of: delimiter, in: bytes)
+        for (start, end) in zip(starts, starts.dropFirst()) {
+            let section = Array(bytes[(start + delimiter.count)..<end])
+            guard let split = (0..<max(0, section.count - 3)).first(where: { section[$0..<($0 + 4)].elementsEqual([13, 10, 13, 10]) }) else { continue }
+            let header = String(decoding: section[..<split], as: UTF8.self)
+            var body = Array(section[(split + 4)...])
+            if body.suffix(2) == [13, 10] { body.removeLast(2) }
+            func attribute(_ key: String) -> String? {
+                guard let range = header.range(of: "\(key)=\"") else { return nil }
+                return String(header[range.upperBound...].prefix { $0 != "\"" })
+            }
+            parts.append(Part(name: attribute("name"), filename: attribute("filename"), body: body))
+        }
+        return parts
+    }
+}

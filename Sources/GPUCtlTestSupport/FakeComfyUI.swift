@@ -39,6 +39,7 @@ public final class FakeComfyUI: Sendable {
             }
             let router = Self.router(state: state, gpu: gpu)
             Self.addPromptRoutes(to: router, engine: engine)
+            Self.addUploadRoute(to: router, engine: engine)
             return Application(
                 router: router,
                 server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),

@@ -1,4 +1,5 @@
 import Foundation
+import GPUCtlTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,15 +36,7 @@ enum RawHTTPReader {
             if count <= 0 { break }
             let now = ContinuousClock.now
             let window = carry + buffer[..<count]
-            var index = 0
-            while index + marker.count <= window.count {
-                if window[index] == marker[0], window[index..<(index + marker.count)].elementsEqual(marker) {
-                    times.append(now)
-                    index += marker.count
-                } else {
-                    index += 1
-                }
-            }
+            times += ByteSearch.occurrences(of: marker, in: window).map { _ in now }
             carry = Array(window.suffix(marker.count - 1))
         }
         return times

@@ -156,3 +156,24 @@ import Testing
         }
     }
 }
+
+extension ComfyUIClientTests {
+    @Test func anUploadedImageCanBeLoaded() async throws {
+        try await withComfyUI { _, client in
+            let first = try await client.uploadImage(Data([1, 2, 3]), filename: "cat.png")
+            #expect(first == UploadedImage(name: "cat.png", subfolder: "", type: "input"))
+            #expect(try await client.uploadImage(Data([1, 2, 3]), filename: "cat.png").name == "cat.png")
+            #expect(try await client.uploadImage(Data([4, 5]), filename: "cat.png").name == "cat (1).png")
+            #expect(try await client.uploadImage(Data([4, 5]), filename: "cat.png", overwrite: true).name == "cat.png")
+            let graph: JSONValue = ["1": ["class_type": "LoadImage", "inputs": ["image": "cat (1).png"]],
+                                    "2": ["class_type": "ImageInvert", "inputs": ["image": ["1", 0]]],
+                                    "3": ["class_type": "SaveImage", "inputs": ["images": ["2", 0], "filename_prefix": "inverted"]]]
+            _ = try await client.submit(graph: graph, clientID: "c", promptID: "load-it")
+            #expect(try await finished(client, "load-it").statusString == "success")
+            let missing: JSONValue = ["1": ["class_type": "LoadImage", "inputs": ["image": "dog.png"]],
+                                      "3": ["class_type": "SaveImage", "inputs": ["images": ["1", 0], "filename_prefix": "x"]]]
+            await #expect { _ = try await client.submit(graph: missing, clientID: "c", promptID: "no") }
+                throws: { ($0 as? ComfyUIError)?.message.contains("Invalid image file: dog.png") == true }
+        }
+    }
+}
