@@ -33,6 +33,20 @@ public struct GlobalOptions: ParsableArguments {
     }
 }
 
+extension GlobalOptions {
+    /// Calls `method` and prints its raw result with --json, or `render`'s text otherwise:
+    /// the shape of every read-only command.
+    func show<Result: Decodable>(_ method: RPCMethod, as type: Result.Type, render: (Result) -> String) throws {
+        let client = try connect()
+        if json {
+            Output.printJSON(try CLIExit.run { () throws(RPCClientError) in try client.callRaw(method.rawValue) })
+            return
+        }
+        let result = try CLIExit.run { () throws(RPCClientError) in try client.call(method, as: type) }
+        Output.print(render(result))
+    }
+}
+
 /// The CLI's exit codes (documented in the README).
 public enum ExitCodes {
     /// The daemon answered with an error.

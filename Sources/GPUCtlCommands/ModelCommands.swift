@@ -11,13 +11,7 @@ struct PsCommand: ParsableCommand {
     @Flag(help: "List every catalog model, not only resident ones.") var all = false
 
     func run() throws {
-        let client = try global.connect()
-        if global.json {
-            Output.printJSON(try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.modelsList.rawValue) })
-            return
-        }
-        let list = try CLIExit.run { () throws(RPCClientError) in try client.call(.modelsList, as: ModelsListResult.self) }
-        Output.print(ModelsRenderer.render(list, all: all))
+        try global.show(.modelsList, as: ModelsListResult.self) { ModelsRenderer.render($0, all: all) }
     }
 }
 

@@ -10,13 +10,7 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let client = try global.connect()
-        if global.json {
-            Output.printJSON(try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.status.rawValue) })
-            return
-        }
-        let status = try CLIExit.run { () throws(RPCClientError) in try client.call(.status, as: StatusResult.self) }
-        Output.print(StatusRenderer.render(status, color: Output.useColor))
+        try global.show(.status, as: StatusResult.self) { StatusRenderer.render($0, color: Output.useColor) }
     }
 }
 

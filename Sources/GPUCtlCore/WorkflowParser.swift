@@ -45,7 +45,8 @@ public enum WorkflowParser {
             }
             if mapped["inputs"]?[input] == nil {
                 let known = (mapped["inputs"]?.objectValue ?? [:]).keys.sorted()
-                problems.append("\(label) maps to input '\(input)' of node \(node) (\(mapped["class_type"]?.stringValue ?? "?")), which has only \(known.joined(separator: ", "))")
+                let has = known.isEmpty ? "which has no inputs" : "which has only \(known.joined(separator: ", "))"
+                problems.append("\(label) maps to input '\(input)' of node \(node) (\(mapped["class_type"]?.stringValue ?? "?")), \(has)")
                 continue
             }
             let choices: [String] = if case .array(let items)? = value["choices"] { items.compactMap(\.stringValue) } else { [] }

@@ -75,8 +75,9 @@ public final class Daemon: Sendable {
         if case .declared = probe.source, configuration.declaredVRAM == nil {
             logger.warning("no GPU could be read and no --vram was given: the budget is 0 until you pass --vram SIZE (e.g. --vram 24GiB)")
         }
+        let workflows = loadWorkflows(configuration, logger: logger)
         let (work, workContinuation) = AsyncStream<ModelWork>.makeStream()
-        let supervisor = Supervisor(configuration: configuration, catalog: catalog, store: store,
+        let supervisor = Supervisor(configuration: configuration, catalog: catalog, workflows: workflows, store: store,
                                     initialGPU: firstSample, work: workContinuation, logger: logger)
         var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(30))
         // A refused connection means the backend is down: say so now rather than retrying until
@@ -148,6 +149,17 @@ public final class Daemon: Sendable {
     private func finish() async {
         try? await httpClient.shutdown()
         do { try store.close() } catch { logger.error("\(error.message)") }
+    }
+
+    /// The workflow templates; a broken one is logged by name with its problems and skipped.
+    private static func loadWorkflows(_ configuration: DaemonConfiguration, logger: Logger) -> WorkflowCatalog {
+        guard let directory = configuration.workflowsDirectory else { return WorkflowCatalog() }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let workflows = WorkflowCatalog.load(fileNames: names) { FileManager.default.contents(atPath: "\(directory)/\($0)") }
+        for broken in workflows.broken {
+            logger.warning("workflow template skipped: \(broken.description)", metadata: ["workflow.name": "\(broken.workflow)"])
+        }
+        return workflows
     }
 
     private static func loadCatalog(_ configuration: DaemonConfiguration) throws(DaemonStartError) -> Catalog {

@@ -9,6 +9,8 @@ public struct DaemonConfiguration: Sendable {
     public var stateDirectory: String
     /// models.json; nil when none was found (the catalog is then empty).
     public var catalogPath: String?
+    /// The folder of ComfyUI workflow templates; nil when none was found.
+    public var workflowsDirectory: String?
     public var ollamaURL: String = "http://127.0.0.1:11434"
     public var comfyUIURL: String = "http://127.0.0.1:8188"
     /// The card's total when no GPU can be read.
@@ -61,10 +63,13 @@ public struct DaemonFlags: Sendable {
     public var gpuIndex: String?
     public var loadTimeout: String?
     public var minResidency: String?
+    public var workflows: String?
 
     public init(socket: String? = nil, stateDir: String? = nil, config: String? = nil, ollamaURL: String? = nil,
                 comfyUIURL: String? = nil, vram: String? = nil, reserve: String? = nil, allowGroup: String? = nil,
-                logLevel: String? = nil, gpuIndex: String? = nil, loadTimeout: String? = nil, minResidency: String? = nil) {
+                logLevel: String? = nil, gpuIndex: String? = nil, loadTimeout: String? = nil, minResidency: String? = nil,
+                workflows: String? = nil) {
+        self.workflows = workflows
         self.loadTimeout = loadTimeout
         self.minResidency = minResidency
         self.socket = socket
@@ -83,7 +88,7 @@ public struct DaemonFlags: Sendable {
     public static let environmentVariables = [
         "GPUCTL_SOCKET", "GPUCTL_STATE_DIR", "GPUCTL_CONFIG", "GPUCTL_OLLAMA_URL", "GPUCTL_COMFYUI_URL",
         "GPUCTL_VRAM", "GPUCTL_RESERVE", "GPUCTL_ALLOW_GROUP", "GPUCTL_LOG_LEVEL", "GPUCTL_GPU_INDEX",
-        "GPUCTL_LOAD_TIMEOUT", "GPUCTL_MIN_RESIDENCY",
+        "GPUCTL_LOAD_TIMEOUT", "GPUCTL_MIN_RESIDENCY", "GPUCTL_WORKFLOWS",
     ]
 }
 
@@ -114,6 +119,14 @@ extension DaemonConfiguration {
             catalog = ["models.json", "/etc/gpuctl/models.json"].first(where: fileExists)
         }
         var configuration = DaemonConfiguration(socketPath: socket, stateDirectory: stateDir, catalogPath: catalog)
+        if let path = value(flags.workflows, "GPUCTL_WORKFLOWS") {
+            guard fileExists(path) else {
+                throw ConfigurationError("--workflows / GPUCTL_WORKFLOWS names \(path), which does not exist; point it at a folder of workflow templates (see Workflows/ in the repository) or leave it out")
+            }
+            configuration.workflowsDirectory = path
+        } else {
+            configuration.workflowsDirectory = ["Workflows", "/etc/gpuctl/workflows"].first(where: fileExists)
+        }
         if let url = value(flags.ollamaURL, "GPUCTL_OLLAMA_URL") {
             configuration.ollamaURL = try checkURL(url, flag: "--ollama-url", variable: "GPUCTL_OLLAMA_URL")
         }

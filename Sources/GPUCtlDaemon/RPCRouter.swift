@@ -41,6 +41,9 @@ public struct RPCRouter: RPCHandling {
         case .modelsList?:
             if let error = Self.noParams(call) { return error }
             return .encoding(await models.list())
+        case .workflowsList?:
+            if let error = Self.noParams(call) { return error }
+            return .encoding(supervisor.workflowsList())
         case .modelsLoad?:
             return await Self.run { try await models.load(RPCParams(call, allowed: ["model", "keep_alive", "class"])) }
         case .modelsUnload?:

@@ -10,6 +10,8 @@ import Logging
 public actor Supervisor {
     let configuration: DaemonConfiguration
     let catalog: Catalog
+    /// The ComfyUI workflow templates read at start.
+    let workflows: WorkflowCatalog
     let store: JobStore
     private let startedAt = ContinuousClock.now
     let logger: Logger
@@ -22,10 +24,11 @@ public actor Supervisor {
     /// Loads, unloads and timers for the ModelWorker.
     let work: AsyncStream<ModelWork>.Continuation
 
-    init(configuration: DaemonConfiguration, catalog: Catalog, store: JobStore, initialGPU: GPUSample?,
-         work: AsyncStream<ModelWork>.Continuation, logger: Logger) {
+    init(configuration: DaemonConfiguration, catalog: Catalog, workflows: WorkflowCatalog = WorkflowCatalog(),
+         store: JobStore, initialGPU: GPUSample?, work: AsyncStream<ModelWork>.Continuation, logger: Logger) {
         self.configuration = configuration
         self.catalog = catalog
+        self.workflows = workflows
         self.store = store
         self.logger = logger
         self.work = work
@@ -70,6 +73,24 @@ public actor Supervisor {
             backends: BackendsStatus(ollama: ollama, comfyui: comfyui),
             catalog: catalog.summary(path: configuration.catalogPath),
             jobs: jobs)
+    }
+
+    /// `workflows.list`: each template with its parameters and VRAM, and what was skipped.
+    nonisolated func workflowsList() -> WorkflowsListResult {
+        WorkflowsListResult(
+            directory: configuration.workflowsDirectory,
+            workflows: workflows.templates.values.sorted { $0.name < $1.name }.map { template in
+                WorkflowsListResult.Workflow(
+                    name: template.name, description: template.description,
+                    parameters: template.parameters.sorted { $0.key < $1.key }.map { name, parameter in
+                        WorkflowsListResult.Parameter(
+                            name: name, type: parameter.type.rawValue, required: parameter.required,
+                            defaultValue: parameter.defaultValue, choices: parameter.choices.isEmpty ? nil : parameter.choices,
+                            description: parameter.description)
+                    },
+                    checkpoints: template.checkpoints, vram: workflows.vram(of: template, models: catalog))
+            },
+            broken: workflows.broken.map { WorkflowsListResult.Broken(name: $0.workflow, problems: $0.problems) })
     }
 
     /// A new GPU reading; a failed one keeps the last numbers and records why.

@@ -175,3 +175,65 @@ public struct EmbedResult: Codable, Sendable, Equatable {
         self.gpuctl = gpuctl
     }
 }
+
+/// `workflows.list`: the templates gpuctld can run, and the ones it skipped.
+public struct WorkflowsListResult: Codable, Sendable, Equatable {
+    public struct Parameter: Codable, Sendable, Equatable {
+        public var name: String
+        public var type: String
+        public var required: Bool
+        public var defaultValue: JSONValue?
+        public var choices: [String]?
+        public var description: String
+
+        public init(name: String, type: String, required: Bool, defaultValue: JSONValue?, choices: [String]?, description: String) {
+            self.name = name
+            self.type = type
+            self.required = required
+            self.defaultValue = defaultValue
+            self.choices = choices
+            self.description = description
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, type, required, defaultValue = "default", choices, description
+        }
+    }
+
+    public struct Workflow: Codable, Sendable, Equatable {
+        public var name: String
+        public var description: String
+        public var parameters: [Parameter]
+        public var checkpoints: [String]
+        /// Explicit, or the checkpoints' declared sizes; nil when unknown.
+        public var vram: ByteSize?
+
+        public init(name: String, description: String, parameters: [Parameter], checkpoints: [String], vram: ByteSize?) {
+            self.name = name
+            self.description = description
+            self.parameters = parameters
+            self.checkpoints = checkpoints
+            self.vram = vram
+        }
+    }
+
+    public struct Broken: Codable, Sendable, Equatable {
+        public var name: String
+        public var problems: [String]
+
+        public init(name: String, problems: [String]) {
+            self.name = name
+            self.problems = problems
+        }
+    }
+
+    public var directory: String?
+    public var workflows: [Workflow]
+    public var broken: [Broken]
+
+    public init(directory: String?, workflows: [Workflow], broken: [Broken]) {
+        self.directory = directory
+        self.workflows = workflows
+        self.broken = broken
+    }
+}

@@ -23,6 +23,8 @@ public enum RPCMethod: String, CaseIterable, Sendable, Codable {
     case chat
     /// Embedding vectors.
     case embed
+    /// The ComfyUI workflow templates: parameters, checkpoints, VRAM; and the broken ones skipped.
+    case workflowsList = "workflows.list"
 }
 
 /// The daemon's version, shared by the daemon and the CLI so `gpuctl version` can compare them.

@@ -35,13 +35,15 @@ struct GPUCtlDaemonCommand: AsyncParsableCommand {
     var loadTimeout: String?
     @Option(name: .customLong("min-residency"), help: "How long a loaded model stays before another request may evict it, e.g. 2s (GPUCTL_MIN_RESIDENCY; default 2s).")
     var minResidency: String?
+    @Option(help: "The folder of ComfyUI workflow templates (GPUCTL_WORKFLOWS; default ./Workflows, then /etc/gpuctl/workflows).")
+    var workflows: String?
 
     func run() async throws {
         let stopSignals = StopSignals()
         let flags = DaemonFlags(socket: socket, stateDir: stateDir, config: config, ollamaURL: ollamaURL,
                                 comfyUIURL: comfyUIURL, vram: vram, reserve: reserve, allowGroup: allowGroup,
                                 logLevel: logLevel, gpuIndex: gpuIndex, loadTimeout: loadTimeout,
-                                minResidency: minResidency)
+                                minResidency: minResidency, workflows: workflows)
         let configuration: DaemonConfiguration
         do {
             configuration = try DaemonConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)

@@ -77,3 +77,23 @@ import Testing
         }
     }
 }
+
+@Suite struct WorkflowCatalogTests {
+    @Test func aBrokenTemplateIsSkippedAndNamed() {
+        let files: [String: Data] = [
+            "good.json": WorkflowTemplateTests.graph,
+            "good.params.json": Data(#"{"checkpoints": ["v1-5-pruned-emaonly.safetensors"], "parameters": {}}"#.utf8),
+            "bad.json": Data("{".utf8),
+            "bad.params.json": Data("{}".utf8),
+            "orphan.params.json": Data("{}".utf8),
+            "notes.txt": Data(),
+        ]
+        let catalog = WorkflowCatalog.load(fileNames: Array(files.keys)) { files[$0] }
+        #expect(catalog.templates.keys.sorted() == ["good"])
+        #expect(catalog.broken.map(\.workflow) == ["bad", "orphan"])
+        #expect(catalog.broken.last?.problems == ["orphan.params.json has no orphan.json beside it"])
+        let models = Catalog(models: [ModelSpec(name: "v1-5-pruned-emaonly.safetensors", backend: .comfyui, vram: .gibibytes(4))])
+        #expect(catalog.vram(of: catalog.templates["good"]!, models: models) == .gibibytes(4))
+        #expect(catalog.vram(of: catalog.templates["good"]!, models: .empty) == nil)
+    }
+}

@@ -50,6 +50,17 @@ import Testing
         }
     }
 
+    @Test func workflowsFolderLookup() throws {
+        #expect(try resolve(DaemonFlags()).workflowsDirectory == nil)
+        #expect(try resolve(DaemonFlags(), files: ["Workflows", "/etc/gpuctl/workflows"]).workflowsDirectory == "Workflows")
+        #expect(try resolve(DaemonFlags(), ["GPUCTL_WORKFLOWS": "/srv/wf"], files: ["/srv/wf", "Workflows"]).workflowsDirectory == "/srv/wf")
+        #expect {
+            _ = try resolve(DaemonFlags(workflows: "/missing"))
+        } throws: { error in
+            (error as? ConfigurationError)?.message.hasPrefix("--workflows / GPUCTL_WORKFLOWS names /missing, which does not exist") == true
+        }
+    }
+
     @Test func badValuesNameTheSetting() {
         func message(_ flags: DaemonFlags) -> String? {
             do {

@@ -12,7 +12,7 @@ import Testing
     /// Values that differ between runs: compared by JSON type only.
     static let varying: Set<String> = ["pid", "uptimeSeconds", "socket", "stateDir", "checkedAt", "latencyMs", "url", "path",
                                        "elapsedMs", "loadMs", "waitMs", "totalMs", "expiresAt", "lastUsed",
-                                       "totalDuration", "evalDuration", "promptEvalDuration", "loadDuration"]
+                                       "totalDuration", "evalDuration", "promptEvalDuration", "loadDuration", "directory"]
 
     struct Example: Sendable {
         var request: String
@@ -79,6 +79,7 @@ import Testing
         try await comfyui.start()
         let daemon = try await TestDaemon.start(ollamaURL: ollama.baseURL, comfyUIURL: comfyui.baseURL) {
             $0.catalogPath = Self.root.appendingPathComponent("models.json").path
+            $0.workflowsDirectory = Self.root.appendingPathComponent("Workflows").path
         }
         let path = daemon.socketPath
         #expect(await eventually {
