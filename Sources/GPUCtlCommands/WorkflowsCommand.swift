@@ -38,3 +38,17 @@ public enum WorkflowsRenderer {
         return lines.joined(separator: "\n")
     }
 }
+
+/// `gpuctl free`: ComfyUI unloads its models and caches; prints the VRAM that came back.
+struct FreeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "free", abstract: "Ask ComfyUI to unload its models and caches, and show the VRAM that came back.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try global.show(.comfyFree, as: ComfyFreeResult.self) { result in
+            "ComfyUI freed \(result.freed) (free VRAM \(result.vramFreeBefore) → \(result.vramFreeAfter)) in \(ModelsRenderer.duration(ms: result.elapsedMs))"
+        }
+    }
+}

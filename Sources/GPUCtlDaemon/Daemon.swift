@@ -91,6 +91,8 @@ public final class Daemon: Sendable {
             streamTimeouts: StreamTimeouts(firstByte: configuration.loadTimeout, idle: configuration.streamIdleTimeout,
                                            total: configuration.requestTimeout),
             logger: logger)
+        let comfyui = ComfyUIClient(baseURL: configuration.comfyUIURL, httpClient: httpClient,
+                                    quickTimeout: configuration.backendProbeTimeout, logger: logger)
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
         serverConfiguration.peerPolicy = peerPolicy
         let idle = configuration.connectionIdleTimeout.components
@@ -98,7 +100,8 @@ public final class Daemon: Sendable {
         let server: RPCServer
         do {
             server = try await RPCServer.start(configuration: serverConfiguration,
-                                               handler: RPCRouter(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama)),
+                                               handler: RPCRouter(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
+                                                                  comfy: ComfyService(comfyui: comfyui)),
                                                logger: logger)
         } catch let error as SocketFileError {
             try? await httpClient.shutdown()
@@ -114,8 +117,7 @@ public final class Daemon: Sendable {
             ModelWorker(work: work, ollama: ollama, supervisor: supervisor, logger: logger),
             BackendMonitor(
                 ollama: ollama,
-                comfyui: ComfyUIClient(baseURL: configuration.comfyUIURL, httpClient: httpClient,
-                                       quickTimeout: configuration.backendProbeTimeout, logger: logger),
+                comfyui: comfyui,
                 supervisor: supervisor, interval: configuration.backendProbeInterval),
             // Last in the list, so it is the first to stop: no new calls while the rest winds down.
             RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod),

@@ -7,12 +7,14 @@ import GPUCtlRPC
 public struct RPCRouter: RPCHandling {
     private let supervisor: Supervisor
     private let models: ModelService
+    private let comfy: ComfyService
     private let pingReply: RPCReply
     private let versionReply: RPCReply
 
-    init(supervisor: Supervisor, models: ModelService) {
+    init(supervisor: Supervisor, models: ModelService, comfy: ComfyService) {
         self.supervisor = supervisor
         self.models = models
+        self.comfy = comfy
         // Answers that never change are encoded once.
         self.pingReply = .encoding(PingResult())
         self.versionReply = .encoding(VersionResult())
@@ -41,6 +43,9 @@ public struct RPCRouter: RPCHandling {
         case .modelsList?:
             if let error = Self.noParams(call) { return error }
             return .encoding(await models.list())
+        case .comfyFree?:
+            if let error = Self.noParams(call) { return error }
+            return await Self.run { try await comfy.free() }
         case .workflowsList?:
             if let error = Self.noParams(call) { return error }
             return .encoding(supervisor.workflowsList())

@@ -237,3 +237,18 @@ public struct WorkflowsListResult: Codable, Sendable, Equatable {
         self.broken = broken
     }
 }
+
+/// `comfy.free`: ComfyUI's free VRAM (as /system_stats reports it) before and after.
+public struct ComfyFreeResult: Codable, Sendable, Equatable {
+    public var vramFreeBefore: ByteSize
+    public var vramFreeAfter: ByteSize
+    public var freed: ByteSize
+    public var elapsedMs: Double
+
+    public init(vramFreeBefore: ByteSize, vramFreeAfter: ByteSize, freed: ByteSize, elapsedMs: Double) {
+        self.vramFreeBefore = vramFreeBefore
+        self.vramFreeAfter = vramFreeAfter
+        self.freed = freed
+        self.elapsedMs = elapsedMs
+    }
+}

@@ -25,6 +25,8 @@ public enum RPCMethod: String, CaseIterable, Sendable, Codable {
     case embed
     /// The ComfyUI workflow templates: parameters, checkpoints, VRAM; and the broken ones skipped.
     case workflowsList = "workflows.list"
+    /// Asks ComfyUI to unload its models and caches, and reports the VRAM that came back.
+    case comfyFree = "comfy.free"
 }
 
 /// The daemon's version, shared by the daemon and the CLI so `gpuctl version` can compare them.

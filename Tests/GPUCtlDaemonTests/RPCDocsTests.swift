@@ -12,7 +12,8 @@ import Testing
     /// Values that differ between runs: compared by JSON type only.
     static let varying: Set<String> = ["pid", "uptimeSeconds", "socket", "stateDir", "checkedAt", "latencyMs", "url", "path",
                                        "elapsedMs", "loadMs", "waitMs", "totalMs", "expiresAt", "lastUsed",
-                                       "totalDuration", "evalDuration", "promptEvalDuration", "loadDuration", "directory"]
+                                       "totalDuration", "evalDuration", "promptEvalDuration", "loadDuration", "directory",
+                                       "vramFreeBefore", "vramFreeAfter", "freed"]
 
     struct Example: Sendable {
         var request: String
