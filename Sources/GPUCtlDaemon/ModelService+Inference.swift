@@ -82,7 +82,7 @@ extension ModelService {
             return InferenceResult(
                 model: admission.model, requestedModel: name, fallbackUsed: admission.fallbackUsed, response: text,
                 thinking: thinking, doneReason: last?.doneReason, toolCalls: last?.toolCalls,
-                ollama: OllamaMetrics(last?.metrics), gpuctl: Self.timing(admission, started: started))
+                ollama: last?.metrics ?? OllamaMetrics(), gpuctl: Self.timing(admission, started: started))
         } catch {
             await supervisor.finish(admission)
             let payload = RPCErrorPayload(ollama: error)
@@ -111,7 +111,7 @@ extension ModelService {
             await supervisor.finish(admission)
             return EmbedResult(model: admission.model, requestedModel: name, fallbackUsed: admission.fallbackUsed,
                                embeddings: reply.embeddings, dimensions: reply.embeddings.first?.count ?? 0,
-                               ollama: OllamaMetrics(reply.metrics), gpuctl: Self.timing(admission, started: started))
+                               ollama: reply.metrics, gpuctl: Self.timing(admission, started: started))
         } catch {
             await supervisor.finish(admission)
             throw RPCErrorPayload(ollama: error)
@@ -153,14 +153,6 @@ extension ModelService {
     static func timing(_ admission: Admission, started: ContinuousClock.Instant) -> GPUCtlTiming {
         GPUCtlTiming(waitMs: admission.waited.milliseconds, loadMs: admission.loadTime?.milliseconds,
                      totalMs: (ContinuousClock.now - started).milliseconds)
-    }
-}
-
-extension OllamaMetrics {
-    init(_ metrics: InferenceMetrics?) {
-        self.init(totalDuration: metrics?.totalDuration, loadDuration: metrics?.loadDuration,
-                  promptEvalCount: metrics?.promptEvalCount, promptEvalDuration: metrics?.promptEvalDuration,
-                  evalCount: metrics?.evalCount, evalDuration: metrics?.evalDuration)
     }
 }
 

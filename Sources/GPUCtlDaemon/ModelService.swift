@@ -52,10 +52,10 @@ struct ModelService: Sendable {
         await supervisor.finish(admission)
         // A new keep_alive for a model already loaded is sent to Ollama now.
         if let keepAlive, before.contains(admission.model) {
+            let plan = await supervisor.loadPlan(for: admission.model)
             do {
-                try await ollama.load(admission.model, keepAlive: keepAlive.ollamaValue,
-                                      options: await supervisor.loadPlan(for: admission.model).options,
-                                      embeddingOnly: await supervisor.loadPlan(for: admission.model).embeddingOnly ?? false)
+                try await ollama.load(admission.model, keepAlive: keepAlive.ollamaValue, options: plan.options,
+                                      embeddingOnly: plan.embeddingOnly ?? false)
             } catch {
                 throw RPCErrorPayload(ollama: error)
             }

@@ -115,8 +115,8 @@ public struct OllamaMetrics: Codable, Sendable, Equatable {
     public var evalCount: Int64?
     public var evalDuration: Int64?
 
-    public init(totalDuration: Int64?, loadDuration: Int64?, promptEvalCount: Int64?, promptEvalDuration: Int64?,
-                evalCount: Int64?, evalDuration: Int64?) {
+    public init(totalDuration: Int64? = nil, loadDuration: Int64? = nil, promptEvalCount: Int64? = nil,
+                promptEvalDuration: Int64? = nil, evalCount: Int64? = nil, evalDuration: Int64? = nil) {
         self.totalDuration = totalDuration
         self.loadDuration = loadDuration
         self.promptEvalCount = promptEvalCount

@@ -104,8 +104,8 @@ public final class FakeComfyUI: Sendable {
         await engine.connect(clientID, send: { text in try? await outbound.write(.text(text)) },
                              close: { try? await outbound.close(.goingAway, reason: "dropped by the fake") })
         defer { state.mutate { _ = $0.sockets.remove(clientID) } }
-        try await outbound.write(.text(frame(type: "status", data: [
-            "status": ["exec_info": ["queue_remaining": 0]], "sid": clientID,
+        try await outbound.write(.text(frame(type: "status", json: [
+            "status": ["exec_info": ["queue_remaining": 0]], "sid": .string(clientID),
         ])))
         var first = true
         for try await message in inbound.messages(maxSize: 1 << 20) {
@@ -113,7 +113,7 @@ public final class FakeComfyUI: Sendable {
             guard first, case .text(let text) = message,
                   let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
                   object["type"] as? String == "feature_flags" else { continue }
-            try await outbound.write(.text(frame(type: "feature_flags", data: [
+            try await outbound.write(.text(frame(type: "feature_flags", json: [
                 "supports_preview_metadata": true, "max_upload_size": 104_857_600,
             ])))
         }
@@ -123,11 +123,5 @@ public final class FakeComfyUI: Sendable {
     /// A text frame `{"data":…,"type":…}` (keys sorted, as the fake writes everything).
     static func frame(type: String, json data: JSONValue) -> String {
         String(decoding: JSONWriter.data(["type": .string(type), "data": data]), as: UTF8.self)
-    }
-
-    static func frame(type: String, data: [String: Any]) -> String {
-        let object: [String: Any] = ["type": type, "data": data]
-        let bytes = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -30,7 +30,7 @@ extension OllamaClient {
             return values.map { if case .number(let number) = $0 { number } else { .nan } }
         }
         return EmbedResponse(model: reply["model"]?.stringValue ?? request.model, embeddings: embeddings,
-                             metrics: InferenceMetrics(reply))
+                             metrics: OllamaMetrics(reply))
     }
 
     /// `POST /api/embeddings` (legacy): one vector, not normalised.

@@ -102,39 +102,18 @@ public struct ChatRequest: Sendable, Equatable {
     }
 }
 
-/// Ollama's counters and durations (nanoseconds), each optional: Ollama leaves zeros out.
-public struct InferenceMetrics: Sendable, Equatable, Codable {
-    public var totalDuration: Int64?
-    public var loadDuration: Int64?
-    public var promptEvalCount: Int64?
-    public var promptEvalDuration: Int64?
-    public var evalCount: Int64?
-    public var evalDuration: Int64?
-
-    public init(totalDuration: Int64? = nil, loadDuration: Int64? = nil, promptEvalCount: Int64? = nil,
-                promptEvalDuration: Int64? = nil, evalCount: Int64? = nil, evalDuration: Int64? = nil) {
-        self.totalDuration = totalDuration
-        self.loadDuration = loadDuration
-        self.promptEvalCount = promptEvalCount
-        self.promptEvalDuration = promptEvalDuration
-        self.evalCount = evalCount
-        self.evalDuration = evalDuration
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case totalDuration = "total_duration", loadDuration = "load_duration"
-        case promptEvalCount = "prompt_eval_count", promptEvalDuration = "prompt_eval_duration"
-        case evalCount = "eval_count", evalDuration = "eval_duration"
-    }
-
+/// Ollama's counters and durations are `OllamaMetrics` (GPUCtlModels), the same type gpuctld
+/// sends on: each optional, since Ollama leaves zeros out.
+extension OllamaMetrics {
+    /// Reads them from one of Ollama's answers (`total_duration`, ..., nanoseconds).
     init(_ object: JSONValue) {
-        func integer(_ key: CodingKeys) -> Int64? {
-            if case .number(let value)? = object[key.rawValue] { return Int64(exactly: value.rounded()) }
+        func integer(_ key: String) -> Int64? {
+            if case .number(let value)? = object[key] { return Int64(exactly: value.rounded()) }
             return nil
         }
-        self.init(totalDuration: integer(.totalDuration), loadDuration: integer(.loadDuration),
-                  promptEvalCount: integer(.promptEvalCount), promptEvalDuration: integer(.promptEvalDuration),
-                  evalCount: integer(.evalCount), evalDuration: integer(.evalDuration))
+        self.init(totalDuration: integer("total_duration"), loadDuration: integer("load_duration"),
+                  promptEvalCount: integer("prompt_eval_count"), promptEvalDuration: integer("prompt_eval_duration"),
+                  evalCount: integer("eval_count"), evalDuration: integer("eval_duration"))
     }
 }
 
@@ -148,10 +127,10 @@ public struct InferenceChunk: Sendable, Equatable {
     /// `stop`, `length`, `load` or `unload`.
     public var doneReason: String?
     public var toolCalls: JSONValue?
-    public var metrics: InferenceMetrics?
+    public var metrics: OllamaMetrics?
 
     public init(text: String, thinking: String? = nil, done: Bool, doneReason: String? = nil,
-                toolCalls: JSONValue? = nil, metrics: InferenceMetrics? = nil) {
+                toolCalls: JSONValue? = nil, metrics: OllamaMetrics? = nil) {
         self.text = text
         self.thinking = thinking
         self.done = done
@@ -169,7 +148,7 @@ public struct InferenceChunk: Sendable, Equatable {
         self.init(text: text, thinking: line["thinking"]?.stringValue ?? message?["thinking"]?.stringValue,
                   done: done, doneReason: line["done_reason"]?.stringValue,
                   toolCalls: message?["tool_calls"] ?? line["tool_calls"],
-                  metrics: done ? InferenceMetrics(line) : nil)
+                  metrics: done ? OllamaMetrics(line) : nil)
     }
 }
 
@@ -206,7 +185,7 @@ public struct EmbedRequest: Sendable, Equatable {
 public struct EmbedResponse: Sendable, Equatable {
     public var model: String
     public var embeddings: [[Double]]
-    public var metrics: InferenceMetrics
+    public var metrics: OllamaMetrics
 }
 
 /// One entry of `/api/tags`: a model Ollama has on disk.
