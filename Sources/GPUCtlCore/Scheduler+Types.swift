@@ -1,8 +1,13 @@
 import GPUCtlModels
 
 extension Scheduler {
-    /// Identifies one waiting or running request (an inference that needs its model resident).
+    /// Identifies one waiting or running request (an inference that needs its model resident,
+    /// or a ComfyUI job that needs its VRAM).
     public typealias RequestID = UInt64
+
+    /// The resident that stands for ComfyUI: what it holds on the card (checkpoints, caches)
+    /// during a job and after it, until `/free`. Its "unload" is a `/free`.
+    public static let comfyUI = "@comfyui"
 
     /// What the Scheduler knows of a model it may place: from the catalog and the store.
     public struct ModelPolicy: Sendable, Equatable {
@@ -49,6 +54,13 @@ extension Scheduler {
         case policyChanged(model: String, ModelPolicy)
         /// Time passed (after a `.wake`).
         case tick
+        /// A ComfyUI job needs `bytes` on the card. A `resumed` one (found in ComfyUI after a
+        /// restart, or handed back because ComfyUI went away) goes before every other job.
+        case jobRequested(RequestID, bytes: UInt64, requestClass: JobClass, resumed: Bool = false)
+        /// Whether a job may be submitted now: ComfyUI is up and its queue holds no one else's work.
+        case comfyAvailable(Bool)
+        /// What ComfyUI holds on the card now (its process, or /system_stats).
+        case comfyObserved(UInt64)
     }
 
     /// What the Supervisor must do, in order.
@@ -92,5 +104,7 @@ extension Scheduler {
         var requestClass: JobClass
         var since: ContinuousClock.Instant
         var exact = false
+        /// What a ComfyUI job needs; 0 for model requests (their model's policy says).
+        var bytes: UInt64 = 0
     }
 }

@@ -15,9 +15,14 @@ import GPUCtlModels
 public struct Scheduler: Sendable {
     public private(set) var budget: UInt64
     private var policies: [String: ModelPolicy]
-    public private(set) var residents: [String: Resident] = [:]
+    public internal(set) var residents: [String: Resident] = [:]
     private var waiting = WaitingQueue()
-    private var running: [RequestID: String] = [:]
+    /// ComfyUI jobs waiting for their turn and their VRAM (Scheduler+Jobs.swift).
+    var jobs = WaitingQueue()
+    var resumedJobs: [Waiting] = []
+    /// Jobs go to ComfyUI only while it is up and holds no one else's work.
+    public internal(set) var comfyAvailable = false
+    var running: [RequestID: String] = [:]
     /// How long a batch request waits before it ranks with interactive ones.
     public var batchAging: Duration = .seconds(30)
     /// How long a loaded model stays before it may be evicted for another model's request.
@@ -32,6 +37,8 @@ public struct Scheduler: Sendable {
     public var residentBytes: [String: UInt64] { residents.mapValues(\.bytes) }
     public var usedBytes: UInt64 { residents.values.reduce(0) { $0 + $1.bytes } }
     public var waitingCount: Int { waiting.count }
+    /// ComfyUI jobs waiting for their turn.
+    public var waitingJobs: Int { jobs.count + resumedJobs.count }
     /// Requests waiting per model.
     public var waitingByModel: [String: Int] { waiting.countsByModel }
     /// True while a load or unload is under way.
@@ -53,6 +60,8 @@ public struct Scheduler: Sendable {
             }
         case .cancelled(let id):
             waiting.remove(id)
+            jobs.remove(id)
+            resumedJobs.removeAll { $0.id == id }
         case .loaded(let model, let bytes):
             var resident = residents[model] ?? Resident(phase: .loaded, bytes: bytes, lastUsed: now, loadedAt: now)
             resident.phase = .loaded
@@ -79,6 +88,13 @@ public struct Scheduler: Sendable {
             policies[model] = policy
         case .tick:
             break
+        case .jobRequested(let id, let bytes, let requestClass, let resumed):
+            let job = Waiting(id: id, model: Self.comfyUI, requestClass: requestClass, since: now, exact: true, bytes: bytes)
+            if resumed { resumedJobs.append(job) } else { jobs.append(job) }
+        case .comfyAvailable(let available):
+            comfyAvailable = available
+        case .comfyObserved(let bytes):
+            observeComfy(bytes, now: now)
         }
         return actions + schedule(now: now)
     }
@@ -91,7 +107,7 @@ public struct Scheduler: Sendable {
     }
 
     /// Waiting requests for `model` move to its fallback (exact ones excepted), or fail with `failure`.
-    private mutating func redirectOrFail(_ model: String, failure: () -> Failure) -> [Action] {
+    mutating func redirectOrFail(_ model: String, failure: () -> Failure) -> [Action] {
         if let fallback = policies[model]?.fallback, policies[fallback] != nil {
             waiting.retarget(model, to: fallback)
         }
@@ -101,7 +117,7 @@ public struct Scheduler: Sendable {
     /// Observations win: a model loaded behind our back is counted; one that vanished is gone.
     /// A model we are loading keeps the larger of the estimate and what is measured so far.
     private mutating func reconcile(_ held: [String: UInt64], now: ContinuousClock.Instant) {
-        for (model, bytes) in held {
+        for (model, bytes) in held where model != Self.comfyUI {
             if var resident = residents[model] {
                 if resident.phase == .loading {
                     resident.bytes = max(resident.bytes, bytes)
@@ -113,12 +129,13 @@ public struct Scheduler: Sendable {
                 residents[model] = Resident(phase: .loaded, bytes: bytes, lastUsed: now, loadedAt: now)
             }
         }
-        for (model, resident) in residents where held[model] == nil && resident.phase != .loading && resident.inFlight == 0 {
+        for (model, resident) in residents where model != Self.comfyUI && held[model] == nil && resident.phase != .loading
+            && resident.inFlight == 0 {
             residents[model] = nil
         }
     }
 
-    private mutating func schedule(now: ContinuousClock.Instant) -> [Action] {
+    mutating func schedule(now: ContinuousClock.Instant) -> [Action] {
         var actions: [Action] = []
         // Requests for loaded models run at once, whatever their rank, oldest first.
         var runnable: [Waiting] = []
@@ -135,11 +152,14 @@ public struct Scheduler: Sendable {
         }
         // One load at a time, and none while an eviction is in progress.
         guard !isChanging else { return actions }
-        guard let next = waiting.next(now: now, aging: batchAging), let policy = policies[next.model] else { return actions }
+        let modelNext = waiting.next(now: now, aging: batchAging)
+        if let job = nextJob(now: now), modelNext.map({ rank(job, now: now) < rank($0, now: now) }) ?? true {
+            return actions + place(job, now: now)
+        }
+        guard let next = modelNext, let policy = policies[next.model] else { return actions }
         // Resident but on its way out: it reloads once the unload is done.
         guard residents[next.model] == nil else { return actions }
-        let pinned = residents.filter { $0.key != next.model && (policies[$0.key]?.pinned ?? false) }
-            .values.reduce(0) { $0 + $1.bytes }
+        let pinned = pinnedBytes(except: next.model)
         if policy.footprint > budget - min(budget, pinned) {
             let failure = Failure.doesNotFit(model: next.model, needed: policy.footprint, budget: budget, pinned: pinned)
             return actions + redirectOrFail(next.model) { failure } + schedule(now: now)
@@ -149,22 +169,8 @@ public struct Scheduler: Sendable {
             residents[next.model] = Resident(phase: .loading, bytes: policy.footprint, lastUsed: now, loadedAt: now)
             return actions + [.load(model: next.model)]
         }
-        // Evict idle, unpinned models: lowest priority, then least recently used, until it fits.
-        let idle = residents.filter {
-            $0.value.phase == .loaded && $0.value.inFlight == 0 && !(policies[$0.key]?.pinned ?? false)
-        }
-        let candidates = idle.filter { now - $0.value.loadedAt >= minimumResidency }.sorted { lhs, rhs in
-            let left = policies[lhs.key]?.priority ?? ModelSpec.defaultPriority
-            let right = policies[rhs.key]?.priority ?? ModelSpec.defaultPriority
-            return left != right ? left < right : lhs.value.lastUsed < rhs.value.lastUsed
-        }
-        var freed = free
-        var victims: [String] = []
-        for (model, resident) in candidates where freed < policy.footprint {
-            victims.append(model)
-            freed += resident.bytes
-        }
-        if freed >= policy.footprint {
+        let room = makeRoom(for: policy.footprint, free: free, now: now)
+        if let victims = room.victims {
             for model in victims {
                 residents[model]?.phase = .unloading
                 actions.append(.unload(model: model))
@@ -177,13 +183,38 @@ public struct Scheduler: Sendable {
            waiting.retarget(next.model, to: fallback) {
             return actions + schedule(now: now)
         }
-        // Held back only by young models: look again when the first of them may go.
-        let young = idle.filter { now - $0.value.loadedAt < minimumResidency }
-        if freed + young.values.reduce(0, { $0 + $1.bytes }) >= policy.footprint,
-           let soonest = young.values.map({ $0.loadedAt + minimumResidency }).min() {
-            actions.append(.wake(at: soonest))
-        }
+        if let wake = room.wake { actions.append(.wake(at: wake)) }
         // Otherwise wait for requests in flight to finish.
         return actions
+    }
+
+    /// Idle, unpinned residents to unload so `needed` fits beside `free`: lowest priority, then
+    /// least recently used, as few as make it fit. nil victims when it cannot fit now; `wake`
+    /// when only models younger than `minimumResidency` hold it back.
+    func makeRoom(for needed: UInt64, free: UInt64, excluding: String? = nil,
+                  now: ContinuousClock.Instant) -> (victims: [String]?, wake: ContinuousClock.Instant?) {
+        let idle = residents.filter {
+            $0.key != excluding && $0.value.phase == .loaded && $0.value.inFlight == 0 && !(policies[$0.key]?.pinned ?? false)
+        }
+        let candidates = idle.filter { now - $0.value.loadedAt >= minimumResidency }.sorted { lhs, rhs in
+            let left = policies[lhs.key]?.priority ?? ModelSpec.defaultPriority
+            let right = policies[rhs.key]?.priority ?? ModelSpec.defaultPriority
+            return left != right ? left < right : lhs.value.lastUsed < rhs.value.lastUsed
+        }
+        var freed = free
+        var victims: [String] = []
+        for (model, resident) in candidates where freed < needed {
+            victims.append(model)
+            freed += resident.bytes
+        }
+        if freed >= needed { return (victims, nil) }
+        let young = idle.filter { now - $0.value.loadedAt < minimumResidency }
+        guard freed + young.values.reduce(0, { $0 + $1.bytes }) >= needed else { return (nil, nil) }
+        return (nil, young.values.map { $0.loadedAt + minimumResidency }.min())
+    }
+
+    /// Bytes held by pinned residents other than `model`.
+    func pinnedBytes(except model: String) -> UInt64 {
+        residents.filter { $0.key != model && (policies[$0.key]?.pinned ?? false) }.values.reduce(0) { $0 + $1.bytes }
     }
 }
