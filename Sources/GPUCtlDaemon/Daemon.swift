@@ -77,8 +77,11 @@ public final class Daemon: Sendable {
         }
         let workflows = loadWorkflows(configuration, logger: logger)
         let (work, workContinuation) = AsyncStream<ModelWork>.makeStream()
+        let (runnerInputs, runnerContinuation) = AsyncStream<RunnerInput>.makeStream()
         let supervisor = Supervisor(configuration: configuration, catalog: catalog, workflows: workflows, store: store,
-                                    initialGPU: firstSample, work: workContinuation, logger: logger)
+                                    initialGPU: firstSample, work: workContinuation, runner: runnerContinuation, logger: logger)
+        let restored = await supervisor.restoreJobs()
+        if restored > 0 { logger.info("\(restored) unfinished job(s) taken up from the store") }
         var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(30))
         // A refused connection means the backend is down: say so now rather than retrying until
         // the deadline. Our own callers decide whether and when to try again.
@@ -101,7 +104,8 @@ public final class Daemon: Sendable {
         do {
             server = try await RPCServer.start(configuration: serverConfiguration,
                                                handler: RPCRouter(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
-                                                                  comfy: ComfyService(comfyui: comfyui)),
+                                                                  comfy: ComfyService(comfyui: comfyui),
+                                                                  jobs: JobService(supervisor: supervisor, comfyui: comfyui)),
                                                logger: logger)
         } catch let error as SocketFileError {
             try? await httpClient.shutdown()
@@ -114,7 +118,11 @@ public final class Daemon: Sendable {
         }
         let services: [any Service] = [
             GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
-            ModelWorker(work: work, ollama: ollama, supervisor: supervisor, logger: logger),
+            ModelWorker(work: work, ollama: ollama, comfy: ComfyService(comfyui: comfyui), supervisor: supervisor, logger: logger),
+            ComfyJobRunner(comfyui: comfyui, supervisor: supervisor, inputs: runnerInputs, feed: runnerContinuation,
+                           clientID: "gpuctld-\(Self.clientSuffix(configuration.stateDirectory))",
+                           outputs: JobOutputs(comfyui: comfyui, directory: configuration.outputDirectory, store: store),
+                           retryLimit: configuration.jobRetryLimit, logger: logger),
             BackendMonitor(
                 ollama: ollama,
                 comfyui: comfyui,
@@ -151,6 +159,14 @@ public final class Daemon: Sendable {
     private func finish() async {
         try? await httpClient.shutdown()
         do { try store.close() } catch { logger.error("\(error.message)") }
+    }
+
+    /// A stable WebSocket client id per state directory, so a restarted daemon recognises the
+    /// prompts it queued in ComfyUI before (FNV-1a of the path).
+    static func clientSuffix(_ stateDirectory: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in stateDirectory.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return String(hash, radix: 16)
     }
 
     /// The workflow templates; a broken one is logged by name with its problems and skipped.

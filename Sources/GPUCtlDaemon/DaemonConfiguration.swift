@@ -41,11 +41,18 @@ public struct DaemonConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(1800)
     /// How long a loaded model stays before it may be evicted for another (the swap-rate limit).
     public var minimumResidency: Duration = .seconds(2)
+    /// Where each job's outputs are downloaded, one folder per job; default `<state dir>/outputs`.
+    public var outputDirectory: String
+    /// How long a ComfyUI job may run when it names no timeout of its own.
+    public var jobTimeout: Duration = .seconds(3600)
+    /// How many times a job is submitted before it fails because ComfyUI keeps losing it.
+    public var jobRetryLimit = 3
 
-    public init(socketPath: String, stateDirectory: String, catalogPath: String? = nil) {
+    public init(socketPath: String, stateDirectory: String, catalogPath: String? = nil, outputDirectory: String? = nil) {
         self.socketPath = socketPath
         self.stateDirectory = stateDirectory
         self.catalogPath = catalogPath
+        self.outputDirectory = outputDirectory ?? (stateDirectory as NSString).appendingPathComponent("outputs")
     }
 }
 
@@ -64,12 +71,16 @@ public struct DaemonFlags: Sendable {
     public var loadTimeout: String?
     public var minResidency: String?
     public var workflows: String?
+    public var outputDir: String?
+    public var jobTimeout: String?
 
     public init(socket: String? = nil, stateDir: String? = nil, config: String? = nil, ollamaURL: String? = nil,
                 comfyUIURL: String? = nil, vram: String? = nil, reserve: String? = nil, allowGroup: String? = nil,
                 logLevel: String? = nil, gpuIndex: String? = nil, loadTimeout: String? = nil, minResidency: String? = nil,
-                workflows: String? = nil) {
+                workflows: String? = nil, outputDir: String? = nil, jobTimeout: String? = nil) {
         self.workflows = workflows
+        self.outputDir = outputDir
+        self.jobTimeout = jobTimeout
         self.loadTimeout = loadTimeout
         self.minResidency = minResidency
         self.socket = socket
@@ -88,7 +99,7 @@ public struct DaemonFlags: Sendable {
     public static let environmentVariables = [
         "GPUCTL_SOCKET", "GPUCTL_STATE_DIR", "GPUCTL_CONFIG", "GPUCTL_OLLAMA_URL", "GPUCTL_COMFYUI_URL",
         "GPUCTL_VRAM", "GPUCTL_RESERVE", "GPUCTL_ALLOW_GROUP", "GPUCTL_LOG_LEVEL", "GPUCTL_GPU_INDEX",
-        "GPUCTL_LOAD_TIMEOUT", "GPUCTL_MIN_RESIDENCY", "GPUCTL_WORKFLOWS",
+        "GPUCTL_LOAD_TIMEOUT", "GPUCTL_MIN_RESIDENCY", "GPUCTL_WORKFLOWS", "GPUCTL_OUTPUT_DIR", "GPUCTL_JOB_TIMEOUT",
     ]
 }
 
@@ -118,7 +129,8 @@ extension DaemonConfiguration {
         if catalog == nil {
             catalog = ["models.json", "/etc/gpuctl/models.json"].first(where: fileExists)
         }
-        var configuration = DaemonConfiguration(socketPath: socket, stateDirectory: stateDir, catalogPath: catalog)
+        var configuration = DaemonConfiguration(socketPath: socket, stateDirectory: stateDir, catalogPath: catalog,
+                                                outputDirectory: value(flags.outputDir, "GPUCTL_OUTPUT_DIR"))
         if let path = value(flags.workflows, "GPUCTL_WORKFLOWS") {
             guard fileExists(path) else {
                 throw ConfigurationError("--workflows / GPUCTL_WORKFLOWS names \(path), which does not exist; point it at a folder of workflow templates (see Workflows/ in the repository) or leave it out")
@@ -158,6 +170,9 @@ extension DaemonConfiguration {
         }
         if let text = value(flags.minResidency, "GPUCTL_MIN_RESIDENCY") {
             configuration.minimumResidency = try duration(text, flag: "--min-residency", variable: "GPUCTL_MIN_RESIDENCY", minimum: .zero)
+        }
+        if let text = value(flags.jobTimeout, "GPUCTL_JOB_TIMEOUT") {
+            configuration.jobTimeout = try duration(text, flag: "--job-timeout", variable: "GPUCTL_JOB_TIMEOUT", minimum: .seconds(1))
         }
         return configuration
     }

@@ -13,6 +13,8 @@ enum ModelWork: Sendable {
     case wake(ContinuousClock.Instant)
     /// A waiting request's caller went away.
     case cancelled(Scheduler.RequestID)
+    /// ComfyUI's cache must go (a model needs the room): /free, then confirm the memory is back.
+    case freeComfy
 }
 
 /// Carries out loads and unloads against Ollama and confirms each with /api/ps (bounded
@@ -20,6 +22,7 @@ enum ModelWork: Sendable {
 struct ModelWorker: Service {
     let work: AsyncStream<ModelWork>
     let ollama: OllamaClient
+    let comfy: ComfyService
     let supervisor: Supervisor
     /// How long /api/ps may take to show a load or an unload.
     var confirmTimeout: Duration = .seconds(15)
@@ -46,6 +49,15 @@ struct ModelWorker: Service {
             try? await Task.sleep(until: instant, clock: .continuous)
             await supervisor.tick()
         case .cancelled(let id): await supervisor.cancelWaiting(id)
+        case .freeComfy:
+            do {
+                let freed = try await comfy.free()
+                logger.info("ComfyUI freed \(freed.freed) for a model in \(freed.elapsedMs) ms")
+            } catch {
+                // Down or failing: either way what it held is not ours to wait for.
+                logger.warning("ComfyUI /free failed: \(error)")
+            }
+            await supervisor.comfyFreed()
         }
     }
 

@@ -25,11 +25,15 @@ struct BackendMonitor: Service {
 
     func probeOnce() async {
         let epoch = await supervisor.residencyEpoch
+        let comfyEpoch = await supervisor.comfyEpoch
         async let ollamaStatus = probe(url: ollama.baseURL) { () async throws -> String in try await ollama.version() }
         // What Ollama holds, including models loaded behind gpuctld's back.
         async let running = try? ollama.runningModels()
         async let comfyStatus = probe(url: comfyui.baseURL) { () async throws -> String in
-            try await comfyui.systemStats().system.comfyuiVersion ?? "unknown"
+            let stats = try await comfyui.systemStats()
+            // What ComfyUI's own allocator holds: checkpoints and caches, ours or someone else's.
+            if let device = stats.devices.first { await supervisor.observe(comfyHeld: device.torchVRAMTotal, epoch: comfyEpoch) }
+            return stats.system.comfyuiVersion ?? "unknown"
         }
         let (first, second) = await (ollamaStatus, comfyStatus)
         // A probe cut short by shutdown says nothing about the backend.

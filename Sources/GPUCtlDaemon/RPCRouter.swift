@@ -8,10 +8,12 @@ public struct RPCRouter: RPCHandling {
     private let supervisor: Supervisor
     private let models: ModelService
     private let comfy: ComfyService
+    private let jobs: JobService
     private let pingReply: RPCReply
     private let versionReply: RPCReply
 
-    init(supervisor: Supervisor, models: ModelService, comfy: ComfyService) {
+    init(supervisor: Supervisor, models: ModelService, comfy: ComfyService, jobs: JobService) {
+        self.jobs = jobs
         self.supervisor = supervisor
         self.models = models
         self.comfy = comfy
@@ -49,6 +51,16 @@ public struct RPCRouter: RPCHandling {
         case .workflowsList?:
             if let error = Self.noParams(call) { return error }
             return .encoding(supervisor.workflowsList())
+        case .comfySubmit?:
+            return await Self.run { try await jobs.submit(RPCParams(call, allowed: JobService.submitFields)) }
+        case .jobsList?:
+            return await Self.run { try await jobs.list(RPCParams(call, allowed: ["limit", "state"])) }
+        case .jobsGet?:
+            return await Self.run { try await jobs.get(RPCParams(call, allowed: ["id"])) }
+        case .jobsCancel?:
+            return await Self.run { try await jobs.cancel(RPCParams(call, allowed: ["id"])) }
+        case .jobsWait?:
+            return await Self.run { try await jobs.wait(RPCParams(call, allowed: ["id"]), id: call.id, streamTo: context) }
         case .modelsLoad?:
             return await Self.run { try await models.load(RPCParams(call, allowed: ["model", "keep_alive", "class"])) }
         case .modelsUnload?:

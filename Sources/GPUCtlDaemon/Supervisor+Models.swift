@@ -191,11 +191,18 @@ extension Supervisor {
             residency.epoch += 1
             residency.loadStarted[model] = .now
             work.yield(.load(model))
+        case .unload(let model) where model == Scheduler.comfyUI:
+            jobs.comfyEpoch += 1
+            work.yield(.freeComfy)
         case .unload(let model):
             residency.epoch += 1
             work.yield(.unload(model))
         case .wake(let instant):
             work.yield(.wake(instant))
+        case .run(let id, let model) where model == Scheduler.comfyUI:
+            jobAdmitted(id)
+        case .fail(let id, let failure) where jobs.jobOf[id] != nil:
+            jobRefused(id, failure)
         case .run(let id, let model):
             guard let request = residency.pending.removeValue(forKey: id) else {
                 apply(.finished(id))

@@ -23,15 +23,21 @@ public actor Supervisor {
     let admissions = Admissions()
     /// Loads, unloads and timers for the ModelWorker.
     let work: AsyncStream<ModelWork>.Continuation
+    /// ComfyUI jobs and who waits on them (Supervisor+Jobs.swift).
+    var jobs = JobsState()
+    /// Admitted jobs and cancels for the ComfyJobRunner.
+    let runner: AsyncStream<RunnerInput>.Continuation
 
     init(configuration: DaemonConfiguration, catalog: Catalog, workflows: WorkflowCatalog = WorkflowCatalog(),
-         store: JobStore, initialGPU: GPUSample?, work: AsyncStream<ModelWork>.Continuation, logger: Logger) {
+         store: JobStore, initialGPU: GPUSample?, work: AsyncStream<ModelWork>.Continuation,
+         runner: AsyncStream<RunnerInput>.Continuation, logger: Logger) {
         self.configuration = configuration
         self.catalog = catalog
         self.workflows = workflows
         self.store = store
         self.logger = logger
         self.work = work
+        self.runner = runner
         let declared = configuration.declaredVRAM ?? ByteSize(bytes: 0)
         let gpu = initialGPU.map(Self.gpuStatus) ?? GPUStatus(
             name: "declared (no GPU readable)", total: declared, used: ByteSize(bytes: 0), free: declared,
@@ -114,7 +120,9 @@ public actor Supervisor {
         }
         switch backend {
         case .ollama: ollama = status
-        case .comfyui: comfyui = status
+        case .comfyui:
+            comfyui = status
+            if residency.scheduler.comfyAvailable != (status.state == .up) { apply(.comfyAvailable(status.state == .up)) }
         }
     }
 

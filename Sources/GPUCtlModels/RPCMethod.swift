@@ -27,6 +27,16 @@ public enum RPCMethod: String, CaseIterable, Sendable, Codable {
     case workflowsList = "workflows.list"
     /// Asks ComfyUI to unload its models and caches, and reports the VRAM that came back.
     case comfyFree = "comfy.free"
+    /// Queues a ComfyUI job (a workflow and its parameters, or a raw API-format graph) durably.
+    case comfySubmit = "comfy.submit"
+    /// Jobs, newest first, optionally only some states.
+    case jobsList = "jobs.list"
+    /// One job: state, attempts, outputs, error, and its history of states.
+    case jobsGet = "jobs.get"
+    /// Cancels a job wherever it is (waiting, in ComfyUI's queue, running) and returns it ended.
+    case jobsCancel = "jobs.cancel"
+    /// Streams a job's states and progress as `job` notifications until it ends; returns it.
+    case jobsWait = "jobs.wait"
 }
 
 /// The daemon's version, shared by the daemon and the CLI so `gpuctl version` can compare them.

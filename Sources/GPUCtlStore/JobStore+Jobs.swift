@@ -15,7 +15,7 @@ extension JobStore {
     /// a late update to a finished job is refused.
     @discardableResult
     public func transition(jobID: String, to state: JobState, error: String? = nil, result: String? = nil,
-                           at now: Date = Date()) throws(StoreError) -> JobRecord {
+                           countAttempt: Bool = false, at now: Date = Date()) throws(StoreError) -> JobRecord {
         try write("update job \(jobID)") { db in
             guard var job = try JobRecord.fetchOne(db, key: jobID) else {
                 throw StoreError("job \(jobID) does not exist")
@@ -27,6 +27,7 @@ extension JobStore {
             job.updatedAt = now
             if let error { job.error = error }
             if let result { job.result = result }
+            if countAttempt { job.attempts += 1 }
             try job.update(db)
             try JobEventRecord(jobID: jobID, at: now, state: state, message: error).insert(db)
             return job
@@ -42,6 +43,26 @@ extension JobStore {
         let names = states.map(\.rawValue)
         return try read("list jobs") { db in
             try JobRecord.filter(names.contains(Column("state"))).order(Column("created_at")).fetchAll(db)
+        }
+    }
+
+    /// The newest `limit` jobs, optionally only those in `states`.
+    public func recentJobs(limit: Int, states: [JobState]? = nil) throws(StoreError) -> [JobRecord] {
+        let names = states?.map(\.rawValue)
+        return try read("list jobs") { db in
+            var request = JobRecord.all()
+            if let names { request = request.filter(names.contains(Column("state"))) }
+            return try request.order(Column("created_at").desc, Column("id").desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// Results of succeeded jobs that mention `text` (a ComfyUI file name), newest first.
+    public func succeededResults(mentioning text: String, limit: Int = 20) throws(StoreError) -> [String] {
+        try read("find earlier outputs") { db in
+            try String.fetchAll(db, sql: """
+                SELECT result FROM jobs WHERE state = 'succeeded' AND instr(result, ?) > 0
+                ORDER BY updated_at DESC LIMIT ?
+                """, arguments: [text, limit])
         }
     }
 

@@ -37,6 +37,8 @@ extension FakeComfyUI {
         private var sockets: [String: @Sendable (String) async -> Void] = [:]
         private var closers: [String: @Sendable () async -> Void] = [:]
         private var working = false
+        /// Bumped by a restart: the prompt that was running then leaves no trace.
+        private var generation = 0
         private(set) var inputFiles: Set<String> = ["example.png"]
 
         init(gpu: VirtualGPU, knobs: LockedBox<Knobs>) {
@@ -119,6 +121,8 @@ extension FakeComfyUI {
 
         /// A restart: the queue, the history and the loaded models are gone.
         func forget() async {
+            generation += 1
+            if running != nil { interruptRequested = true }
             pending.removeAll()
             history.removeAll()
             lastGraph = nil
@@ -154,6 +158,7 @@ extension FakeComfyUI {
         }
 
         private func run(_ job: Job) async {
+            let generation = self.generation
             let id = JSONValue.string(job.promptID)
             var messages: [JSONValue] = []
             await broadcastStatus()
@@ -173,6 +178,7 @@ extension FakeComfyUI {
             } else {
                 outcome = await execute(job, order: order, outputs: &outputs)
             }
+            guard generation == self.generation else { return }
             let (type, data) = outcome ?? ("execution_success", ["prompt_id": id, "timestamp": 2])
             await send(job, type, data)
             messages.append([.string(type), .object(data)])

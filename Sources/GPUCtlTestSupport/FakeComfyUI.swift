@@ -76,6 +76,8 @@ public final class FakeComfyUI: Sendable {
             router.get("\(prefix)/system_stats") { _, _ in
                 let total = gpu.totalBytes
                 let free = await gpu.freeBytes
+                // ComfyUI's own allocator: what its checkpoints hold.
+                let held = await gpu.holders.filter { $0.key.hasPrefix("comfyui:") }.values.reduce(0, +)
                 return Response.json([
                     "system": ["os": "posix", "ram_total": 33_556_000_768, "ram_free": 20_000_000_000,
                                "comfyui_version": state.value.version, "required_frontend_version": "1.27.10",
@@ -83,7 +85,7 @@ public final class FakeComfyUI: Sendable {
                                "python_version": "3.11.2 (main)", "pytorch_version": "2.8.0+cu128",
                                "embedded_python": false, "argv": ["main.py", "--listen", "127.0.0.1"]] as [String: Any],
                     "devices": [["name": "cuda:0 \(gpu.name) : cudaMallocAsync", "type": "cuda", "index": 0,
-                                 "vram_total": total, "vram_free": free, "torch_vram_total": 0,
+                                 "vram_total": total, "vram_free": free, "torch_vram_total": held,
                                  "torch_vram_free": 0] as [String: Any]],
                 ])
             }

@@ -37,13 +37,18 @@ struct GPUCtlDaemonCommand: AsyncParsableCommand {
     var minResidency: String?
     @Option(help: "The folder of ComfyUI workflow templates (GPUCTL_WORKFLOWS; default ./Workflows, then /etc/gpuctl/workflows).")
     var workflows: String?
+    @Option(help: "Where job outputs are saved, one folder per job (GPUCTL_OUTPUT_DIR; default STATE_DIR/outputs).")
+    var outputDir: String?
+    @Option(help: "How long a ComfyUI job may run unless it sets its own timeout, e.g. 30m (GPUCTL_JOB_TIMEOUT; default 1h).")
+    var jobTimeout: String?
 
     func run() async throws {
         let stopSignals = StopSignals()
         let flags = DaemonFlags(socket: socket, stateDir: stateDir, config: config, ollamaURL: ollamaURL,
                                 comfyUIURL: comfyUIURL, vram: vram, reserve: reserve, allowGroup: allowGroup,
                                 logLevel: logLevel, gpuIndex: gpuIndex, loadTimeout: loadTimeout,
-                                minResidency: minResidency, workflows: workflows)
+                                minResidency: minResidency, workflows: workflows,
+                                outputDir: outputDir, jobTimeout: jobTimeout)
         let configuration: DaemonConfiguration
         do {
             configuration = try DaemonConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)

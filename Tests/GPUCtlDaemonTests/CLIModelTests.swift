@@ -5,12 +5,12 @@ import Testing
 
 /// The gpuctl binary against the real daemon and the fake Ollama: what a user types.
 @Suite struct CLIModelTests {
-    func gpuctl(_ bed: OllamaTestBed, _ arguments: [String], input: String? = nil) async throws -> (status: Int32?, stdout: String, stderr: String) {
+    func gpuctl(_ bed: BackendTestBed, _ arguments: [String], input: String? = nil) async throws -> (status: Int32?, stdout: String, stderr: String) {
         try await ChildProcess.run("gpuctl", ["--socket", bed.daemon.socketPath] + arguments, environment: ["NO_COLOR": "1"], input: input)
     }
 
     @Test func swapThenSwapLeavesOnlyTheSecondModel() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         let first = try await gpuctl(bed, ["swap", "llama3.1:8b"])
         #expect(first.status == 0 && first.stdout.hasPrefix("loaded llama3.1:8b in "), "\(first)")
         let second = try await gpuctl(bed, ["swap", "qwen2.5:14b"])
@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func generateStreamsTextAndJSON() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         let text = try await gpuctl(bed, ["generate", "-m", "small", "Say", "something"])
         #expect(text.status == 0 && text.stdout == "The quick brown fox jumps over the lazy dog and runs away\n", "\(text)")
         let piped = try await gpuctl(bed, ["generate", "-m", "small", "--option", "num_predict=2"], input: "from stdin\n")
@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func chatKeepsTheConversationAndEmbedPrintsVectors() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         let chat = try await gpuctl(bed, ["chat", "-m", "small", "--option", "num_predict=3"], input: "hi\nand again\n/bye\n")
         #expect(chat.status == 0 && chat.stdout == "The quick brown\nThe quick brown\n", "\(chat)")
         let embed = try await gpuctl(bed, ["embed", "-m", "embed", "one", "two"])
@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func ctrlCStopsTheRequestUpstream() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         bed.ollama.configure { $0.tokenDelay = .milliseconds(30); $0.tokens = 1000 }
         let child = try ChildProcess("gpuctl", ["--socket", bed.daemon.socketPath, "generate", "-m", "small", "hi"])
         #expect(await eventually { await bed.ollama.inFlight["llama3.2:3b"] == 1 })

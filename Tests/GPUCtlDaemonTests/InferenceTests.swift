@@ -7,7 +7,7 @@ import Testing
 /// generate, chat and embed through the real daemon, and what happens when things go wrong.
 @Suite struct InferenceTests {
     @Test func generateStreamsThenAnswersWithOllamasAndGPUCtldsNumbers() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         let (chunks, result) = try await bed.stream(.generate, ["model": "small", "prompt": "hi"])
         let value = try result.get()
         #expect(chunks.count == 12)
@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func chatAndEmbed() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         let (chunks, result) = try await bed.stream(.chat, ["model": "llama3.2:3b", "options": ["num_predict": 2],
                                                            "messages": [["role": "user", "content": "hi"]]])
         let reply = try result.get()
@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func badParamsAreRefusedBeforeAnythingLoads() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         for params: JSONValue in [
             ["model": "small", "prompt": "hi", "options": ["temperature": "hot"]],
             ["model": "small", "prompt": "hi", "options": "fast"],
@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func ollamaDownFailsFastAndTheDaemonRecoversByItself() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         await bed.ollama.stop()
         #expect(try await bed.errorKind(.generate, ["model": "small", "prompt": "hi"]) == "backend_unavailable")
         #expect(await eventually {
@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func ollamaDyingMidStreamEndsWithAnErrorNotificationAndAnError() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         bed.ollama.configure { $0.dropNextStreamAfter = 3 }
         let (chunks, result) = try await bed.stream(.generate, ["model": "small", "prompt": "hi"])
         #expect(chunks.count == 4)
@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func aClientThatHangsUpMidStreamCancelsUpstream() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         bed.ollama.configure { $0.tokenDelay = .milliseconds(30); $0.tokens = 1000 }
         let path = bed.daemon.socketPath
         try await blocking {
@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func cancelStopsACallOnTheSameConnection() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         bed.ollama.configure { $0.tokenDelay = .milliseconds(30); $0.tokens = 1000 }
         let path = bed.daemon.socketPath
         let kind = try await blocking { () -> String? in
@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func aHundredRequestsForThreeModelsThatCannotAllFit() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         let models = ["llama3.1:8b", "qwen2.5:14b", "llama3.2:3b"]
         let results = try await withThrowingTaskGroup(of: String?.self) { group in
             for index in 0..<100 {

@@ -7,7 +7,7 @@ import Testing
 /// Load, unload and swap through the real daemon against the fake Ollama on a 16 GiB card.
 @Suite struct ModelResidencyTests {
     @Test func swapAThenBLeavesOnlyBAndTheCardIsNeverOverfull() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         let first = try await bed.call(.modelsSwap, ["model": "llama"], as: ModelChangeResult.self)
         #expect(first.model == "llama3.1:8b" && first.outcome == "loaded" && first.resident == ["llama3.1:8b"])
         let second = try await bed.call(.modelsSwap, ["model": "qwen2.5:14b"], as: ModelChangeResult.self)
@@ -21,7 +21,7 @@ import Testing
     }
 
     @Test func loadUnloadAndTheListShowWhatIsResident() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         let loaded = try await bed.call(.modelsLoad, ["model": "small", "keep_alive": "1h"], as: ModelChangeResult.self)
         #expect(loaded.model == "llama3.2:3b" && loaded.outcome == "loaded" && loaded.loadMs != nil)
         let list = try await bed.call(.modelsList, nil, as: ModelsListResult.self)
@@ -39,7 +39,7 @@ import Testing
 
     @Test func aModelLoadedBehindGPUCtldsBackIsCounted() async throws {
         let models = FakeOllama.defaultModels + [FakeOllama.Model(name: "phi3:mini", sizeBytes: 2_300 << 20)]
-        let bed = try await OllamaTestBed.start(models: models)
+        let bed = try await BackendTestBed.start(models: models)
         #expect(await bed.ollama.preload("phi3:mini"))
         #expect(await eventually {
             let list = try await bed.call(.modelsList, nil, as: ModelsListResult.self)
@@ -55,7 +55,7 @@ import Testing
 
     @Test func aModelOnlyOllamaHasCanBeUsedAndAnUnknownOneIsRefused() async throws {
         let models = FakeOllama.defaultModels + [FakeOllama.Model(name: "phi3:mini", sizeBytes: 2_300 << 20)]
-        let bed = try await OllamaTestBed.start(models: models)
+        let bed = try await BackendTestBed.start(models: models)
         let loaded = try await bed.call(.modelsLoad, ["model": "phi3:mini"], as: ModelChangeResult.self)
         #expect(loaded.outcome == "loaded")
         #expect(try await bed.errorKind(.generate, ["model": "nosuch", "prompt": "hi"]) == "model_not_found")
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func whatCanNeverFitFailsAtOnceWithTheNumbers() async throws {
-        let bed = try await OllamaTestBed.start(vram: 8 << 30)
+        let bed = try await BackendTestBed.start(vram: 8 << 30)
         let path = bed.daemon.socketPath
         let message = try await blocking { () -> String in
             do {
@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test func aFailedLoadRunsOnTheFallbackAndSaysSo() async throws {
-        let bed = try await OllamaTestBed.start()
+        let bed = try await BackendTestBed.start()
         bed.ollama.configure { $0.failNextLoads = (1, "this model may be incompatible with your version of Ollama") }
         let (_, result) = try await bed.stream(.generate, ["model": "llama3.1:8b", "prompt": "hi"])
         let value = try result.get()

@@ -3,11 +3,20 @@ import GPUCtlDaemon
 import GPUCtlModels
 import GPUCtlRPC
 
-/// A fake Ollama on a virtual card, a catalog, and the real daemon in front of them.
-public final class OllamaTestBed: Sendable {
+/// A fake Ollama and a fake ComfyUI on one virtual card, a catalog, the repository's workflow
+/// templates, and the real daemon in front of them.
+public final class BackendTestBed: Sendable {
     public let gpu: VirtualGPU
     public let ollama: FakeOllama
+    public let comfyui: FakeComfyUI
     public let daemon: TestDaemon
+
+    /// The repository's Workflows folder.
+    public static let workflowsDirectory: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("Workflows").path
+    }()
 
     /// The catalog used unless a test gives its own: three chat models that cannot all fit on
     /// 16 GiB, an 8B with a 3B fallback, and a pinned embedding model.
@@ -22,27 +31,31 @@ public final class OllamaTestBed: Sendable {
     }}
     """
 
-    private init(gpu: VirtualGPU, ollama: FakeOllama, daemon: TestDaemon) {
+    private init(gpu: VirtualGPU, ollama: FakeOllama, comfyui: FakeComfyUI, daemon: TestDaemon) {
         self.gpu = gpu
         self.ollama = ollama
+        self.comfyui = comfyui
         self.daemon = daemon
     }
 
-    public static func start(vram: UInt64 = 16 << 30, catalog: String = OllamaTestBed.catalog,
+    public static func start(vram: UInt64 = 16 << 30, catalog: String = BackendTestBed.catalog,
                              models: [FakeOllama.Model] = FakeOllama.defaultModels,
-                             configure: @escaping (inout DaemonConfiguration) -> Void = { _ in }) async throws -> OllamaTestBed {
+                             configure: @escaping (inout DaemonConfiguration) -> Void = { _ in }) async throws -> BackendTestBed {
         let gpu = VirtualGPU(totalBytes: vram)
         let ollama = FakeOllama(gpu: gpu, models: models)
         try await ollama.start()
+        let comfyui = FakeComfyUI(gpu: gpu)
+        try await comfyui.start()
         let catalogFile = try TemporaryDirectory()
         let path = catalogFile.file("models.json")
         try Data(catalog.utf8).write(to: URL(fileURLWithPath: path))
-        let daemon = try await TestDaemon.start(ollamaURL: ollama.baseURL) { configuration in
+        let daemon = try await TestDaemon.start(ollamaURL: ollama.baseURL, comfyUIURL: comfyui.baseURL) { configuration in
             configuration.catalogPath = path
+            configuration.workflowsDirectory = workflowsDirectory
             configuration.declaredVRAM = ByteSize(bytes: vram)
             configure(&configuration)
         }
-        return OllamaTestBed(gpu: gpu, ollama: ollama, daemon: daemon)
+        return BackendTestBed(gpu: gpu, ollama: ollama, comfyui: comfyui, daemon: daemon)
     }
 
     /// Calls `method` on a new connection (off the cooperative pool) and decodes its result.
@@ -86,5 +99,6 @@ public final class OllamaTestBed: Sendable {
     public func stop() async throws {
         try await daemon.stop()
         await ollama.stop()
+        await comfyui.stop()
     }
 }

@@ -1,0 +1,320 @@
+import ComfyUIClient
+import Foundation
+import GPUCtlCore
+import GPUCtlModels
+import GPUCtlStore
+import Logging
+import ServiceLifecycle
+
+/// Runs admitted ComfyUI jobs one at a time: submits each under gpuctld's own prompt_id,
+/// follows it over `/ws`, collects its outputs, and reconciles with /history and /queue when
+/// events may have been missed (a dropped socket, a restart, a quiet spell, an unclear submit).
+/// Everything it learns goes through the Supervisor, which writes it to the store first.
+struct ComfyJobRunner: Service {
+    let comfyui: ComfyUIClient
+    let supervisor: Supervisor
+    let inputs: AsyncStream<RunnerInput>
+    /// The same stream's input side: /ws items and ticks are fed into it.
+    let feed: AsyncStream<RunnerInput>.Continuation
+    let clientID: String
+    let outputs: JobOutputs
+    /// Submissions of one job before it fails because ComfyUI keeps losing it.
+    var retryLimit = 3
+    /// With no event for this long, /history and /queue are asked.
+    var quietReconcile: Duration = .seconds(5)
+    var tickInterval: Duration = .milliseconds(250)
+    /// After an interrupt for a timeout, how long to wait for ComfyUI to confirm it.
+    var interruptGrace: Duration = .seconds(30)
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await comfyui.follow(clientID: clientID) { feed.yield(.comfy($0)) } }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: tickInterval)
+                        feed.yield(.tick)
+                    }
+                }
+                var active: ActiveJob?
+                for await input in inputs {
+                    await handle(input, &active)
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// One job in the runner's hands.
+    struct ActiveJob {
+        enum Phase { case waitingForComfy, submitted, finishing }
+        var record: JobRecord
+        var rid: Scheduler.RequestID
+        var spec: JobSpec
+        var phase: Phase = .waitingForComfy
+        var deadline: ContinuousClock.Instant = .now
+        var lastHeard: ContinuousClock.Instant = .now
+        var lastAttempt: ContinuousClock.Instant?
+        var cancelRequested = false
+        var interruptedAt: ContinuousClock.Instant?
+        var needsReconcile = false
+        var progress = JobProgress()
+        var done: Set<String> = []
+
+        var id: String { record.id }
+        var promptID: String { record.promptID ?? record.id }
+    }
+
+    func handle(_ input: RunnerInput, _ active: inout ActiveJob?) async {
+        switch input {
+        case .admitted(let record, let rid):
+            var job = ActiveJob(record: record, rid: rid, spec: JobSpec(record))
+            job.progress.nodesTotal = job.spec.nodeTypes.count
+            active = job
+            if record.state == .admitted {
+                await trySubmit(&active)
+            } else {
+                // Resumed after a restart: ComfyUI may have it queued, running or finished.
+                active?.phase = .submitted
+                active?.deadline = .now + .seconds(job.spec.timeoutSeconds)
+                await reconcile(&active)
+            }
+        case .cancel(let jobID):
+            guard active?.id == jobID else { return }
+            await cancel(&active)
+        case .comfy(let item):
+            guard active != nil else { return }
+            await onComfy(item, &active)
+        case .tick:
+            guard active != nil else { return }
+            await onTick(&active)
+        }
+    }
+
+    // MARK: Submitting
+
+    /// Submits when ComfyUI's queue holds no one else's work (that work is waited for).
+    private func trySubmit(_ active: inout ActiveJob?) async {
+        guard var job = active else { return }
+        job.lastAttempt = .now
+        active = job
+        do {
+            let queue = try await comfyui.queue()
+            let foreign = (queue.running + queue.pending).filter { !($0.clientID ?? "").hasPrefix("gpuctld") && $0.promptID != job.promptID }
+            if !foreign.isEmpty {
+                if job.progress.node == nil { logger.info("job \(job.id) waits for \(foreign.count) prompt(s) someone else queued in ComfyUI") }
+                return
+            }
+        } catch {
+            return await handBack(&active, error)
+        }
+        await submit(&active)
+    }
+
+    private func submit(_ active: inout ActiveJob?) async {
+        guard var job = active else { return }
+        guard let submitted = await supervisor.record(job.id, .submitted, countAttempt: true) else { return await release(&active) }
+        job.record = submitted
+        job.phase = .submitted
+        job.deadline = .now + .seconds(job.spec.timeoutSeconds)
+        job.lastHeard = .now
+        job.done = []
+        active = job
+        do {
+            let reply = try await comfyui.submit(graph: job.spec.graph, clientID: clientID, promptID: job.promptID)
+            if reply.nodeErrors.objectValue?.isEmpty == false {
+                logger.warning("ComfyUI dropped some outputs of job \(job.id): \(reply.nodeErrors.jsonText)")
+            }
+        } catch {
+            switch error.kind {
+            case .http where error.status == 400:
+                await supervisor.record(job.id, .failed, error: "ComfyUI refused the graph: \(error.message)")
+                await release(&active)
+            case .unreachable:
+                // ComfyUI never saw it.
+                await handBack(&active, error)
+            default:
+                // It may or may not have been queued: ask.
+                active?.needsReconcile = true
+                await reconcile(&active)
+            }
+        }
+    }
+
+    /// ComfyUI is down before it took the job: the job goes back in line, first.
+    private func handBack(_ active: inout ActiveJob?, _ error: ComfyUIError) async {
+        guard let job = active else { return }
+        active = nil
+        await supervisor.requeue(job.record, reason: error.message)
+    }
+
+    // MARK: Following
+
+    private func onComfy(_ item: ComfyStreamItem, _ active: inout ActiveJob?) async {
+        switch item {
+        case .disconnected:
+            active?.needsReconcile = true
+        case .connected:
+            if active?.needsReconcile == true, active?.phase != .waitingForComfy { await reconcile(&active) }
+        case .event(let event):
+            guard var job = active, job.phase != .waitingForComfy, event.promptID == job.promptID else { return }
+            job.lastHeard = .now
+            active = job
+            await apply(event, &active)
+        }
+    }
+
+    private func apply(_ event: ComfyEvent, _ active: inout ActiveJob?) async {
+        guard var job = active else { return }
+        switch event {
+        case .executionStart:
+            if job.record.state == .submitted, let running = await supervisor.record(job.id, .running) { job.record = running }
+        case .executionCached(_, let nodes):
+            job.done.formUnion(nodes)
+        case .executing(_, let node?):
+            if let previous = job.progress.node { job.done.insert(previous) }
+            job.progress.node = node
+            job.progress.nodeType = job.spec.nodeTypes[node]
+            job.progress.value = nil
+            job.progress.max = nil
+        case .progress(_, let node, let value, let max):
+            if let node { job.progress.node = node; job.progress.nodeType = job.spec.nodeTypes[node] }
+            job.progress.value = value
+            job.progress.max = max
+        case .executed(_, let node, _):
+            job.done.insert(node)
+        case .executionSuccess:
+            job.phase = .finishing
+            active = job
+            return await reconcile(&active)
+        case .executionError(let failure):
+            active = job
+            return await end(&active, .failed, error: "ComfyUI failed: \(failure.message)")
+        case .executionInterrupted:
+            active = job
+            return await endInterrupted(&active)
+        default:
+            return
+        }
+        job.progress.nodesDone = job.done.count
+        active = job
+        await supervisor.progress(job.id, job.progress)
+    }
+
+    private func onTick(_ active: inout ActiveJob?) async {
+        guard let job = active else { return }
+        let now = ContinuousClock.now
+        switch job.phase {
+        case .waitingForComfy:
+            if now - (job.lastAttempt ?? .now - .seconds(10)) >= .seconds(1) { await trySubmit(&active) }
+        case .submitted, .finishing:
+            if let interruptedAt = job.interruptedAt, now - interruptedAt >= interruptGrace {
+                return await endInterrupted(&active)
+            }
+            if job.interruptedAt == nil, now >= job.deadline, !job.cancelRequested {
+                active?.interruptedAt = now
+                logger.warning("job \(job.id) passed its timeout of \(job.spec.timeoutSeconds) s: interrupting it")
+                try? await comfyui.deleteFromQueue([job.promptID])
+                try? await comfyui.interrupt(job.promptID)
+                return await reconcile(&active)
+            }
+            if job.needsReconcile || job.phase == .finishing || now - job.lastHeard >= quietReconcile {
+                active?.lastHeard = now
+                await reconcile(&active)
+            }
+        }
+    }
+
+    // MARK: Reconciling
+
+    /// Asks ComfyUI where the prompt is: finished (history) → finalize; queued or running →
+    /// keep following; unknown (ComfyUI restarted) → submit again, up to `retryLimit`.
+    private func reconcile(_ active: inout ActiveJob?) async {
+        guard let job = active else { return }
+        do {
+            if let entry = try await comfyui.history(job.promptID) { return await finalize(entry, &active) }
+            if job.phase == .finishing {
+                // execution_success comes just before ComfyUI writes its history.
+                return
+            }
+            let queue = try await comfyui.queue()
+            if (queue.running + queue.pending).contains(where: { $0.promptID == job.promptID }) {
+                active?.needsReconcile = false
+                return
+            }
+            // It may have finished between the two questions.
+            if let entry = try await comfyui.history(job.promptID) { return await finalize(entry, &active) }
+        } catch {
+            // Unreachable or failing: the job stays; the next tick asks again.
+            active?.needsReconcile = true
+            return
+        }
+        active?.needsReconcile = false
+        if job.cancelRequested { return await end(&active, .cancelled, error: "cancelled") }
+        if job.interruptedAt != nil { return await endInterrupted(&active) }
+        guard job.record.attempts < retryLimit else {
+            return await end(&active, .failed, error: "ComfyUI lost job \(job.id) \(job.record.attempts) times (did it restart while the job ran?); submit it again with gpuctl run")
+        }
+        logger.warning("ComfyUI does not know job \(job.id) (prompt \(job.promptID)); submitting it again")
+        await submit(&active)
+    }
+
+    private func finalize(_ entry: HistoryEntry, _ active: inout ActiveJob?) async {
+        guard let job = active else { return }
+        if entry.statusString == "success" {
+            do {
+                let files = try await outputs.collect(jobID: job.id, outputs: entry.outputs)
+                await end(&active, .succeeded, result: JobSpec.result(files))
+            } catch let error as ComfyUIError where error.kind == .unreachable || error.kind == .timeout {
+                // Try again on the next tick.
+                active?.phase = .finishing
+            } catch {
+                await end(&active, .failed, error: "the job ran but its outputs could not be saved: \(error)")
+            }
+            return
+        }
+        for message in entry.messages.reversed() {
+            guard case .array(let pair) = message, pair.count == 2, let type = pair[0].stringValue else { continue }
+            let frame = JSONWriter.data(["type": .string(type), "data": pair[1]])
+            switch ComfyEvent(text: frame) {
+            case .executionError(let failure)?: return await end(&active, .failed, error: "ComfyUI failed: \(failure.message)")
+            case .executionInterrupted?: return await endInterrupted(&active)
+            default: continue
+            }
+        }
+        await end(&active, .failed, error: "ComfyUI ended the job with status '\(entry.statusString)' and no error message")
+    }
+
+    private func endInterrupted(_ active: inout ActiveJob?) async {
+        guard let job = active else { return }
+        if job.cancelRequested { return await end(&active, .cancelled, error: "cancelled while it ran") }
+        if job.interruptedAt != nil {
+            return await end(&active, .failed, error: "job \(job.id) ran longer than its timeout of \(Int(job.spec.timeoutSeconds)) s and was interrupted; raise it with --timeout")
+        }
+        await end(&active, .failed, error: "the job was interrupted in ComfyUI (not by gpuctl)")
+    }
+
+    // MARK: Cancelling and ending
+
+    private func cancel(_ active: inout ActiveJob?) async {
+        guard let job = active else { return }
+        active?.cancelRequested = true
+        if job.phase == .waitingForComfy { return await end(&active, .cancelled, error: "cancelled before it ran") }
+        try? await comfyui.deleteFromQueue([job.promptID])
+        try? await comfyui.interrupt(job.promptID)
+        await reconcile(&active)
+    }
+
+    private func end(_ active: inout ActiveJob?, _ state: JobState, error: String? = nil, result: String? = nil) async {
+        guard let job = active else { return }
+        await supervisor.record(job.id, state, error: error, result: result)
+        await release(&active)
+    }
+
+    private func release(_ active: inout ActiveJob?) async {
+        guard let job = active else { return }
+        active = nil
+        await supervisor.jobReleased(job.id)
+    }
+}

@@ -1,0 +1,225 @@
+import ComfyUIClient
+import Foundation
+import GPUCtlCore
+import GPUCtlModels
+import GPUCtlStore
+
+/// What the job runner is told: a job to run, what ComfyUI's /ws says, time passing, a cancel.
+enum RunnerInput: Sendable {
+    case admitted(JobRecord, Scheduler.RequestID)
+    case comfy(ComfyStreamItem)
+    case tick
+    case cancel(String)
+}
+
+/// The Supervisor's record of ComfyUI jobs, beside the Scheduler that admits them.
+struct JobsState {
+    var requestOf: [String: Scheduler.RequestID] = [:]
+    var jobOf: [Scheduler.RequestID: String] = [:]
+    /// The job the runner holds now.
+    var withRunner: String?
+    var progress: [String: JobProgress] = [:]
+    var watchers: [String: [Int: AsyncStream<JobNotification>.Continuation]] = [:]
+    var nextWatcher = 0
+    /// Bumped whenever ComfyUI's memory changes hands: a /system_stats answer taken before is stale.
+    var comfyEpoch = 0
+}
+
+extension Supervisor {
+    /// Writes a new job (queued) and puts it in line.
+    func enqueue(_ record: JobRecord, bytes: UInt64) throws -> JobInfo {
+        do {
+            try store.insert(record)
+        } catch {
+            throw RPCErrorPayload(.internal, "could not queue the job: \(error.message)")
+        }
+        request(record, bytes: bytes, resumed: false)
+        return info(record)
+    }
+
+    private func request(_ record: JobRecord, bytes: UInt64, resumed: Bool) {
+        let id = residency.nextRequestID
+        residency.nextRequestID += 1
+        jobs.requestOf[record.id] = id
+        jobs.jobOf[id] = record.id
+        apply(.jobRequested(id, bytes: bytes, requestClass: record.jobClass, resumed: resumed))
+    }
+
+    /// At start: jobs ComfyUI may hold (submitted, running) are resumed first and reconciled by
+    /// the runner; admitted ones go back in line; queued ones keep their order. Returns how many.
+    func restoreJobs() -> Int {
+        do {
+            let open = try store.jobs(in: [.submitted, .running, .admitted, .queued])
+            for record in open where record.state == .submitted || record.state == .running {
+                request(record, bytes: JobSpec(record).vramBytes, resumed: true)
+            }
+            for var record in open where record.state == .admitted || record.state == .queued {
+                if record.state == .admitted {
+                    record = try store.transition(jobID: record.id, to: .queued, error: nil)
+                }
+                request(record, bytes: JobSpec(record).vramBytes, resumed: false)
+            }
+            return open.count
+        } catch {
+            logger.error("could not read the queued jobs: \(error.message)")
+            return 0
+        }
+    }
+
+    /// The Scheduler gave ComfyUI to a job: recorded, then handed to the runner.
+    func jobAdmitted(_ id: Scheduler.RequestID) {
+        guard let jobID = jobs.jobOf[id], var record = try? store.job(id: jobID), !record.state.isFinal else {
+            apply(.finished(id))
+            return
+        }
+        if record.state == .queued {
+            guard let admitted = self.record(jobID, .admitted) else { return }
+            record = admitted
+        }
+        jobs.withRunner = jobID
+        jobs.comfyEpoch += 1
+        runner.yield(.admitted(record, id))
+    }
+
+    /// The Scheduler refused a job (it can never fit).
+    func jobRefused(_ id: Scheduler.RequestID, _ failure: Scheduler.Failure) {
+        guard let jobID = jobs.jobOf.removeValue(forKey: id) else { return }
+        jobs.requestOf[jobID] = nil
+        var message = error(for: failure).message
+        if case .doesNotFit(_, let needed, let budgetBytes, _) = failure {
+            message = "job \(jobID) needs \(ByteSize(bytes: needed)) of VRAM but can never fit: the budget is \(ByteSize(bytes: budgetBytes)); lower the job's vram estimate or --reserve"
+        }
+        record(jobID, .failed, error: message)
+    }
+
+    /// The runner is done with a job (it ended, or goes back in line): ComfyUI is free again.
+    func jobReleased(_ jobID: String) {
+        if jobs.withRunner == jobID { jobs.withRunner = nil }
+        jobs.progress[jobID] = nil
+        jobs.comfyEpoch += 1
+        guard let id = jobs.requestOf.removeValue(forKey: jobID) else { return }
+        jobs.jobOf[id] = nil
+        apply(.finished(id))
+    }
+
+    /// ComfyUI could not be reached before it took the job: the job goes back in line, first,
+    /// and waits for ComfyUI (never failed for that alone).
+    func requeue(_ record: JobRecord, reason: String) {
+        jobReleased(record.id)
+        guard let queued = self.record(record.id, .queued, error: nil) else { return }
+        logger.warning("job \(record.id) waits for ComfyUI: \(reason)")
+        apply(.comfyAvailable(false))
+        request(queued, bytes: JobSpec(queued).vramBytes, resumed: true)
+    }
+
+    /// Records a state change, then tells those waiting on the job. nil when it had already
+    /// ended (a late event: the first end wins).
+    @discardableResult
+    func record(_ jobID: String, _ state: JobState, error: String? = nil, result: String? = nil,
+                countAttempt: Bool = false) -> JobRecord? {
+        let updated: JobRecord
+        do {
+            updated = try store.transition(jobID: jobID, to: state, error: error, result: result, countAttempt: countAttempt)
+        } catch {
+            logger.warning("job \(jobID): \(error.message)")
+            return nil
+        }
+        logger.info("job \(jobID) is \(state.rawValue)", metadata: error.map { ["job.error": "\($0)"] } ?? [:])
+        notify(jobID, JobNotification(job: jobID, state: state.rawValue, error: error))
+        if state.isFinal { endWatchers(jobID) }
+        return updated
+    }
+
+    func progress(_ jobID: String, _ progress: JobProgress) {
+        jobs.progress[jobID] = progress
+        notify(jobID, JobNotification(job: jobID, progress: progress))
+    }
+
+    private func notify(_ jobID: String, _ notification: JobNotification) {
+        for watcher in jobs.watchers[jobID]?.values ?? [:].values { watcher.yield(notification) }
+    }
+
+    private func endWatchers(_ jobID: String) {
+        for watcher in jobs.watchers.removeValue(forKey: jobID)?.values ?? [:].values { watcher.finish() }
+    }
+
+    /// The job now and, unless it has ended, a stream of its changes until it does.
+    func watch(_ jobID: String) throws -> (JobInfo, AsyncStream<JobNotification>?) {
+        let current = try job(jobID)
+        guard !current.isFinal else { return (current, nil) }
+        let (stream, continuation) = AsyncStream<JobNotification>.makeStream()
+        let key = jobs.nextWatcher
+        jobs.nextWatcher += 1
+        jobs.watchers[jobID, default: [:]][key] = continuation
+        continuation.onTermination = { _ in Task { await self.unwatch(jobID, key) } }
+        return (current, stream)
+    }
+
+    private func unwatch(_ jobID: String, _ key: Int) { jobs.watchers[jobID]?[key] = nil }
+
+    /// Cancels a job that waits in line at once; one the runner holds is handed to it (it
+    /// deletes or interrupts it in ComfyUI). Returns false when the runner has it.
+    func cancelWaiting(job jobID: String) throws -> Bool {
+        guard let record = try? store.job(id: jobID) else {
+            throw RPCErrorPayload(.jobNotFound, "no job \(jobID); list jobs with 'gpuctl jobs'")
+        }
+        guard !record.state.isFinal else {
+            throw RPCErrorPayload(.invalidParams, "job \(jobID) already ended as \(record.state.rawValue); there is nothing to cancel")
+        }
+        if jobs.withRunner == jobID {
+            runner.yield(.cancel(jobID))
+            return false
+        }
+        if let id = jobs.requestOf.removeValue(forKey: jobID) {
+            jobs.jobOf[id] = nil
+            apply(.cancelled(id))
+        }
+        self.record(jobID, .cancelled, error: "cancelled before it ran")
+        return true
+    }
+
+    func job(_ jobID: String, history: Bool = false) throws -> JobInfo {
+        let found: JobRecord?
+        do { found = try store.job(id: jobID) } catch { throw RPCErrorPayload(.internal, error.message) }
+        guard let record = found else { throw RPCErrorPayload(.jobNotFound, "no job \(jobID); list jobs with 'gpuctl jobs'") }
+        var result = info(record)
+        if history {
+            result.history = ((try? store.events(jobID: jobID)) ?? []).compactMap { event in
+                event.state.map { JobStateChange(at: event.at.formatted(.iso8601), state: $0.rawValue, message: event.message) }
+            }
+        }
+        return result
+    }
+
+    func listJobs(limit: Int, states: [JobState]?) throws -> JobsListResult {
+        do {
+            return JobsListResult(jobs: try store.recentJobs(limit: limit, states: states).map(info))
+        } catch {
+            throw RPCErrorPayload(.internal, error.message)
+        }
+    }
+
+    func info(_ record: JobRecord) -> JobInfo {
+        let spec = JobSpec(record)
+        return JobInfo(id: record.id, state: record.state.rawValue, jobClass: record.jobClass.rawValue, workflow: spec.workflow,
+                       promptId: record.promptID, attempts: record.attempts, vram: ByteSize(bytes: spec.vramBytes),
+                       timeoutSeconds: spec.timeoutSeconds, createdAt: record.createdAt.formatted(.iso8601),
+                       updatedAt: record.updatedAt.formatted(.iso8601), error: record.error,
+                       outputs: record.result.flatMap(JobSpec.outputs), progress: jobs.progress[record.id])
+    }
+
+    /// What ComfyUI holds now, from /system_stats; dropped when a job or a /free started or
+    /// ended since it was asked for.
+    func observe(comfyHeld bytes: UInt64, epoch: Int) {
+        guard epoch == jobs.comfyEpoch else { return }
+        apply(.comfyObserved(bytes))
+    }
+
+    var comfyEpoch: Int { jobs.comfyEpoch }
+
+    /// ComfyUI's /free finished (or ComfyUI is gone, and its memory with it).
+    func comfyFreed() {
+        jobs.comfyEpoch += 1
+        apply(.unloaded(model: Scheduler.comfyUI))
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import GPUCtlDaemon
+import GPUCtlModels
+import GPUCtlRPC
+import GPUCtlTestSupport
+import Testing
+
+/// ComfyUI jobs through the daemon: submitted one at a time, followed over /ws, outputs saved.
+@Suite struct ComfyJobTests {
+    static let catalog = """
+    {"models": {
+      "llama3.1:8b": {"backend": "ollama", "vram": "6GiB", "priority": 60},
+      "llama3.2:3b": {"backend": "ollama", "vram": "3GiB", "priority": 50},
+      "v1-5-pruned-emaonly.safetensors": {"backend": "comfyui", "vram": "5GiB"}
+    }}
+    """
+
+    static func start(vram: UInt64 = 16 << 30, configure: @escaping (inout DaemonConfiguration) -> Void = { _ in })
+        async throws -> BackendTestBed {
+        try await BackendTestBed.start(vram: vram, catalog: catalog, configure: configure)
+    }
+
+    static func submit(_ bed: BackendTestBed, _ params: JSONValue) async throws -> JobInfo {
+        try await bed.call(.comfySubmit, params, as: JobInfo.self)
+    }
+
+    static func wait(_ bed: BackendTestBed, _ id: String) async throws -> JobInfo {
+        try await bed.call(.jobsWait, ["id": .string(id)], as: JobInfo.self)
+    }
+
+    @Test func aWorkflowRunsAndItsOutputsAreSaved() async throws {
+        let bed = try await Self.start()
+        let submitted = try await Self.submit(bed, ["workflow": "invert", "params": ["width": 64, "prefix": "t/inv"]])
+        #expect(submitted.state == "queued" && submitted.workflow == "invert" && submitted.promptId != nil)
+        let (notes, result) = try await bed.stream(.jobsWait, ["id": .string(submitted.id)])
+        let job = try JSONDecoder().decode(JobInfo.self, from: JSONWriter.data(try result.get()))
+        #expect(job.state == "succeeded", "\(job)")
+        let states = notes.compactMap { $0["state"]?.stringValue }
+        #expect(states.last == "succeeded" && states.contains("running"), "\(states)")
+        let output = try #require(job.outputs?.first)
+        #expect(job.outputs?.count == 1 && output.contentType == "image/png" && output.filename == "inv_00001_.png")
+        #expect(output.path.hasPrefix(bed.daemon.daemon.configuration.outputDirectory + "/" + job.id + "/"))
+        #expect(FileManager.default.contents(atPath: output.path) == Data(FakeComfyUI.png))
+        #expect(job.attempts == 1)
+        // The record: every state, in order.
+        let got = try await bed.call(.jobsGet, ["id": .string(job.id)], as: JobInfo.self)
+        #expect(got.history?.map(\.state) == ["queued", "admitted", "submitted", "running", "succeeded"])
+        // An identical re-run is served from ComfyUI's cache and still yields the file.
+        let again = try await Self.wait(bed, try await Self.submit(bed, ["workflow": "invert", "params": ["width": 64, "prefix": "t/inv"]]).id)
+        #expect(again.state == "succeeded" && again.outputs?.first?.filename == "inv_00001_.png")
+        #expect(FileManager.default.contents(atPath: again.outputs?.first?.path ?? "") == Data(FakeComfyUI.png))
+        let list = try await bed.call(.jobsList, [:], as: JobsListResult.self)
+        #expect(list.jobs.map(\.id) == [again.id, job.id])
+        try await bed.stop()
+    }
+}
