@@ -106,7 +106,9 @@ let package = Package(
             .product(name: "WSClient", package: "swift-websocket"),
         ]),
         .testTarget(name: "GPUCtlDaemonTests", dependencies: [
-            "GPUCtlDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "GPUCtlCommands",
+            "GPUCtlDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "GPUCtlCommands", "GPUCtlStore", "ComfyUIClient",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -21,7 +21,7 @@ struct ComfyJobRunner: Service {
     /// Submissions of one job before it fails because ComfyUI keeps losing it.
     var retryLimit = 3
     /// With no event for this long, /history and /queue are asked.
-    var quietReconcile: Duration = .seconds(5)
+    var quietReconcile: Duration = .seconds(2)
     var tickInterval: Duration = .milliseconds(250)
     /// After an interrupt for a timeout, how long to wait for ComfyUI to confirm it.
     var interruptGrace: Duration = .seconds(30)
@@ -38,8 +38,13 @@ struct ComfyJobRunner: Service {
                     }
                 }
                 var active: ActiveJob?
+                var connected = false
                 for await input in inputs {
-                    await handle(input, &active)
+                    if case .comfy(let item) = input {
+                        if case .connected = item { connected = true }
+                        if case .disconnected = item { connected = false }
+                    }
+                    await handle(input, &active, connected: connected)
                 }
                 group.cancelAll()
             }
@@ -66,7 +71,8 @@ struct ComfyJobRunner: Service {
         var promptID: String { record.promptID ?? record.id }
     }
 
-    func handle(_ input: RunnerInput, _ active: inout ActiveJob?) async {
+    /// `connected`: whether /ws is up; without it events are missed, so /history is asked every tick.
+    func handle(_ input: RunnerInput, _ active: inout ActiveJob?, connected: Bool) async {
         switch input {
         case .admitted(let record, let rid):
             var job = ActiveJob(record: record, rid: rid, spec: JobSpec(record))
@@ -88,7 +94,7 @@ struct ComfyJobRunner: Service {
             await onComfy(item, &active)
         case .tick:
             guard active != nil else { return }
-            await onTick(&active)
+            await onTick(&active, quiet: connected ? quietReconcile : tickInterval)
         }
     }
 
@@ -202,7 +208,7 @@ struct ComfyJobRunner: Service {
         await supervisor.progress(job.id, job.progress)
     }
 
-    private func onTick(_ active: inout ActiveJob?) async {
+    private func onTick(_ active: inout ActiveJob?, quiet: Duration) async {
         guard let job = active else { return }
         let now = ContinuousClock.now
         switch job.phase {
@@ -219,7 +225,7 @@ struct ComfyJobRunner: Service {
                 try? await comfyui.interrupt(job.promptID)
                 return await reconcile(&active)
             }
-            if job.needsReconcile || job.phase == .finishing || now - job.lastHeard >= quietReconcile {
+            if job.needsReconcile || job.phase == .finishing || now - job.lastHeard >= quiet {
                 active?.lastHeard = now
                 await reconcile(&active)
             }

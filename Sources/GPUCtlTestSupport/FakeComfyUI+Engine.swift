@@ -32,6 +32,8 @@ extension FakeComfyUI {
         private var lastGraph: [String: JSONValue]?
         private var lastOutputs: [String: JSONValue] = [:]
         private(set) var history: [String: JSONValue] = [:]
+        /// Prompt ids in the order they finished.
+        private(set) var finished: [String] = []
         private var files: [String: [UInt8]] = [:]
         private var fileCounters: [String: Int] = [:]
         private var sockets: [String: @Sendable (String) async -> Void] = [:]
@@ -183,6 +185,7 @@ extension FakeComfyUI {
             await send(job, type, data)
             messages.append([.string(type), .object(data)])
             let success = outcome == nil
+            finished.append(job.promptID)
             history[job.promptID] = [
                 "prompt": [.number(job.number), id, .object(job.graph), [:], []],
                 "outputs": .object(outputs),

@@ -51,7 +51,11 @@ public final class FakeComfyUI: Sendable {
 
     public var baseURL: String { server.baseURL }
     public func start() async throws { try await server.start() }
-    public func stop() async { await server.stop() }
+    /// Like ComfyUI going down: its sockets close and its port refuses connections.
+    public func stop() async {
+        await engine.dropSockets()
+        await server.stop()
+    }
     public func setLatency(_ latency: Duration) { state.mutate { $0.latency = latency } }
     /// Changes the worker's timings and faults.
     public func configure(_ change: (inout Knobs) -> Void) { knobs.mutate(change) }
@@ -66,6 +70,8 @@ public final class FakeComfyUI: Sendable {
 
     /// Prompts ComfyUI has finished, by id.
     public var historyIDs: [String] { get async { await engine.history.keys.sorted() } }
+    /// Prompt ids in the order they finished.
+    public var finishOrder: [String] { get async { await engine.finished } }
     /// Client ids with an open WebSocket.
     public var connectedClients: Set<String> { state.value.sockets }
 

@@ -31,6 +31,8 @@ extension FakeOllama {
         private(set) var models: [String: Model] = [:]
         private var residents: [String: Resident] = [:]
         private(set) var loadCounts: [String: Int] = [:]
+        /// Loads that did not fit on the card and went partly to the CPU.
+        private(set) var partialLoads = 0
         private var pendingLoads = 0
 
         init(gpu: VirtualGPU, models: [Model], knobs: LockedBox<Knobs>) {
@@ -150,6 +152,7 @@ extension FakeOllama {
             }
             let free = await gpu.freeBytes
             await gpu.allocate(owner, bytes: free)
+            partialLoads += 1
             return free
         }
 

@@ -123,6 +123,8 @@ public final class FakeOllama: Sendable {
     public var residentNames: [String] { get async { await engine.residentNames } }
     /// How many times each model was loaded since the fake started.
     public var loadCounts: [String: Int] { get async { await engine.loadCounts } }
+    /// Loads that found the card too full and went partly to the CPU (gpuctld should prevent them).
+    public var partialLoads: Int { get async { await engine.partialLoads } }
     /// Requests being answered now, per model.
     public var inFlight: [String: Int] { get async { await engine.inFlightCounts } }
 
