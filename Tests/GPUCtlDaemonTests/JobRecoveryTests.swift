@@ -1,0 +1,75 @@
+import Foundation
+import GPUCtlModels
+import GPUCtlRPC
+import GPUCtlStore
+import GPUCtlTestSupport
+import Testing
+
+/// The daemon killed with -9 while jobs are queued and one runs: after a restart every job
+/// ends exactly once, with one output folder each.
+@Suite struct JobRecoveryTests {
+    @Test func kill9With200QueuedAndOneRunningLosesAndDuplicatesNothing() async throws {
+        let gpu = VirtualGPU(totalBytes: 24 << 30)
+        let comfyui = FakeComfyUI(gpu: gpu)
+        try await comfyui.start()
+        comfyui.configure { $0.stepDelay = .milliseconds(20) }
+        let directory = try TemporaryDirectory()
+        let socket = directory.file("s.sock")
+        let outputs = directory.file("out")
+        var arguments = ProcessTests.daemonArguments(directory)
+        let comfyFlag = try #require(arguments.firstIndex(of: "--comfyui-url"))
+        arguments[comfyFlag + 1] = comfyui.baseURL
+        arguments += ["--workflows", BackendTestBed.workflowsDirectory, "--output-dir", outputs]
+
+        let first = try ChildProcess("gpuctld", arguments)
+        #expect(await eventually { await ProcessTests.pings(socket) })
+        let ids = try await blocking { () -> [String] in
+            let client = try RPCClient(socketPath: socket, timeout: .seconds(30))
+            func submit(_ params: JSONValue) throws -> String {
+                try JSONDecoder().decode(JobInfo.self, from: client.callRaw("comfy.submit", params: params)).id
+            }
+            var ids = [try submit(["workflow": "txt2img", "params": ["prompt": "slow", "steps": 40]])]
+            for index in 0..<200 {
+                ids.append(try submit(["workflow": "invert", "class": "batch", "params": ["prefix": .string("job\(index % 7)")]]))
+            }
+            return ids
+        }
+        let running = await eventually {
+            try await blocking {
+                try JSONDecoder().decode(JobInfo.self, from: RPCClient(socketPath: socket).callRaw("jobs.get", params: ["id": .string(ids[0])])).state == "running"
+            }
+        }
+        #expect(running)
+        first.signal(SIGKILL)
+        _ = await first.waitForExit()
+
+        let second = try ChildProcess("gpuctld", arguments)
+        #expect(await eventually { await ProcessTests.pings(socket) })
+        let allEnded = await eventually(within: .seconds(120)) {
+            try await blocking {
+                let counts = try RPCClient(socketPath: socket).call(.status, as: StatusResult.self).jobs
+                return counts.succeeded + counts.failed + counts.cancelled == 201
+            }
+        }
+        #expect(allEnded)
+        second.signal(SIGTERM)
+        #expect(await second.waitForExit(within: .seconds(10)) == 0)
+
+        let store = try JobStore(directory: directory.file("state"))
+        for id in ids {
+            let job = try #require(try store.job(id: id))
+            #expect(job.state == .succeeded, "\(id): \(job.state) \(job.error ?? "")")
+            let endings = try store.events(jobID: id).filter { $0.state?.isFinal == true }
+            #expect(endings.count == 1, "\(id) ended \(endings.count) times")
+            let files = try FileManager.default.contentsOfDirectory(atPath: "\(outputs)/\(id)")
+            #expect(files.count == 1, "\(id): \(files)")
+        }
+        try store.close()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outputs).count == 201)
+        // ComfyUI ran each prompt once: the running one was followed again, not resubmitted.
+        let finished = await comfyui.finishOrder
+        #expect(Set(finished).count == finished.count)
+        await comfyui.stop()
+        directory.remove()
+    }
+}
