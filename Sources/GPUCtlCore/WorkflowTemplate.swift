@@ -42,7 +42,7 @@ public struct WorkflowTemplate: Sendable, Equatable {
                 continue
             }
             guard let checked = Self.check(value, parameter) else {
-                problems.append("parameter '\(name)' must be \(Self.describe(parameter)), not \(value.typeName == "number" ? value.jsonText : value.typeName)")
+                problems.append("parameter '\(name)' must be \(Self.describe(parameter)), not \(Self.shown(value))")
                 continue
             }
             guard case .object(var node)? = graph[parameter.node], case .object(var inputs)? = node["inputs"] else { continue }
@@ -66,6 +66,15 @@ public struct WorkflowTemplate: Sendable, Equatable {
         case (.float, .string(let text)): return Double(text).map(JSONValue.number)
         case (.bool, .string(let text)): return ["true": JSONValue.bool(true), "false": .bool(false)][text.lowercased()]
         default: return nil
+        }
+    }
+
+    /// A wrong value as the person typed it: numbers and text as themselves, else the JSON type.
+    static func shown(_ value: JSONValue) -> String {
+        switch value {
+        case .number: value.jsonText
+        case .string(let text): "'\(text)'"
+        default: value.typeName
         }
     }
 

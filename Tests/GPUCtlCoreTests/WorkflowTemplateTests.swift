@@ -30,7 +30,7 @@ import Testing
         #expect(throws: WorkflowError(workflow: "t", problems: ["parameter 'prefix' is required ()"])) { try template.graph(with: [:]) }
         #expect(throws: WorkflowError(workflow: "t", problems: [
             "unknown parameter 'widht'; did you mean 'width'?",
-            "parameter 'mode' must be one of 1, 2, not string",
+            "parameter 'mode' must be one of 1, 2, not '3'",
             "parameter 'width' must be an integer, not 1.5",
         ])) { try template.graph(with: ["widht": 3, "width": 1.5, "prefix": "p", "mode": "3"]) }
     }

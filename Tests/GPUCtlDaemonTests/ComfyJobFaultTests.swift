@@ -27,7 +27,7 @@ import Testing
         let cases: [(JSONValue, String)] = [
             (["workflow": "invrt"], "no workflow named 'invrt'; did you mean 'invert'?"),
             (["workflow": "invert", "params": ["widht": 64]], "workflow 'invert': unknown parameter 'widht'; did you mean 'width'?"),
-            (["workflow": "invert", "params": ["width": "wide"]], "workflow 'invert': parameter 'width' must be an integer, not string"),
+            (["workflow": "invert", "params": ["width": "wide"]], "workflow 'invert': parameter 'width' must be an integer, not 'wide'"),
             (["workflow": "txt2img"], "workflow 'txt2img': parameter 'prompt' is required (What to draw.)"),
             (["workflow": "invert", "graph": ["1": ["class_type": "EmptyImage", "inputs": [:]]]],
              "invalid params for comfy.submit: send either 'workflow' (with 'params') or 'graph', not both"),

@@ -13,7 +13,8 @@ import Testing
     static let varying: Set<String> = ["pid", "uptimeSeconds", "socket", "stateDir", "checkedAt", "latencyMs", "url", "path",
                                        "elapsedMs", "loadMs", "waitMs", "totalMs", "expiresAt", "lastUsed",
                                        "totalDuration", "evalDuration", "promptEvalDuration", "loadDuration", "directory",
-                                       "vramFreeBefore", "vramFreeAfter", "freed"]
+                                       "vramFreeBefore", "vramFreeAfter", "freed", "createdAt", "updatedAt", "at",
+                                       "promptId"]
 
     struct Example: Sendable {
         var request: String
@@ -89,14 +90,26 @@ import Testing
         })
         // GPUCTL_DOCS_PRINT=1 prints what the daemon answers, to write new examples from.
         let printing = ProcessInfo.processInfo.environment["GPUCTL_DOCS_PRINT"] == "1"
+        // `$JOB` in an example stands for the id of the job the last comfy.submit example queued;
+        // the test waits for that job to end before the next example, so answers are stable.
+        var job = "$JOB"
         for example in examples {
+            let request = example.request.replacingOccurrences(of: "$JOB", with: job)
             // A streaming method answers with notifications, then its response: one line each.
-            let expectedLines = example.response.split(separator: "\n").filter { !$0.isEmpty }
+            let lineCount = example.response.split(separator: "\n").filter { !$0.isEmpty }.count
             let lines = try await blocking { () throws -> [Data] in
                 let client = try RPCClient(socketPath: path)
-                try client.send(Data(example.request.utf8))
-                return try expectedLines.map { _ in try client.readLine() }
+                try client.send(Data(request.utf8))
+                return try (0..<lineCount).map { _ in try client.readLine() }
             }
+            if request.contains(#""method":"comfy.submit""#), let line = lines.last,
+               let id = try JSONDecoder().decode(JSONValue.self, from: line)["result"]?["id"]?.stringValue {
+                job = id
+                #expect(await eventually {
+                    try await blocking { try RPCClient(socketPath: path).call(.jobsGet, params: ["id": .string(id)], as: JobInfo.self).isFinal }
+                })
+            }
+            let expectedLines = example.response.replacingOccurrences(of: "$JOB", with: job).split(separator: "\n").filter { !$0.isEmpty }
             for (line, expectedLine) in zip(lines, expectedLines) {
                 if printing { print("DOCS \(String(decoding: line, as: UTF8.self))") }
                 let actual = try JSONDecoder().decode(JSONValue.self, from: line)

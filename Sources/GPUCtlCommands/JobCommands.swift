@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import GPUCtlModels
+import GPUCtlRPC
+
+/// `gpuctl run WORKFLOW --set key=value ... [--wait]`: queues a ComfyUI job.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Queue a ComfyUI workflow as a job; with --wait, follow it and print its output files.",
+        discussion: "Values are checked against the workflow's parameters (gpuctl workflows) before anything is queued. An image parameter may name a file here: it is uploaded to ComfyUI. Ctrl-C while waiting stops the waiting, not the job (gpuctl cancel ID does).")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "A workflow name (gpuctl workflows lists them).") var workflow: String
+    @Option(name: .customLong("set"), help: "A parameter as key=value (repeatable).") var values: [String] = []
+    @Flag(help: "Wait for the job, showing progress, then print its output files.") var wait = false
+    @Flag(help: "Queue as batch work (interactive jobs go first).") var batch = false
+    @Option(name: .customLong("job-timeout"), help: "Seconds the job may run before it is interrupted (default: the daemon's).")
+    var jobTimeout: Double?
+
+    func run() throws {
+        var parameters: [String: JSONValue] = [:]
+        for pair in values {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--set takes key=value, not '\(pair)'") }
+            // A file here is sent as an absolute path, so the daemon can read and upload it.
+            var value = parts[1]
+            if FileManager.default.fileExists(atPath: value), !value.hasPrefix("/") {
+                value = FileManager.default.currentDirectoryPath + "/" + value
+            }
+            parameters[parts[0]] = .string(value)
+        }
+        var params: [String: JSONValue] = ["workflow": .string(workflow), "params": .object(parameters)]
+        if batch { params["class"] = "batch" }
+        if let jobTimeout { params["timeout"] = .number(jobTimeout) }
+        let client = try global.connect()
+        let submitted = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.comfySubmit.rawValue, params: .object(params)) }
+        guard wait else {
+            if global.json { return Output.printJSON(submitted) }
+            let job = try JSONDecoder().decode(JobInfo.self, from: submitted)
+            return Output.print("job \(job.id) queued (gpuctl job \(job.id) shows it)")
+        }
+        let job = try JSONDecoder().decode(JobInfo.self, from: submitted)
+        try JobWaiter(global: global).wait(job.id)
+    }
+}
+
+/// Follows `jobs.wait`: a progress line per node on a terminal (stderr), then the outputs.
+struct JobWaiter {
+    let global: GlobalOptions
+
+    func wait(_ id: String) throws {
+        Interrupt.exitOnCtrlC()
+        // A job may wait behind others and run for long: no deadline unless one is given.
+        let client: RPCClient
+        do {
+            client = try RPCClient(socketPath: global.socketPath, timeout: .seconds(Int64(global.timeout ?? 7 * 86_400)))
+        } catch {
+            throw CLIExit.fail(error)
+        }
+        let bar = isatty(STDERR_FILENO) == 1 && !global.json
+        let data = try CLIExit.run { () throws(RPCClientError) in
+            try client.callRaw(RPCMethod.jobsWait.rawValue, params: ["id": .string(id)]) { data in
+                if global.json { return Output.printJSON(data) }
+                guard bar, let note = try? JSONDecoder().decode(JobNotification.self, from: data) else { return }
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + JobsRenderer.progressLine(note)).utf8))
+            }
+        }
+        if bar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if global.json { return Output.printJSON(data) }
+        let job = try JSONDecoder().decode(JobInfo.self, from: data)
+        guard job.state == "succeeded" else {
+            FileHandle.standardError.write(Data("gpuctl: job \(job.id) \(job.state): \(job.error ?? "no reason given")\n".utf8))
+            throw ExitCode(ExitCodes.daemonError)
+        }
+        Output.print((job.outputs ?? []).map(\.path).joined(separator: "\n"))
+    }
+}
+
+/// `gpuctl jobs`: the newest jobs.
+struct JobsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List ComfyUI jobs, newest first.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Only jobs in this state (queued, admitted, submitted, running, succeeded, failed, cancelled; repeatable).")
+    var state: [String] = []
+    @Option(help: "How many to show.") var limit = 20
+
+    func run() throws {
+        var params: [String: JSONValue] = ["limit": .number(Double(limit))]
+        if !state.isEmpty { params["state"] = .array(state.map(JSONValue.string)) }
+        let client = try global.connect()
+        let data = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.jobsList.rawValue, params: .object(params)) }
+        if global.json { return Output.printJSON(data) }
+        Output.print(JobsRenderer.table(try JSONDecoder().decode(JobsListResult.self, from: data).jobs))
+    }
+}
+
+/// `gpuctl job ID`: one job in full.
+struct JobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "job", abstract: "Show one job: state, history, error, output files.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The job's id.") var id: String
+    @Flag(help: "Wait for it to end, showing progress, then print its output files.") var wait = false
+
+    func run() throws {
+        if wait { return try JobWaiter(global: global).wait(id) }
+        let client = try global.connect()
+        let data = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.jobsGet.rawValue, params: ["id": .string(id)]) }
+        if global.json { return Output.printJSON(data) }
+        Output.print(JobsRenderer.detail(try JSONDecoder().decode(JobInfo.self, from: data)))
+    }
+}
+
+/// `gpuctl cancel ID`.
+struct CancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job, waiting or running.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The job's id.") var id: String
+
+    func run() throws {
+        let client = try global.connect(slow: true)
+        let data = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.jobsCancel.rawValue, params: ["id": .string(id)]) }
+        if global.json { return Output.printJSON(data) }
+        let job = try JSONDecoder().decode(JobInfo.self, from: data)
+        Output.print("job \(job.id) \(job.state)")
+    }
+}
