@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpuctl-bench",
         abstract: "Measure gpuctld and write BENCHMARKS.md.",
-        subcommands: [Run.self, Ollama.self, FakeOllamaServer.self, Echo.self, Idle.self],
+        subcommands: [Run.self, Ollama.self, Jobs.self, FakeOllamaServer.self, Echo.self, Idle.self],
         defaultSubcommand: Run.self)
 
     struct Echo: ParsableCommand {
@@ -62,6 +62,20 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
+    struct Jobs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "jobs", abstract: "Run only the ComfyUI job benchmarks and print them.")
+        func run() async throws {
+            let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            let directory = NSTemporaryDirectory() + "gpuctl-bench-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let numbers = try await JobsBench.run(products: products, directory: directory) {
+                FileHandle.standardError.write(Data("gpuctl-bench: \($0)\n".utf8))
+            }
+            print(Report.jobsSection(numbers))
+        }
+    }
+
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "run", abstract: "Run every benchmark.")
 
@@ -78,6 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             var report = try measureSocketAndIdle(products: products, directory: directory)
             report.ollama = try await OllamaBench.run(products: products, directory: directory, log: log)
+            report.jobs = try await JobsBench.run(products: products, directory: directory, log: log)
             let markdown = report.markdown(command: "swift build -c release && .build/release/gpuctl-bench")
             try markdown.write(toFile: output, atomically: true, encoding: .utf8)
             print(markdown)

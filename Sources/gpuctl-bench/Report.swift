@@ -23,6 +23,7 @@ struct Report {
     var idleCPUPercent = 0.0
     var idleSeconds = 0.0
     var ollama: OllamaNumbers?
+    var jobs: JobsNumbers?
 
     func markdown(command: String) -> String {
         let ping = pingLatency!, echo = echoLatency!, cli = cliStatus!, spawn = trueSpawn!
@@ -104,7 +105,7 @@ struct Report {
             The difference is the code of the HTTP client, GRDB and the daemon that start-up
             touches; ICU is kept off the idle path (see DESIGN.md, Conventions).
 
-            """ + (ollama.map(Report.ollamaSection) ?? "")
+            """ + (ollama.map(Report.ollamaSection) ?? "") + (jobs.map(Report.jobsSection) ?? "")
     }
 
     /// Issue 3: Scheduler, streaming relay and swap against the in-process fake Ollama.
@@ -152,6 +153,43 @@ struct Report {
             | Scheduler decision (`handle`, pure) | measured | target | |
             |---|---|---|---|
             | \(numbers.decisionModels) catalog models, \(numbers.decisionWaiting) waiting requests | \(us(numbers.decisionMicros)) per decision | ≤ 10 µs | \(mark(numbers.decisionMicros <= 10)) |
+
+            """
+    }
+
+    /// Issue 4: the job queue's bookkeeping, per-job overhead, and the hand-over from Ollama.
+    static func jobsSection(_ numbers: JobsNumbers) -> String {
+        func mark(_ met: Bool) -> String { met ? "met" : "**missed**" }
+        func ms(_ value: Double) -> String { String(format: "%.1f ms", value / 1000) }
+        let queued = numbers.readyQueued!, empty = numbers.readyEmpty!, handover = numbers.handover!
+        let overhead = numbers.gpuctldMillisPerJob - numbers.directMillisPerJob
+        return """
+
+            ## ComfyUI jobs: queue, overhead, hand-over (issue #4)
+
+            A release `gpuctld` as a process; the fake ComfyUI and fake Ollama of GPUCtlTestSupport in
+            this process on 127.0.0.1.
+
+            | queue bookkeeping | measured | baseline in the same run | target | |
+            |---|---|---|---|---|
+            | enqueue \(numbers.enqueueCount) jobs (`comfy.submit`, each written to SQLite before the answer) | \(String(format: "%.2f s", numbers.enqueueSeconds)) (\(String(format: "%.0f µs", numbers.enqueueSeconds * 1e6 / Double(numbers.enqueueCount))) each) | \(String(format: "%.2f s", numbers.pingSeconds)) for as many `ping`s | ≤ 3 s | \(mark(numbers.enqueueSeconds <= 3)) |
+            | restart with \(numbers.enqueueCount) queued: spawn until `ping` answers (median of 5) | \(ms(queued.p50)) | \(ms(empty.p50)) with an empty store | ≤ 1 s | \(mark(queued.p50 <= 1_000_000)) |
+
+            The daemon reads every unfinished job and puts it back in line before it opens its socket,
+            so "answers ping" means the queue is ready.
+
+            | per job, \(numbers.jobsRun) model-free jobs one after another, zero-time nodes | ms per job | |
+            |---|---|---|
+            | directly: follow /ws, submit, wait for success, read /history, download the file | \(String(format: "%.2f", numbers.directMillisPerJob)) | baseline |
+            | through gpuctld: `comfy.submit` + `jobs.wait` (store writes, admission, the same ComfyUI calls, file saved) | \(String(format: "%.2f", numbers.gpuctldMillisPerJob)) | |
+            | gpuctld's overhead (target ≤ 5 ms) | \(String(format: "%.2f", overhead)) | \(mark(overhead <= 5)) |
+
+            | Ollama → ComfyUI hand-over, 10 runs | p50 | max | target | |
+            |---|---|---|---|---|
+            | a 6.2 GiB model finishes a request; a 5 GiB job waits on a 10 GiB card: from the request's answer to the job's `submitted`, minus the fake's unload time (\(Int(numbers.unloadMillis)) ms) | \(ms(handover.p50)) | \(ms(handover.max)) | ≤ 20 ms | \(mark(handover.p50 <= 20_000)) |
+
+            The hand-over is: the request ends, the Scheduler picks the job and unloads the idle model,
+            /api/ps is polled until the model is gone, the job is admitted, written, and submitted.
 
             """
     }

@@ -1,0 +1,185 @@
+import AsyncHTTPClient
+import ComfyUIClient
+import Foundation
+import GPUCtlModels
+import GPUCtlRPC
+import GPUCtlTestSupport
+import Logging
+
+/// Issue 4's numbers: queue bookkeeping (enqueue, restart), gpuctld's overhead per ComfyUI job
+/// against driving the fake ComfyUI directly, and the hand-over from Ollama to a job.
+struct JobsNumbers {
+    var enqueueCount = 0
+    var enqueueSeconds = 0.0
+    var pingSeconds = 0.0
+    var readyQueued: LatencySummary?
+    var readyEmpty: LatencySummary?
+    var jobsRun = 0
+    var directMillisPerJob = 0.0
+    var gpuctldMillisPerJob = 0.0
+    var handover: LatencySummary?
+    var unloadMillis = 0.0
+}
+
+enum JobsBench {
+    static func run(products: URL, directory: String, jobs: Int = 10_000, log: (String) -> Void) async throws -> JobsNumbers {
+        var numbers = JobsNumbers()
+        numbers.enqueueCount = jobs
+        let gpuctld = products.appendingPathComponent("gpuctld").path
+        let workflows = FileManager.default.currentDirectoryPath + "/Workflows"
+
+        // 1. Enqueue with ComfyUI unreachable, so every job stays queued; ping on the same
+        //    connection is the baseline (the RPC alone).
+        let socket = "\(directory)/jobs.sock"
+        let state = "\(directory)/jobs-state"
+        let arguments = ["--socket", socket, "--state-dir", state, "--vram", "24GiB", "--workflows", workflows,
+                         "--ollama-url", "http://127.0.0.1:9", "--comfyui-url", "http://127.0.0.1:9", "--log-level", "error"]
+        var daemon = try Child.start(gpuctld, arguments)
+        try await OllamaBench.onThread { try Child.waitForPing(socket) }
+        log("jobs: \(jobs) comfy.submit on one connection, against \(jobs) pings")
+        (numbers.pingSeconds, numbers.enqueueSeconds) = try await OllamaBench.onThread {
+            let client = try RPCClient(socketPath: socket, timeout: .seconds(60))
+            let pingStart = ContinuousClock.now
+            for _ in 0..<jobs { _ = try client.callRaw("ping") }
+            let ping = Clock.microseconds(since: pingStart) / 1e6
+            let start = ContinuousClock.now
+            for index in 0..<jobs {
+                _ = try client.callRaw("comfy.submit", params: ["workflow": "invert", "class": index % 2 == 0 ? "batch" : "interactive",
+                                                              "params": ["prefix": .string("bench\(index)")]])
+            }
+            return (ping, Clock.microseconds(since: start) / 1e6)
+        }
+        daemon.stop()
+
+        // 2. Restart: spawn until ping answers, with the 10,000 queued jobs and with an empty store.
+        log("jobs: 5 restarts with \(jobs) queued, 5 with an empty store")
+        var queued: [Double] = [], empty: [Double] = []
+        for round in 0..<5 {
+            for (target, stateDir) in [(0, state), (1, "\(directory)/empty-\(round)")] {
+                var args = arguments
+                args[3] = stateDir
+                let started = ContinuousClock.now
+                daemon = try Child.start(gpuctld, args)
+                try await OllamaBench.onThread { try Child.waitForPing(socket) }
+                let elapsed = Clock.microseconds(since: started)
+                if target == 0 { queued.append(elapsed) } else { empty.append(elapsed) }
+                daemon.stop()
+            }
+        }
+        numbers.readyQueued = LatencySummary(queued)
+        numbers.readyEmpty = LatencySummary(empty)
+
+        // 3. Per job: zero-time nodes on the fake, driven directly and through gpuctld.
+        let gpu = VirtualGPU(totalBytes: 10 << 30)
+        let comfyui = FakeComfyUI(gpu: gpu)
+        try await comfyui.start()
+        comfyui.configure { $0.stepDelay = .zero; $0.checkpointBytes = ["v1-5-pruned-emaonly.safetensors": 5 << 30] }
+        let runs = 200
+        numbers.jobsRun = runs
+        log("jobs: \(runs) model-free jobs one after another, directly and through gpuctld")
+        numbers.directMillisPerJob = try await direct(comfyui.baseURL, runs: runs) / Double(runs)
+        let ollama = FakeOllama(gpu: gpu)
+        try await ollama.start()
+        let catalog = "\(directory)/models.json"
+        try Data("""
+            {"models": {"llama3.1:8b": {"backend": "ollama", "vram": "6.2GiB"},
+                        "v1-5-pruned-emaonly.safetensors": {"backend": "comfyui", "vram": "5GiB"}}}
+            """.utf8).write(to: URL(fileURLWithPath: catalog))
+        let liveArguments = ["--socket", socket, "--state-dir", "\(directory)/live-state", "--vram", "10GiB", "--workflows", workflows,
+                             "--config", catalog, "--output-dir", "\(directory)/outputs", "--min-residency", "0s",
+                             "--ollama-url", ollama.baseURL, "--comfyui-url", comfyui.baseURL, "--log-level", "error"]
+        daemon = try Child.start(gpuctld, liveArguments)
+        defer { daemon.stop() }
+        try await OllamaBench.onThread { try Child.waitForPing(socket) }
+        numbers.gpuctldMillisPerJob = try await OllamaBench.onThread {
+            let client = try RPCClient(socketPath: socket, timeout: .seconds(60))
+            let start = ContinuousClock.now
+            for index in 0..<runs {
+                let reply = try client.callRaw("comfy.submit", params: ["workflow": "invert", "params": ["prefix": .string("g\(index)")]])
+                let id = try JSONDecoder().decode(JobInfo.self, from: reply).id
+                _ = try client.callRaw("jobs.wait", params: ["id": .string(id)]) { _ in }
+            }
+            return Clock.microseconds(since: start) / 1e3 / Double(runs)
+        }
+
+        // 4. Ollama → ComfyUI: a generate holds a 6.2 GiB model; a 5 GiB job waits; from the
+        //    generate's answer to the job's `submitted` notification, minus the fake's unload time.
+        let unload = Duration.milliseconds(100)
+        numbers.unloadMillis = 100
+        ollama.configure { $0.unloadDelay = unload; $0.tokens = 50; $0.tokenDelay = .milliseconds(2) }
+        log("jobs: 10 hand-overs from a finished Ollama request to a submitted ComfyUI job")
+        var handovers: [Double] = []
+        for index in 0..<11 {
+            let gap = try await handover(socket: socket, seed: index)
+            if index > 0 { handovers.append(gap - 100_000) }
+        }
+        numbers.handover = LatencySummary(handovers)
+        await ollama.stop()
+        await comfyui.stop()
+        return numbers
+    }
+
+    /// What gpuctld does per job, without it: follow /ws, submit, wait for success, read the
+    /// history, download the file. Returns the total milliseconds.
+    static func direct(_ baseURL: String, runs: Int) async throws -> Double {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let client = ComfyUIClient(baseURL: baseURL, httpClient: http, logger: Logger(label: "bench"))
+        let graph = try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/Workflows/invert.json")))
+        let total = try await client.withEvents(clientID: "bench-direct") { events in
+            var iterator = events.makeAsyncIterator()
+            while let item = await iterator.next() { if case .connected = item { break } }
+            let start = ContinuousClock.now
+            for index in 0..<runs {
+                guard case .object(var nodes) = graph, case .object(var save)? = nodes["3"], case .object(var inputs)? = save["inputs"] else { break }
+                inputs["filename_prefix"] = .string("d\(index)")
+                save["inputs"] = .object(inputs)
+                nodes["3"] = .object(save)
+                let id = UUID().uuidString.lowercased()
+                _ = try await client.submit(graph: .object(nodes), clientID: "bench-direct", promptID: id)
+                while let item = await iterator.next() {
+                    if case .event(.executionSuccess(let done)) = item, done == id { break }
+                }
+                let entry = try await client.history(id)
+                for (_, output) in entry?.outputs ?? [:] {
+                    guard case .array(let images)? = output["images"] else { continue }
+                    for image in images {
+                        _ = try await client.view(filename: image["filename"]?.stringValue ?? "", subfolder: image["subfolder"]?.stringValue ?? "",
+                                                  type: image["type"]?.stringValue ?? "output")
+                    }
+                }
+            }
+            return Clock.microseconds(since: start) / 1e3
+        }
+        try await http.shutdown()
+        return total
+    }
+
+    /// One hand-over: returns microseconds from the generate's answer to the job's submission.
+    static func handover(socket: String, seed: Int) async throws -> Double {
+        try await OllamaBench.onThread {
+            let generating = LockedBox<ContinuousClock.Instant?>(nil)
+            let submitted = LockedBox<ContinuousClock.Instant?>(nil)
+            let generator = Thread {
+                _ = try? RPCClient(socketPath: socket, timeout: .seconds(60)).callRaw("generate", params: ["model": "llama3.1:8b", "prompt": "hi"]) { _ in
+                    if generating.value == nil { generating.mutate { $0 = .now } }
+                }
+                generating.mutate { $0 = .now }
+            }
+            // The job is queued while the model streams, so it must wait for the unload.
+            generator.start()
+            while generating.value == nil { usleep(500) }
+            let client = try RPCClient(socketPath: socket, timeout: .seconds(60))
+            let reply = try client.callRaw("comfy.submit", params: ["workflow": "txt2img", "params": ["prompt": "x", "steps": 1, "seed": .number(Double(seed))]])
+            let id = try JSONDecoder().decode(JobInfo.self, from: reply).id
+            _ = try client.callRaw("jobs.wait", params: ["id": .string(id)]) { data in
+                if submitted.value == nil, let note = try? JSONDecoder().decode(JobNotification.self, from: data), note.state == "submitted" {
+                    submitted.mutate { $0 = .now }
+                }
+            }
+            while !generator.isFinished { usleep(500) }
+            guard let end = generating.value, let start = submitted.value else { return .nan }
+            let elapsed = start - end
+            return Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12
+        }
+    }
+}
