@@ -23,8 +23,9 @@ public struct GlobalOptions: ParsableArguments {
 
     /// Connects, or prints why not and exits with the documented code.
     /// `slow` commands (loads, inference) wait longer by default: a model load can take minutes.
-    func connect(slow: Bool = false) throws -> RPCClient {
-        let seconds = timeout ?? (slow ? 900 : 10)
+    /// `waitSeconds`, when given, is the default instead (a job followed to its end).
+    func connect(slow: Bool = false, waitSeconds: Double? = nil) throws -> RPCClient {
+        let seconds = timeout ?? waitSeconds ?? (slow ? 900 : 10)
         do {
             return try RPCClient(socketPath: socketPath, timeout: .milliseconds(Int(max(seconds, 0.001) * 1000)))
         } catch {

@@ -51,12 +51,7 @@ struct JobWaiter {
     func wait(_ id: String) throws {
         Interrupt.exitOnCtrlC()
         // A job may wait behind others and run for long: no deadline unless one is given.
-        let client: RPCClient
-        do {
-            client = try RPCClient(socketPath: global.socketPath, timeout: .seconds(Int64(global.timeout ?? 7 * 86_400)))
-        } catch {
-            throw CLIExit.fail(error)
-        }
+        let client = try global.connect(waitSeconds: 7 * 86_400)
         let bar = isatty(STDERR_FILENO) == 1 && !global.json
         let data = try CLIExit.run { () throws(RPCClientError) in
             try client.callRaw(RPCMethod.jobsWait.rawValue, params: ["id": .string(id)]) { data in

@@ -160,9 +160,7 @@ extension Supervisor {
     /// Cancels a job that waits in line at once; one the runner holds is handed to it (it
     /// deletes or interrupts it in ComfyUI). Returns false when the runner has it.
     func cancelWaiting(job jobID: String) throws -> Bool {
-        guard let record = try? store.job(id: jobID) else {
-            throw RPCErrorPayload(.jobNotFound, "no job \(jobID); list jobs with 'gpuctl jobs'")
-        }
+        let record = try stored(jobID)
         guard !record.state.isFinal else {
             throw RPCErrorPayload(.invalidParams, "job \(jobID) already ended as \(record.state.rawValue); there is nothing to cancel")
         }
@@ -178,11 +176,16 @@ extension Supervisor {
         return true
     }
 
-    func job(_ jobID: String, history: Bool = false) throws -> JobInfo {
+    /// The job's row, or `job_not_found`; a store failure is `internal`.
+    private func stored(_ jobID: String) throws -> JobRecord {
         let found: JobRecord?
         do { found = try store.job(id: jobID) } catch { throw RPCErrorPayload(.internal, error.message) }
         guard let record = found else { throw RPCErrorPayload(.jobNotFound, "no job \(jobID); list jobs with 'gpuctl jobs'") }
-        var result = info(record)
+        return record
+    }
+
+    func job(_ jobID: String, history: Bool = false) throws -> JobInfo {
+        var result = info(try stored(jobID))
         if history {
             result.history = ((try? store.events(jobID: jobID)) ?? []).compactMap { event in
                 event.state.map { JobStateChange(at: event.at.formatted(.iso8601), state: $0.rawValue, message: event.message) }
