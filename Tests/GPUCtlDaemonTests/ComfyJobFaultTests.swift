@@ -67,12 +67,11 @@ import Testing
         try await bed.stop()
     }
 
-    /// Starts a slow txt2img job and returns once ComfyUI runs it.
-    static func startSlowJob(_ bed: BackendTestBed, steps: Int = 40, extra: [String: JSONValue] = [:]) async throws -> String {
+    /// Starts a slow txt2img job (6 s at 15 ms a step, so it is still running on a loaded
+    /// machine when the test acts) and returns once ComfyUI runs it.
+    static func startSlowJob(_ bed: BackendTestBed) async throws -> String {
         bed.comfyui.configure { $0.stepDelay = .milliseconds(15) }
-        var params: [String: JSONValue] = ["workflow": "txt2img", "params": ["prompt": "a cat", "steps": .number(Double(steps))]]
-        params.merge(extra) { $1 }
-        let id = try await ComfyJobTests.submit(bed, .object(params)).id
+        let id = try await ComfyJobTests.submit(bed, ["workflow": "txt2img", "params": ["prompt": "a cat", "steps": 400]]).id
         let running = await eventually { try await bed.call(.jobsGet, ["id": .string(id)], as: JobInfo.self).state == "running" }
         #expect(running)
         return id
@@ -82,6 +81,7 @@ import Testing
         let bed = try await ComfyJobTests.start()
         let id = try await Self.startSlowJob(bed)
         await bed.comfyui.dropWebSockets()
+        bed.comfyui.configure { $0.stepDelay = .milliseconds(1) }
         let job = try await ComfyJobTests.wait(bed, id)
         #expect(job.state == "succeeded" && job.attempts == 1 && job.outputs?.count == 1, "\(job)")
         try await bed.stop()
@@ -91,6 +91,7 @@ import Testing
         let bed = try await ComfyJobTests.start()
         let id = try await Self.startSlowJob(bed)
         try await bed.comfyui.restart()
+        bed.comfyui.configure { $0.stepDelay = .milliseconds(1) }
         let job = try await ComfyJobTests.wait(bed, id)
         #expect(job.state == "succeeded" && job.attempts == 2 && job.outputs?.count == 1, "\(job)")
         try await bed.stop()
@@ -117,7 +118,7 @@ import Testing
 
     @Test func cancelStopsAQueuedJobAndARunningOne() async throws {
         let bed = try await ComfyJobTests.start()
-        let running = try await Self.startSlowJob(bed, steps: 400)
+        let running = try await Self.startSlowJob(bed)
         let queued = try await ComfyJobTests.submit(bed, ["workflow": "invert"]).id
         let cancelledQueued = try await bed.call(.jobsCancel, ["id": .string(queued)], as: JobInfo.self)
         #expect(cancelledQueued.state == "cancelled")
@@ -132,7 +133,9 @@ import Testing
 
     @Test func aJobPastItsTimeoutIsInterruptedAndFailed() async throws {
         let bed = try await ComfyJobTests.start()
-        let id = try await Self.startSlowJob(bed, steps: 400, extra: ["timeout": 0.5])
+        bed.comfyui.configure { $0.stepDelay = .milliseconds(15) }
+        // Not startSlowJob: the job may pass its half second before a poll sees it running.
+        let id = try await ComfyJobTests.submit(bed, ["workflow": "txt2img", "timeout": 0.5, "params": ["prompt": "a cat", "steps": 400]]).id
         let job = try await ComfyJobTests.wait(bed, id)
         #expect(job.state == "failed" && job.error?.contains("ran longer than its timeout") == true, "\(job)")
         try await bed.stop()

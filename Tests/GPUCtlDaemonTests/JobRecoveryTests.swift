@@ -12,6 +12,8 @@ import Testing
         let gpu = VirtualGPU(totalBytes: 24 << 30)
         let comfyui = FakeComfyUI(gpu: gpu)
         try await comfyui.start()
+        // 1000 steps of 20 ms: the first job is still running however long the 200 submissions
+        // take on a loaded machine; after the kill the steps speed up so the test ends quickly.
         comfyui.configure { $0.stepDelay = .milliseconds(20) }
         let directory = try TemporaryDirectory()
         let socket = directory.file("s.sock")
@@ -28,7 +30,7 @@ import Testing
             func submit(_ params: JSONValue) throws -> String {
                 try JSONDecoder().decode(JobInfo.self, from: client.callRaw("comfy.submit", params: params)).id
             }
-            var ids = [try submit(["workflow": "txt2img", "params": ["prompt": "slow", "steps": 40]])]
+            var ids = [try submit(["workflow": "txt2img", "params": ["prompt": "slow", "steps": 1000]])]
             for index in 0..<200 {
                 ids.append(try submit(["workflow": "invert", "class": "batch", "params": ["prefix": .string("job\(index % 7)")]]))
             }
@@ -42,6 +44,7 @@ import Testing
         #expect(running)
         first.signal(SIGKILL)
         _ = await first.waitForExit()
+        comfyui.configure { $0.stepDelay = .milliseconds(1) }
 
         let second = try ChildProcess("gpuctld", arguments)
         #expect(await eventually { await ProcessTests.pings(socket) })
