@@ -76,7 +76,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "gpuctl-bench", dependencies: [
-            "GPUCtlModels", "GPUCtlRPC", "GPUCtlCore", "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport",
+            "GPUCtlModels", "GPUCtlRPC", "GPUCtlCore", "GPUCtlStore", "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -46,7 +46,7 @@ struct JobService: Sendable {
         }
         let id = UUID().uuidString.lowercased()
         let record = JobRecord(id: id, kind: .comfyui, jobClass: try params.requestClass(), params: spec.text, promptID: id)
-        return try await supervisor.enqueue(record, bytes: spec.vramBytes)
+        return try await supervisor.enqueue(record, spec: spec)
     }
 
     private func fromWorkflow(_ name: String, params: RPCParams, timeout: Double, vram: UInt64?) async throws -> JobSpec {

@@ -26,9 +26,10 @@ struct ModelWorker: Service {
     let supervisor: Supervisor
     /// How long /api/ps may take to show a load or an unload.
     var confirmTimeout: Duration = .seconds(15)
-    /// The longest wait between two /api/ps polls; the first ones come quicker (2, 4, 8 ms...),
-    /// since Ollama usually confirms within milliseconds and every wait adds to a swap.
-    var pollInterval: Duration = .milliseconds(50)
+    /// The longest wait between two /api/ps polls; the first ones come quicker (2, 4, 8 ms).
+    /// Every millisecond past the moment Ollama drops a model is added to a swap or a hand-over
+    /// to ComfyUI, and /api/ps is an in-memory list, so polling stays this tight throughout.
+    var pollInterval: Duration = .milliseconds(10)
     let logger: Logger
 
     func run() async throws {

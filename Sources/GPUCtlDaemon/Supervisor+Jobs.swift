@@ -27,14 +27,15 @@ struct JobsState {
 
 extension Supervisor {
     /// Writes a new job (queued) and puts it in line.
-    func enqueue(_ record: JobRecord, bytes: UInt64) throws -> JobInfo {
+    func enqueue(_ record: JobRecord, spec: JobSpec) throws -> JobInfo {
+        let bytes = spec.vramBytes
         do {
             try store.insert(record)
         } catch {
             throw RPCErrorPayload(.internal, "could not queue the job: \(error.message)")
         }
         request(record, bytes: bytes, resumed: false)
-        return info(record)
+        return info(record, spec: spec)
     }
 
     private func request(_ record: JobRecord, bytes: UInt64, resumed: Bool) {
@@ -196,14 +197,15 @@ extension Supervisor {
 
     func listJobs(limit: Int, states: [JobState]?) throws -> JobsListResult {
         do {
-            return JobsListResult(jobs: try store.recentJobs(limit: limit, states: states).map(info))
+            return JobsListResult(jobs: try store.recentJobs(limit: limit, states: states).map { info($0) })
         } catch {
             throw RPCErrorPayload(.internal, error.message)
         }
     }
 
-    func info(_ record: JobRecord) -> JobInfo {
-        let spec = JobSpec(record)
+    /// `spec` when the caller has it parsed already.
+    func info(_ record: JobRecord, spec known: JobSpec? = nil) -> JobInfo {
+        let spec = known ?? JobSpec(record)
         return JobInfo(id: record.id, state: record.state.rawValue, jobClass: record.jobClass.rawValue, workflow: spec.workflow,
                        promptId: record.promptID, attempts: record.attempts, vram: ByteSize(bytes: spec.vramBytes),
                        timeoutSeconds: spec.timeoutSeconds, createdAt: record.createdAt.formatted(.iso8601),

@@ -3,6 +3,7 @@ import ComfyUIClient
 import Foundation
 import GPUCtlModels
 import GPUCtlRPC
+import GPUCtlStore
 import GPUCtlTestSupport
 import Logging
 
@@ -19,6 +20,8 @@ struct JobsNumbers {
     var gpuctldMillisPerJob = 0.0
     var handover: LatencySummary?
     var unloadMillis = 0.0
+    /// Mean milliseconds from each state to the next, read from the store's events.
+    var phases: [(from: String, to: String, millis: Double)] = []
 }
 
 enum JobsBench {
@@ -35,6 +38,7 @@ enum JobsBench {
         let arguments = ["--socket", socket, "--state-dir", state, "--vram", "24GiB", "--workflows", workflows,
                          "--ollama-url", "http://127.0.0.1:9", "--comfyui-url", "http://127.0.0.1:9", "--log-level", "error"]
         var daemon = try Child.start(gpuctld, arguments)
+
         try await OllamaBench.onThread { try Child.waitForPing(socket) }
         log("jobs: \(jobs) comfy.submit on one connection, against \(jobs) pings")
         (numbers.pingSeconds, numbers.enqueueSeconds) = try await OllamaBench.onThread {
@@ -91,16 +95,20 @@ enum JobsBench {
         daemon = try Child.start(gpuctld, liveArguments)
         defer { daemon.stop() }
         try await OllamaBench.onThread { try Child.waitForPing(socket) }
-        numbers.gpuctldMillisPerJob = try await OllamaBench.onThread {
+        let (perJob, ids) = try await OllamaBench.onThread {
             let client = try RPCClient(socketPath: socket, timeout: .seconds(60))
+            var ids: [String] = []
             let start = ContinuousClock.now
             for index in 0..<runs {
                 let reply = try client.callRaw("comfy.submit", params: ["workflow": "invert", "params": ["prefix": .string("g\(index)")]])
                 let id = try JSONDecoder().decode(JobInfo.self, from: reply).id
                 _ = try client.callRaw("jobs.wait", params: ["id": .string(id)]) { _ in }
+                ids.append(id)
             }
-            return Clock.microseconds(since: start) / 1e3 / Double(runs)
+            return (Clock.microseconds(since: start) / 1e3 / Double(runs), ids)
         }
+        numbers.gpuctldMillisPerJob = perJob
+        numbers.phases = try phases(of: ids, stateDirectory: "\(directory)/live-state")
 
         // 4. Ollama → ComfyUI: a generate holds a 6.2 GiB model; a 5 GiB job waits; from the
         //    generate's answer to the job's `submitted` notification, minus the fake's unload time.
@@ -152,6 +160,28 @@ enum JobsBench {
         }
         try await http.shutdown()
         return total
+    }
+
+    /// Where a job's time went, from the events the daemon wrote (millisecond timestamps, so
+    /// only the mean over many jobs means anything).
+    static func phases(of ids: [String], stateDirectory: String) throws -> [(from: String, to: String, millis: Double)] {
+        let store = try JobStore(directory: stateDirectory)
+        defer { try? store.close() }
+        var totals: [String: (sum: Double, count: Int)] = [:]
+        var order: [String] = []
+        for id in ids {
+            let events = try store.events(jobID: id).filter { $0.state != nil }
+            for (earlier, later) in zip(events, events.dropFirst()) {
+                let key = "\(earlier.state!.rawValue) → \(later.state!.rawValue)"
+                if totals[key] == nil { order.append(key) }
+                totals[key, default: (0, 0)].sum += later.at.timeIntervalSince(earlier.at) * 1000
+                totals[key, default: (0, 0)].count += 1
+            }
+        }
+        return order.map { key in
+            let parts = key.components(separatedBy: " → ")
+            return (parts[0], parts[1], totals[key]!.sum / Double(totals[key]!.count))
+        }
     }
 
     /// One hand-over: returns microseconds from the generate's answer to the job's submission.

@@ -160,6 +160,7 @@ struct Report {
     /// Issue 4: the job queue's bookkeeping, per-job overhead, and the hand-over from Ollama.
     static func jobsSection(_ numbers: JobsNumbers) -> String {
         func mark(_ met: Bool) -> String { met ? "met" : "**missed**" }
+        let phaseRows = numbers.phases.map { "| \($0.from) → \($0.to) | \(String(format: "%.2f", $0.millis)) |" }.joined(separator: "\n")
         func ms(_ value: Double) -> String { String(format: "%.1f ms", value / 1000) }
         let queued = numbers.readyQueued!, empty = numbers.readyEmpty!, handover = numbers.handover!
         let overhead = numbers.gpuctldMillisPerJob - numbers.directMillisPerJob
@@ -183,6 +184,13 @@ struct Report {
             | directly: follow /ws, submit, wait for success, read /history, download the file | \(String(format: "%.2f", numbers.directMillisPerJob)) | baseline |
             | through gpuctld: `comfy.submit` + `jobs.wait` (store writes, admission, the same ComfyUI calls, file saved) | \(String(format: "%.2f", numbers.gpuctldMillisPerJob)) | |
             | gpuctld's overhead (target ≤ 5 ms) | \(String(format: "%.2f", overhead)) | \(mark(overhead <= 5)) |
+
+            Where a job's time goes through gpuctld, from the state changes it wrote (mean over the
+            \(numbers.jobsRun) jobs; the store keeps milliseconds):
+
+            | step | ms |
+            |---|---|
+            \(phaseRows)
 
             | Ollama → ComfyUI hand-over, 10 runs | p50 | max | target | |
             |---|---|---|---|---|
