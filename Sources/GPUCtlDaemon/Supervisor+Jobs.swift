@@ -26,15 +26,19 @@ struct JobsState {
 }
 
 extension Supervisor {
-    /// Writes a new job (queued) and puts it in line.
-    func enqueue(_ record: JobRecord, spec: JobSpec) throws -> JobInfo {
-        let bytes = spec.vramBytes
+    /// Writes a new job (queued), then puts it in line. The write happens off the actor, so
+    /// submissions that arrive together share one commit.
+    nonisolated func enqueue(_ record: JobRecord, spec: JobSpec) async throws -> JobInfo {
         do {
-            try store.insert(record)
+            try await store.insertGrouped(record)
         } catch {
             throw RPCErrorPayload(.internal, "could not queue the job: \(error.message)")
         }
-        request(record, bytes: bytes, resumed: false)
+        return await line(record, spec: spec)
+    }
+
+    private func line(_ record: JobRecord, spec: JobSpec) -> JobInfo {
+        request(record, bytes: spec.vramBytes, resumed: false)
         return info(record, spec: spec)
     }
 

@@ -7,14 +7,34 @@ extension JobStore {
     /// GRDB's record persistence: this is the durable half of every submission, and the generic
     /// path cost three times what SQLite itself does (issue 4's enqueue bench).
     public func insert(_ job: JobRecord) throws(StoreError) {
-        try write("add a job") { db in
-            try db.cachedStatement(sql: """
+        try insert([job])
+    }
+
+    /// Writes new jobs, each with its first event, in one transaction.
+    public func insert(_ jobs: [JobRecord]) throws(StoreError) {
+        try write(jobs.count == 1 ? "add a job" : "add \(jobs.count) jobs") { db in
+            let statement = try db.cachedStatement(sql: """
                 INSERT INTO jobs (id, kind, class, params, state, prompt_id, attempts, created_at, updated_at, result, error)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [job.id, job.kind.rawValue, job.jobClass.rawValue, job.params, job.state.rawValue,
-                                         job.promptID, job.attempts, StoreDate.text(job.createdAt), StoreDate.text(job.updatedAt),
-                                         job.result, job.error])
-            try Self.addEvent(db, jobID: job.id, at: job.createdAt, state: job.state, message: nil)
+                """)
+            for job in jobs {
+                try statement.execute(arguments: [job.id, job.kind.rawValue, job.jobClass.rawValue, job.params, job.state.rawValue,
+                                                  job.promptID, job.attempts, StoreDate.text(job.createdAt), StoreDate.text(job.updatedAt),
+                                                  job.result, job.error])
+                try Self.addEvent(db, jobID: job.id, at: job.createdAt, state: job.state, message: nil)
+            }
+        }
+    }
+
+    /// `insert`, for callers that may arrive together (submissions): written with whatever
+    /// else is waiting, in one commit; returns once this job is written.
+    public func insertGrouped(_ job: JobRecord) async throws(StoreError) {
+        do {
+            try await groupCommit.insert(job, into: self)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("could not add a job in the store at \(path): \(error)")
         }
     }
 

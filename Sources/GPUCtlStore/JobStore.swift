@@ -10,6 +10,7 @@ public final class JobStore: Sendable {
     public static let fileName = "gpuctl.sqlite"
 
     private let writer: any DatabaseWriter
+    let groupCommit = GroupCommit()
     /// The database file's path.
     public let path: String
 

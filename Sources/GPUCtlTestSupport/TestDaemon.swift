@@ -47,7 +47,9 @@ public final class TestDaemon: Sendable {
         configuration.nvmlPath = "/nonexistent/libnvidia-ml.so.1"
         configuration.useNvidiaSMI = false
         configuration.backendProbeInterval = .milliseconds(50)
-        configuration.backendProbeTimeout = .seconds(1)
+        // Generous: on a loaded CI machine the fakes can take a second to answer; a refused
+        // connection is still reported at once.
+        configuration.backendProbeTimeout = .seconds(5)
         configuration.minimumResidency = .milliseconds(100)
         configure(&configuration)
         var logger = Logger(label: "test-gpuctld")

@@ -12,6 +12,9 @@ import Logging
 struct JobsNumbers {
     var enqueueCount = 0
     var enqueueSeconds = 0.0
+    /// The same number of submissions from one client that keeps `pipelineWindow` in flight.
+    var pipelinedSeconds = 0.0
+    var pipelineWindow = 64
     var pingSeconds = 0.0
     var readyQueued: LatencySummary?
     var readyEmpty: LatencySummary?
@@ -52,6 +55,33 @@ enum JobsBench {
                                                               "params": ["prefix": .string("bench\(index)")]])
             }
             return (ping, Clock.microseconds(since: start) / 1e6)
+        }
+        daemon.stop()
+        // The same again into a fresh store, with many requests in flight on one connection
+        // (JSON-RPC ids tell the answers apart): what a script submitting a batch can do.
+        var pipelinedArguments = arguments
+        pipelinedArguments[3] = "\(directory)/jobs-pipelined"
+        daemon = try Child.start(gpuctld, pipelinedArguments)
+        try await OllamaBench.onThread { try Child.waitForPing(socket) }
+        log("jobs: \(jobs) comfy.submit with \(numbers.pipelineWindow) in flight")
+        let window = numbers.pipelineWindow
+        numbers.pipelinedSeconds = try await OllamaBench.onThread {
+            let client = try RPCClient(socketPath: socket, timeout: .seconds(60))
+            let start = ContinuousClock.now
+            var sent = 0, answered = 0
+            while answered < jobs {
+                while sent < jobs, sent - answered < window {
+                    let request: JSONValue = ["jsonrpc": "2.0", "id": .number(Double(sent + 1)), "method": "comfy.submit",
+                                              "params": ["workflow": "invert", "class": sent % 2 == 0 ? "batch" : "interactive",
+                                                         "params": ["prefix": .string("pipe\(sent)")]]]
+                    try client.send(JSONWriter.data(request))
+                    sent += 1
+                }
+                let answer = try JSONParser.parse(client.readLine())
+                guard answer["error"] == nil else { throw RPCClientError.protocolError("comfy.submit failed: \(answer.jsonText)") }
+                answered += 1
+            }
+            return Clock.microseconds(since: start) / 1e6
         }
         daemon.stop()
 

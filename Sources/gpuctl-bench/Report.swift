@@ -173,11 +173,18 @@ struct Report {
 
             | queue bookkeeping | measured | baseline in the same run | target | |
             |---|---|---|---|---|
-            | enqueue \(numbers.enqueueCount) jobs (`comfy.submit`, each written to SQLite before the answer) | \(String(format: "%.2f s", numbers.enqueueSeconds)) (\(String(format: "%.0f µs", numbers.enqueueSeconds * 1e6 / Double(numbers.enqueueCount))) each) | \(String(format: "%.2f s", numbers.pingSeconds)) for as many `ping`s | ≤ 3 s | \(mark(numbers.enqueueSeconds <= 3)) |
+            | enqueue \(numbers.enqueueCount) jobs, \(numbers.pipelineWindow) `comfy.submit` in flight on one connection (each written to SQLite before its answer) | \(String(format: "%.2f s", numbers.pipelinedSeconds)) | \(String(format: "%.2f s", numbers.pingSeconds)) for as many `ping`s, one at a time | ≤ 3 s | \(mark(numbers.pipelinedSeconds <= 3)) |
+            | the same, one at a time (each waits for the answer before the next is sent) | \(String(format: "%.2f s", numbers.enqueueSeconds)) (\(String(format: "%.0f µs", numbers.enqueueSeconds * 1e6 / Double(numbers.enqueueCount))) each) | | ≤ 3 s | \(mark(numbers.enqueueSeconds <= 3)) |
             | restart with \(numbers.enqueueCount) queued: spawn until `ping` answers (median of 5) | \(ms(queued.p50)) | \(ms(empty.p50)) with an empty store | ≤ 1 s | \(mark(queued.p50 <= 1_000_000)) |
 
             The daemon reads every unfinished job and puts it back in line before it opens its socket,
             so "answers ping" means the queue is ready.
+
+            A submission is written before it is answered. Submissions that arrive while another is
+            being written wait and go in together, in one commit (group commit), so a client that
+            keeps several in flight is limited by gpuctld's CPU rather than by one commit each. One
+            at a time, each pays a full SQLite commit plus the request's parsing, the template,
+            and the reply, on a machine of \(ProcessInfo.processInfo.activeProcessorCount) cores shared with the client.
 
             | per job, \(numbers.jobsRun) model-free jobs one after another, zero-time nodes | ms per job | |
             |---|---|---|
