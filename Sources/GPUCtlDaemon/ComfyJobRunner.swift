@@ -23,6 +23,10 @@ struct ComfyJobRunner: Service {
     /// With no event for this long, /history and /queue are asked.
     var quietReconcile: Duration = .seconds(2)
     var tickInterval: Duration = .milliseconds(250)
+    /// Progress goes to the Supervisor (and on to `jobs.wait` and `jobs.get`) at most this
+    /// often; a tick sends what is left. A screen needs no more, and a fast job is not slowed
+    /// by a notification per node.
+    var progressInterval: Duration = .milliseconds(100)
     /// After an interrupt for a timeout, how long to wait for ComfyUI to confirm it.
     var interruptGrace: Duration = .seconds(30)
     let logger: Logger
@@ -62,6 +66,9 @@ struct ComfyJobRunner: Service {
         var interruptedAt: ContinuousClock.Instant?
         var needsReconcile = false
         var progress = JobProgress()
+        var progressSentAt: ContinuousClock.Instant?
+        /// Progress newer than what was last sent.
+        var progressUnsent = false
         var done: Set<String> = []
 
         var id: String { record.id }
@@ -137,7 +144,7 @@ struct ComfyJobRunner: Service {
         await submit(&active)
     }
 
-    private func submit(_ active: inout ActiveJob?) async {
+    func submit(_ active: inout ActiveJob?) async {
         guard var job = active else { return }
         guard let submitted = await supervisor.record(job.id, .submitted, countAttempt: true) else { return await release(&active) }
         job.record = submitted
@@ -168,7 +175,7 @@ struct ComfyJobRunner: Service {
     }
 
     /// ComfyUI is down before it took the job: the job goes back in line, first.
-    private func handBack(_ active: inout ActiveJob?, _ error: ComfyUIError) async {
+    func handBack(_ active: inout ActiveJob?, _ error: ComfyUIError) async {
         guard let job = active else { return }
         active = nil
         await supervisor.requeue(job.record, reason: error.message)
@@ -223,11 +230,23 @@ struct ComfyJobRunner: Service {
             return
         }
         job.progress.nodesDone = job.done.count
+        job.progressUnsent = true
+        active = job
+        await sendProgress(&active, throttled: true)
+    }
+
+    private func sendProgress(_ active: inout ActiveJob?, throttled: Bool) async {
+        guard var job = active, job.progressUnsent else { return }
+        let now = ContinuousClock.now
+        if throttled, let sent = job.progressSentAt, now - sent < progressInterval { return }
+        job.progressSentAt = now
+        job.progressUnsent = false
         active = job
         await supervisor.progress(job.id, job.progress)
     }
 
     private func onTick(_ active: inout ActiveJob?, link: ComfyLink) async {
+        await sendProgress(&active, throttled: false)
         guard let job = active else { return }
         let quiet = link.connected ? quietReconcile : tickInterval
         let now = ContinuousClock.now
@@ -250,97 +269,5 @@ struct ComfyJobRunner: Service {
                 await reconcile(&active)
             }
         }
-    }
-
-    // MARK: Reconciling
-
-    /// Asks ComfyUI where the prompt is: finished (history) → finalize; queued or running →
-    /// keep following; unknown (ComfyUI restarted) → submit again, up to `retryLimit`.
-    private func reconcile(_ active: inout ActiveJob?) async {
-        guard let job = active else { return }
-        do {
-            if let entry = try await comfyui.history(job.promptID) { return await finalize(entry, &active) }
-            if job.phase == .finishing {
-                // execution_success comes just before ComfyUI writes its history.
-                return
-            }
-            let queue = try await comfyui.queue()
-            if (queue.running + queue.pending).contains(where: { $0.promptID == job.promptID }) {
-                active?.needsReconcile = false
-                return
-            }
-            // It may have finished between the two questions.
-            if let entry = try await comfyui.history(job.promptID) { return await finalize(entry, &active) }
-        } catch {
-            // Unreachable or failing: the job stays; the next tick asks again.
-            active?.needsReconcile = true
-            return
-        }
-        active?.needsReconcile = false
-        if job.cancelRequested { return await end(&active, .cancelled, error: "cancelled") }
-        if job.interruptedAt != nil { return await endInterrupted(&active) }
-        guard job.record.attempts < retryLimit else {
-            return await end(&active, .failed, error: "ComfyUI lost job \(job.id) \(job.record.attempts) times (did it restart while the job ran?); submit it again with gpuctl run")
-        }
-        logger.warning("ComfyUI does not know job \(job.id) (prompt \(job.promptID)); submitting it again")
-        await submit(&active)
-    }
-
-    private func finalize(_ entry: HistoryEntry, _ active: inout ActiveJob?) async {
-        guard let job = active else { return }
-        if entry.statusString == "success" {
-            do {
-                let files = try await outputs.collect(jobID: job.id, outputs: entry.outputs)
-                await end(&active, .succeeded, result: JobSpec.result(files))
-            } catch let error as ComfyUIError where error.kind == .unreachable || error.kind == .timeout {
-                // Try again on the next tick.
-                active?.phase = .finishing
-            } catch {
-                await end(&active, .failed, error: "the job ran but its outputs could not be saved: \(error)")
-            }
-            return
-        }
-        for message in entry.messages.reversed() {
-            guard case .array(let pair) = message, pair.count == 2, let type = pair[0].stringValue else { continue }
-            let frame = JSONWriter.data(["type": .string(type), "data": pair[1]])
-            switch ComfyEvent(text: frame) {
-            case .executionError(let failure)?: return await end(&active, .failed, error: "ComfyUI failed: \(failure.message)")
-            case .executionInterrupted?: return await endInterrupted(&active)
-            default: continue
-            }
-        }
-        await end(&active, .failed, error: "ComfyUI ended the job with status '\(entry.statusString)' and no error message")
-    }
-
-    private func endInterrupted(_ active: inout ActiveJob?) async {
-        guard let job = active else { return }
-        if job.cancelRequested { return await end(&active, .cancelled, error: "cancelled while it ran") }
-        if job.interruptedAt != nil {
-            return await end(&active, .failed, error: "job \(job.id) ran longer than its timeout of \(Int(job.spec.timeoutSeconds)) s and was interrupted; raise it with --timeout")
-        }
-        await end(&active, .failed, error: "the job was interrupted in ComfyUI (not by gpuctl)")
-    }
-
-    // MARK: Cancelling and ending
-
-    private func cancel(_ active: inout ActiveJob?) async {
-        guard let job = active else { return }
-        active?.cancelRequested = true
-        if job.phase == .waitingForComfy { return await end(&active, .cancelled, error: "cancelled before it ran") }
-        try? await comfyui.deleteFromQueue([job.promptID])
-        try? await comfyui.interrupt(job.promptID)
-        await reconcile(&active)
-    }
-
-    private func end(_ active: inout ActiveJob?, _ state: JobState, error: String? = nil, result: String? = nil) async {
-        guard let job = active else { return }
-        await supervisor.record(job.id, state, error: error, result: result)
-        await release(&active)
-    }
-
-    private func release(_ active: inout ActiveJob?) async {
-        guard let job = active else { return }
-        active = nil
-        await supervisor.jobReleased(job.id)
     }
 }

@@ -81,10 +81,31 @@ struct JobOutputs: Sendable {
         return chosen
     }
 
+    /// Written as `.partial` and renamed, so a file under its real name is always whole.
+    /// Plain open/write rather than FileManager.createFile, which writes a temporary file of
+    /// its own and syncs it: a third of gpuctld's CPU per job in issue 4's benchmark.
     private static func write(_ data: Data, to path: String) throws {
         let temporary = path + ".partial"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
             throw RPCErrorPayload(.internal, "cannot write \(temporary): \(String(cString: strerror(errno))); check --output-dir")
+        }
+        let failure: Int32? = data.withUnsafeBytes { raw -> Int32? in
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                offset += written
+            }
+            return nil
+        }
+        close(fd)
+        if let failure {
+            unlink(temporary)
+            throw RPCErrorPayload(.internal, "cannot write \(temporary): \(String(cString: strerror(failure))); check --output-dir")
         }
         if rename(temporary, path) != 0 {
             throw RPCErrorPayload(.internal, "cannot move \(temporary) to \(path): \(String(cString: strerror(errno)))")

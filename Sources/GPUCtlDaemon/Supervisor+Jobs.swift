@@ -23,6 +23,8 @@ struct JobsState {
     var nextWatcher = 0
     /// Bumped whenever ComfyUI's memory changes hands: a /system_stats answer taken before is stale.
     var comfyEpoch = 0
+    /// Jobs taken up after a restart that ComfyUI may already hold (submitted or running).
+    var resumed: Set<String> = []
 }
 
 extension Supervisor {
@@ -56,6 +58,7 @@ extension Supervisor {
         do {
             let open = try store.jobs(in: [.submitted, .running, .admitted, .queued])
             for record in open where record.state == .submitted || record.state == .running {
+                jobs.resumed.insert(record.id)
                 request(record, bytes: JobSpec(record).vramBytes, resumed: true)
             }
             for var record in open where record.state == .admitted || record.state == .queued {
@@ -73,12 +76,15 @@ extension Supervisor {
 
     /// The Scheduler gave ComfyUI to a job: recorded, then handed to the runner.
     func jobAdmitted(_ id: Scheduler.RequestID) {
-        guard let jobID = jobs.jobOf[id], var record = try? store.job(id: jobID), !record.state.isFinal else {
-            apply(.finished(id))
-            return
-        }
-        if record.state == .queued {
-            guard let admitted = self.record(jobID, .admitted) else { return }
+        guard let jobID = jobs.jobOf[id] else { return apply(.finished(id)) }
+        let record: JobRecord
+        if jobs.resumed.remove(jobID) != nil {
+            // ComfyUI may hold it: the runner reconciles it as it was.
+            guard let stored = try? store.job(id: jobID), !stored.state.isFinal else { return apply(.finished(id)) }
+            record = stored
+        } else {
+            // Queued: one write moves it on (and refuses a job that ended meanwhile).
+            guard let admitted = self.record(jobID, .admitted) else { return apply(.finished(id)) }
             record = admitted
         }
         jobs.withRunner = jobID

@@ -18,11 +18,14 @@ public enum RPCReply: Sendable {
 
 extension JSONEncoder {
     /// The encoder for everything on the wire: sorted keys, so replies are stable and diffable.
-    public static var rpc: JSONEncoder {
+    public static var rpc: JSONEncoder { sharedRPC }
+
+    /// One instance: its options never change after this, and encoding is thread-safe.
+    private static let sharedRPC: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
+    }()
 }
 
 /// Writes JSON-RPC envelopes as bytes, one line each.

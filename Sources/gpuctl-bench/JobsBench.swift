@@ -21,6 +21,8 @@ struct JobsNumbers {
     var jobsRun = 0
     var directMillisPerJob = 0.0
     var gpuctldMillisPerJob = 0.0
+    /// gpuctld's CPU time (user + system) per job over those runs.
+    var gpuctldCPUMillisPerJob = 0.0
     var handover: LatencySummary?
     var unloadMillis = 0.0
     /// Mean milliseconds from each state to the next, read from the store's events.
@@ -125,6 +127,7 @@ enum JobsBench {
         daemon = try Child.start(gpuctld, liveArguments)
         defer { daemon.stop() }
         try await OllamaBench.onThread { try Child.waitForPing(socket) }
+        let ticksBefore = ProcessStats.cpuTicks(pid: daemon.pid) ?? 0
         let (perJob, ids) = try await OllamaBench.onThread {
             let client = try RPCClient(socketPath: socket, timeout: .seconds(60))
             var ids: [String] = []
@@ -138,6 +141,8 @@ enum JobsBench {
             return (Clock.microseconds(since: start) / 1e3 / Double(runs), ids)
         }
         numbers.gpuctldMillisPerJob = perJob
+        let ticks = (ProcessStats.cpuTicks(pid: daemon.pid) ?? 0) - ticksBefore
+        numbers.gpuctldCPUMillisPerJob = Double(ticks) / ProcessStats.ticksPerSecond * 1e3 / Double(runs)
         numbers.phases = try phases(of: ids, stateDirectory: "\(directory)/live-state")
 
         // 4. Ollama → ComfyUI: a generate holds a 6.2 GiB model; a 5 GiB job waits; from the

@@ -192,6 +192,9 @@ struct Report {
             | through gpuctld: `comfy.submit` + `jobs.wait` (store writes, admission, the same ComfyUI calls, file saved) | \(String(format: "%.2f", numbers.gpuctldMillisPerJob)) | |
             | gpuctld's overhead (target ≤ 5 ms) | \(String(format: "%.2f", overhead)) | \(mark(overhead <= 5)) |
 
+            gpuctld itself used \(String(format: "%.2f", numbers.gpuctldCPUMillisPerJob)) ms of CPU per job (user + system time from /proc), on
+            a machine of \(ProcessInfo.processInfo.activeProcessorCount) cores shared with the fake ComfyUI and the client: that CPU, and the
+            thread hand-offs between the socket, the runner and the Supervisor, are the overhead.
             Where a job's time goes through gpuctld, from the state changes it wrote (mean over the
             \(numbers.jobsRun) jobs; the store keeps milliseconds):
 

@@ -53,4 +53,25 @@ import Testing
         #expect(list.jobs.map(\.id) == [again.id, job.id])
         try await bed.stop()
     }
+
+    /// jobs.wait reports where a running job is: the node, its class, the sampler's step out of
+    /// how many, and nodes done of all; at most about every 100 ms, the latest always.
+    @Test func aRunningJobReportsItsProgress() async throws {
+        let bed = try await Self.start()
+        bed.comfyui.configure { $0.stepDelay = .milliseconds(10) }
+        let submitted = try await Self.submit(bed, ["workflow": "txt2img", "params": ["prompt": "a cat", "steps": 60]])
+        let (notes, result) = try await bed.stream(.jobsWait, ["id": .string(submitted.id)])
+        #expect(try JSONDecoder().decode(JobInfo.self, from: JSONWriter.data(try result.get())).state == "succeeded")
+        let progress = try notes.compactMap { note -> JobProgress? in
+            guard let value = note["progress"] else { return nil }
+            return try JSONDecoder().decode(JobProgress.self, from: JSONWriter.data(value))
+        }
+        let sampling = progress.filter { $0.nodeType == "KSampler" }
+        #expect(!sampling.isEmpty, "\(progress)")
+        #expect(sampling.allSatisfy { $0.max == 60 && ($0.value ?? 0) <= 60 && $0.nodesTotal == 7 }, "\(sampling)")
+        // Steps only move forward, and a 600 ms sampler is not one notification per step.
+        let steps = sampling.compactMap(\.value)
+        #expect(steps == steps.sorted() && steps.count < 60, "\(steps)")
+        try await bed.stop()
+    }
 }
