@@ -47,6 +47,15 @@ public final class Daemon: Sendable {
     /// from its first line (`StopSignals`), so a stop during start-up is not lost.
     public static func start(configuration: DaemonConfiguration, handleSignals: Bool = true,
                              logger: Logger) async throws(DaemonStartError) -> Daemon {
+        var configuration = configuration
+        if let listener = configuration.systemd.listenFD {
+            // Socket activation: serve what systemd listens on (see systemd/gpuctld.socket).
+            if configuration.systemd.listenFDCount > 1 {
+                throw DaemonStartError("systemd passed \(configuration.systemd.listenFDCount) sockets; gpuctld serves one: give gpuctld.socket a single ListenStream=")
+            }
+            if let problem = SystemdEnvironment.problem(withListener: listener) { throw DaemonStartError(problem) }
+            configuration.socketPath = SystemdEnvironment.boundPath(of: listener) ?? configuration.socketPath
+        }
         let catalog = try loadCatalog(configuration)
         var peerPolicy = PeerPolicy()
         if let name = configuration.allowGroup {
@@ -97,6 +106,7 @@ public final class Daemon: Sendable {
         let comfyui = ComfyUIClient(baseURL: configuration.comfyUIURL, httpClient: httpClient,
                                     quickTimeout: configuration.backendProbeTimeout, logger: logger)
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
+        serverConfiguration.inheritedListener = configuration.systemd.listenFD
         serverConfiguration.peerPolicy = peerPolicy
         let idle = configuration.connectionIdleTimeout.components
         serverConfiguration.idleTimeout = .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
@@ -116,7 +126,7 @@ public final class Daemon: Sendable {
             try? store.close()
             throw DaemonStartError("cannot serve \(configuration.socketPath): \(error)")
         }
-        let services: [any Service] = [
+        var services: [any Service] = [
             GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
             ModelWorker(work: work, ollama: ollama, comfy: ComfyService(comfyui: comfyui), supervisor: supervisor, logger: logger),
             ComfyJobRunner(comfyui: comfyui, supervisor: supervisor, inputs: runnerInputs, feed: runnerContinuation,
@@ -130,6 +140,12 @@ public final class Daemon: Sendable {
             // Last in the list, so it is the first to stop: no new calls while the rest winds down.
             RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod),
         ]
+        if let socket = configuration.systemd.notifySocket {
+            // After the RPC service, so STOPPING=1 goes out the moment a stop begins.
+            services.append(SystemdService(notifier: SystemdNotifier(socketPath: socket), supervisor: supervisor,
+                                           statusInterval: configuration.systemdStatusInterval,
+                                           watchdogInterval: configuration.systemd.watchdogInterval, logger: logger))
+        }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],

@@ -47,6 +47,11 @@ public struct DaemonConfiguration: Sendable {
     public var jobTimeout: Duration = .seconds(3600)
     /// How many times a job is submitted before it fails because ComfyUI keeps losing it.
     public var jobRetryLimit = 3
+    /// What systemd passed: a listening socket (socket activation), the notify socket, the
+    /// watchdog interval. Empty when not started by systemd.
+    public var systemd = SystemdEnvironment()
+    /// How often STATUS= is refreshed for `systemctl status` (when systemd listens).
+    public var systemdStatusInterval: Duration = .seconds(5)
 
     public init(socketPath: String, stateDirectory: String, catalogPath: String? = nil, outputDirectory: String? = nil) {
         self.socketPath = socketPath
@@ -174,6 +179,7 @@ extension DaemonConfiguration {
         if let text = value(flags.jobTimeout, "GPUCTL_JOB_TIMEOUT") {
             configuration.jobTimeout = try duration(text, flag: "--job-timeout", variable: "GPUCTL_JOB_TIMEOUT", minimum: .seconds(1))
         }
+        configuration.systemd = SystemdEnvironment(environment: environment)
         return configuration
     }
 

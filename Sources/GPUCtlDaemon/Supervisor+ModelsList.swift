@@ -36,3 +36,17 @@ extension Supervisor {
         return ModelsListResult(models: entries, budget: budget, used: ByteSize(bytes: scheduler.usedBytes))
     }
 }
+
+extension Supervisor {
+    /// One line for `systemctl status` (systemd's STATUS=): budget, what is resident, jobs,
+    /// backends. Built from state the Supervisor holds; never waits on a backend.
+    func statusLine() -> String {
+        let status = status()
+        let resident = residency.scheduler.residents.keys.filter { $0 != Scheduler.comfyUI }.sorted()
+        let models = resident.isEmpty ? "no model loaded" : "\(resident.count) loaded (\(resident.joined(separator: ", ")))"
+        let jobs = status.jobs
+        func backend(_ name: String, _ state: BackendStatus) -> String { "\(name) \(state.state.rawValue)" }
+        return "budget \(status.budget.budget) of \(status.budget.total); \(models); jobs: \(jobs.running) running, \(jobs.queued) queued; "
+            + "\(backend("Ollama", status.backends.ollama)), \(backend("ComfyUI", status.backends.comfyui))"
+    }
+}

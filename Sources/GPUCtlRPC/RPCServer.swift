@@ -30,7 +30,9 @@ public final class RPCServer: Sendable {
     public static func start(configuration: RPCServerConfiguration, handler: any RPCHandling,
                              group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              logger: Logger) async throws -> RPCServer {
-        try SocketFile.prepare(path: configuration.socketPath)
+        if configuration.inheritedListener == nil {
+            try SocketFile.prepare(path: configuration.socketPath)
+        }
         let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
         let calls = InFlightCalls()
         let bootstrap = ServerBootstrap(group: group)
@@ -62,6 +64,16 @@ public final class RPCServer: Sendable {
                 }
             }
         let channel: any Channel
+        if let listener = configuration.inheritedListener {
+            do {
+                channel = try await bootstrap.withBoundSocket(listener).get()
+            } catch {
+                throw SocketFileError("cannot serve the socket systemd passed (descriptor \(listener)): \(error)")
+            }
+            logger.info("serving JSON-RPC on the socket systemd passed", metadata: ["rpc.socket": "\(configuration.socketPath)"])
+            return RPCServer(serverChannel: channel, connections: connections, calls: calls, configuration: configuration,
+                             logger: logger)
+        }
         do {
             channel = try await bootstrap.bind(unixDomainSocketPath: configuration.socketPath).get()
         } catch {
@@ -108,6 +120,8 @@ public final class RPCServer: Sendable {
 
     /// Removes the socket file, but only if it is still ours (a socket), never another file.
     private func removeSocketFile() {
+        // systemd's socket stays: it starts the daemon again on the next connection.
+        guard configuration.inheritedListener == nil else { return }
         var info = stat()
         if lstat(configuration.socketPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK {
             unlink(configuration.socketPath)

@@ -4,6 +4,10 @@ import NIOCore
 public struct RPCServerConfiguration: Sendable {
     /// The Unix socket's path.
     public var socketPath: String
+    /// A listening socket handed over by systemd (socket activation). The server accepts on it
+    /// instead of creating `socketPath`, and leaves the file alone: it is systemd's, which
+    /// keeps listening while the daemon is stopped and starts it on the next connection.
+    public var inheritedListener: Int32?
     /// Permission bits of the socket file.
     public var socketMode: UInt32 = 0o660
     /// Who may connect.

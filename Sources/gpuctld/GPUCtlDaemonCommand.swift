@@ -52,6 +52,7 @@ struct GPUCtlDaemonCommand: AsyncParsableCommand {
         let configuration: DaemonConfiguration
         do {
             configuration = try DaemonConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)
+            SystemdEnvironment.forgetListenVariables()
         } catch {
             FileHandle.standardError.write(Data("gpuctld: \(error.message)\n".utf8))
             throw ExitCode(2)
