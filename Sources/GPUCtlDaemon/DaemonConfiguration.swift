@@ -50,7 +50,7 @@ public struct DaemonConfiguration: Sendable {
     /// What systemd passed: a listening socket (socket activation), the notify socket, the
     /// watchdog interval. Empty when not started by systemd.
     public var systemd = SystemdEnvironment()
-    /// How often STATUS= is refreshed for `systemctl status` (when systemd listens).
+    /// How often the STATUS= line is rebuilt and, when it changed, sent to systemd.
     public var systemdStatusInterval: Duration = .seconds(5)
 
     public init(socketPath: String, stateDirectory: String, catalogPath: String? = nil, outputDirectory: String? = nil) {

@@ -70,24 +70,23 @@ public final class RPCServer: Sendable {
             } catch {
                 throw SocketFileError("cannot serve the socket systemd passed (descriptor \(listener)): \(error)")
             }
-            logger.info("serving JSON-RPC on the socket systemd passed", metadata: ["rpc.socket": "\(configuration.socketPath)"])
-            return RPCServer(serverChannel: channel, connections: connections, calls: calls, configuration: configuration,
-                             logger: logger)
+        } else {
+            do {
+                channel = try await bootstrap.bind(unixDomainSocketPath: configuration.socketPath).get()
+            } catch {
+                throw SocketFileError("cannot listen on \(configuration.socketPath): \(error)")
+            }
+            do {
+                try SocketFile.setAccess(path: configuration.socketPath, mode: configuration.socketMode,
+                                         group: configuration.peerPolicy.allowedGID)
+            } catch {
+                try? await channel.close()
+                unlink(configuration.socketPath)
+                throw error
+            }
         }
-        do {
-            channel = try await bootstrap.bind(unixDomainSocketPath: configuration.socketPath).get()
-        } catch {
-            throw SocketFileError("cannot listen on \(configuration.socketPath): \(error)")
-        }
-        do {
-            try SocketFile.setAccess(path: configuration.socketPath, mode: configuration.socketMode,
-                                     group: configuration.peerPolicy.allowedGID)
-        } catch {
-            try? await channel.close()
-            unlink(configuration.socketPath)
-            throw error
-        }
-        logger.info("serving JSON-RPC", metadata: ["rpc.socket": "\(configuration.socketPath)"])
+        logger.info("serving JSON-RPC", metadata: ["rpc.socket": "\(configuration.socketPath)",
+                                                   "rpc.socket_activated": "\(configuration.inheritedListener != nil)"])
         return RPCServer(serverChannel: channel, connections: connections, calls: calls, configuration: configuration,
                          logger: logger)
     }
