@@ -58,9 +58,9 @@ extension JSONHTTPClient {
                     throw HTTPCallFailure.streamTimedOut(kind, seconds: limit.seconds)
                 }
             }
-            log(.POST, path, started, outcome: "streamed")
+            log(.POST, path, started, outcome: "streamed", call: "ok")
         } catch {
-            log(.POST, path, started, outcome: "\(error)")
+            log(.POST, path, started, outcome: "\(error)", call: BackendCall.outcome(of: error))
             throw error
         }
     }

@@ -49,10 +49,10 @@ extension JSONHTTPClient {
                 case .timedOut(let kind, let limit): throw HTTPCallFailure.streamTimedOut(kind, seconds: limit.seconds)
                 }
             }
-            log(.POST, path, started, outcome: "streamed")
+            log(.POST, path, started, outcome: "streamed", call: "ok")
             return result
         } catch {
-            log(.POST, path, started, outcome: "\(error)")
+            log(.POST, path, started, outcome: "\(error)", call: BackendCall.outcome(of: error))
             throw error
         }
     }

@@ -27,11 +27,14 @@ public struct JSONHTTPClient: Sendable {
     /// Largest body read into memory.
     public var maximumBodySize = 16 * 1024 * 1024
     private let logger: Logger
+    /// Told of every finished call (metrics); nil when nobody counts.
+    public var observer: (@Sendable (BackendCall) -> Void)?
 
-    public init(baseURL: String, http: HTTPClient, logger: Logger) {
+    public init(baseURL: String, http: HTTPClient, logger: Logger, observer: (@Sendable (BackendCall) -> Void)? = nil) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.http = http
         self.logger = logger
+        self.observer = observer
     }
 
     /// GETs `path` and decodes the JSON body.
@@ -68,7 +71,7 @@ public struct JSONHTTPClient: Sendable {
             let response = try await http.execute(request, timeout: .nanoseconds(Int64(seconds * 1e9)))
             let buffer = try await response.body.collect(upTo: maximumBodySize)
             let data = Data(buffer.readableBytesView)
-            log(method, path, started, outcome: "\(response.status.code)")
+            log(method, path, started, outcome: "\(response.status.code)", call: BackendCall.outcome(status: Int(response.status.code)))
             guard (200..<300).contains(response.status.code) else {
                 throw HTTPCallFailure.status(Int(response.status.code), body: String(decoding: data, as: UTF8.self))
             }
@@ -77,14 +80,15 @@ public struct JSONHTTPClient: Sendable {
             throw failure
         } catch {
             let failure = Self.classify(error, timeout: timeout)
-            log(method, path, started, outcome: "\(failure)")
+            log(method, path, started, outcome: "\(failure)", call: BackendCall.outcome(of: failure))
             // A cancelled caller is reported as unreachable only to the log; the caller knows.
             throw failure as? HTTPCallFailure ?? .unreachable("cancelled")
         }
     }
 
-    func log(_ method: HTTPMethod, _ path: String, _ started: ContinuousClock.Instant, outcome: String) {
+    func log(_ method: HTTPMethod, _ path: String, _ started: ContinuousClock.Instant, outcome: String, call: String) {
         let elapsed = ContinuousClock.now - started
+        observer?(BackendCall(method: method.rawValue, endpoint: BackendCall.endpoint(of: path), outcome: call, duration: elapsed))
         logger.trace("backend call", metadata: [
             "http.method": "\(method.rawValue)", "http.url": "\(baseURL)\(path)",
             "http.outcome": "\(outcome)", "http.duration": "\(elapsed)",

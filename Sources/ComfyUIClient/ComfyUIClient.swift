@@ -27,8 +27,9 @@ public struct ComfyUIClient: Sendable {
     public var transferTimeout: Duration
 
     public init(baseURL: String, httpClient: HTTPClient, quickTimeout: Duration = .seconds(2),
-                transferTimeout: Duration = .seconds(300), logger: Logger) {
-        self.http = JSONHTTPClient(baseURL: baseURL, http: httpClient, logger: logger)
+                transferTimeout: Duration = .seconds(300), logger: Logger,
+                observer: (@Sendable (BackendCall) -> Void)? = nil) {
+        self.http = JSONHTTPClient(baseURL: baseURL, http: httpClient, logger: logger, observer: observer)
         self.logger = logger
         self.quickTimeout = quickTimeout
         self.transferTimeout = transferTimeout

@@ -1,3 +1,5 @@
+import GPUCtlModels
+
 extension Scheduler {
     /// The waiting requests, indexed so a decision costs the same with 10 or 10,000 of them:
     /// by id, by model (in arrival order), and as two arrival-ordered lines, one per class,
@@ -34,6 +36,10 @@ extension Scheduler {
         var count: Int { entries.count }
         var isEmpty: Bool { entries.isEmpty }
         var countsByModel: [String: Int] { byModel.mapValues(\.count).filter { $0.value > 0 } }
+        /// Waiting requests per class (a walk over them: for metrics, not for decisions).
+        var countsByClass: [JobClass: Int] {
+            entries.values.reduce(into: [:]) { $0[$1.requestClass, default: 0] += 1 }
+        }
 
         mutating func append(_ request: Waiting) {
             entries[request.id] = request

@@ -39,6 +39,12 @@ public struct Scheduler: Sendable {
     public var waitingCount: Int { waiting.count }
     /// ComfyUI jobs waiting for their turn.
     public var waitingJobs: Int { jobs.count + resumedJobs.count }
+    /// Model requests (inference, loads) waiting, per class.
+    public var waitingByClass: [JobClass: Int] { waiting.countsByClass }
+    /// ComfyUI jobs waiting, per class.
+    public var waitingJobsByClass: [JobClass: Int] {
+        resumedJobs.reduce(into: jobs.countsByClass) { $0[$1.requestClass, default: 0] += 1 }
+    }
     /// Requests waiting per model.
     public var waitingByModel: [String: Int] { waiting.countsByModel }
     /// True while a load or unload is under way.

@@ -85,10 +85,13 @@ public final class Daemon: Sendable {
             logger.warning("no GPU could be read and no --vram was given: the budget is 0 until you pass --vram SIZE (e.g. --vram 24GiB)")
         }
         let workflows = loadWorkflows(configuration, logger: logger)
+        let metrics = DaemonMetrics()
+        metrics.prepare(models: catalog.models.filter { $0.backend == .ollama }.map(\.name))
         let (work, workContinuation) = AsyncStream<ModelWork>.makeStream()
         let (runnerInputs, runnerContinuation) = AsyncStream<RunnerInput>.makeStream()
         let supervisor = Supervisor(configuration: configuration, catalog: catalog, workflows: workflows, store: store,
-                                    initialGPU: firstSample, work: workContinuation, runner: runnerContinuation, logger: logger)
+                                    initialGPU: firstSample, work: workContinuation, runner: runnerContinuation,
+                                    metrics: metrics, logger: logger)
         let restored = await supervisor.restoreJobs()
         if restored > 0 { logger.info("\(restored) unfinished job(s) taken up from the store") }
         var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(30))
@@ -102,20 +105,24 @@ public final class Daemon: Sendable {
             baseURL: configuration.ollamaURL, httpClient: httpClient, quickTimeout: configuration.backendProbeTimeout,
             streamTimeouts: StreamTimeouts(firstByte: configuration.loadTimeout, idle: configuration.streamIdleTimeout,
                                            total: configuration.requestTimeout),
-            logger: logger)
+            logger: logger, observer: { metrics.backendCall(.ollama, $0) })
         let comfyui = ComfyUIClient(baseURL: configuration.comfyUIURL, httpClient: httpClient,
-                                    quickTimeout: configuration.backendProbeTimeout, logger: logger)
+                                    quickTimeout: configuration.backendProbeTimeout, logger: logger,
+                                    observer: { metrics.backendCall(.comfyui, $0) })
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
         serverConfiguration.inheritedListener = configuration.systemd.listenFD
         serverConfiguration.peerPolicy = peerPolicy
+        serverConfiguration.onRefusal = { metrics.error($0) }
         let idle = configuration.connectionIdleTimeout.components
         serverConfiguration.idleTimeout = .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
         let server: RPCServer
         do {
             server = try await RPCServer.start(configuration: serverConfiguration,
-                                               handler: RPCRouter(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
-                                                                  comfy: ComfyService(comfyui: comfyui),
-                                                                  jobs: JobService(supervisor: supervisor, comfyui: comfyui)),
+                                               handler: MeteredHandler(
+                                                   inner: RPCRouter(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
+                                                                    comfy: ComfyService(comfyui: comfyui),
+                                                                    jobs: JobService(supervisor: supervisor, comfyui: comfyui)),
+                                                   metrics: metrics),
                                                logger: logger)
         } catch let error as SocketFileError {
             try? await httpClient.shutdown()
@@ -138,8 +145,21 @@ public final class Daemon: Sendable {
                 comfyui: comfyui,
                 supervisor: supervisor, interval: configuration.backendProbeInterval),
             // Last in the list, so it is the first to stop: no new calls while the rest winds down.
-            RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod),
+            RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod, events: supervisor.events),
         ]
+        if let address = configuration.metricsListen {
+            do {
+                let metricsServer = try await MetricsHTTPServer.start(address: address, render: { await supervisor.metricsText() },
+                                                                      logger: logger)
+                services.append(metricsServer)
+                await supervisor.setMetricsURL("http://\(metricsServer.address)/metrics")
+            } catch {
+                await server.shutdown(gracePeriod: .zero)
+                try? await httpClient.shutdown()
+                try? store.close()
+                throw error
+            }
+        }
         if let socket = configuration.systemd.notifySocket {
             // After the RPC service, so STOPPING=1 goes out the moment a stop begins.
             services.append(SystemdService(notifier: SystemdNotifier(socketPath: socket), supervisor: supervisor,

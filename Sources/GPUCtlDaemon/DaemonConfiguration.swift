@@ -52,6 +52,8 @@ public struct DaemonConfiguration: Sendable {
     public var systemd = SystemdEnvironment()
     /// How often the STATUS= line is rebuilt and, when it changed, sent to systemd.
     public var systemdStatusInterval: Duration = .seconds(5)
+    /// Where `/metrics` is served over HTTP; nil: only the `metrics` method has them.
+    public var metricsListen: ListenAddress?
 
     public init(socketPath: String, stateDirectory: String, catalogPath: String? = nil, outputDirectory: String? = nil) {
         self.socketPath = socketPath
@@ -78,6 +80,10 @@ public struct DaemonFlags: Sendable {
     public var workflows: String?
     public var outputDir: String?
     public var jobTimeout: String?
+    /// `HOST:PORT` for `/metrics`.
+    public var metricsListen: String?
+    /// Lets `metricsListen` name an address other than loopback.
+    public var metricsAllowRemote = false
 
     public init(socket: String? = nil, stateDir: String? = nil, config: String? = nil, ollamaURL: String? = nil,
                 comfyUIURL: String? = nil, vram: String? = nil, reserve: String? = nil, allowGroup: String? = nil,
@@ -105,6 +111,7 @@ public struct DaemonFlags: Sendable {
         "GPUCTL_SOCKET", "GPUCTL_STATE_DIR", "GPUCTL_CONFIG", "GPUCTL_OLLAMA_URL", "GPUCTL_COMFYUI_URL",
         "GPUCTL_VRAM", "GPUCTL_RESERVE", "GPUCTL_ALLOW_GROUP", "GPUCTL_LOG_LEVEL", "GPUCTL_GPU_INDEX",
         "GPUCTL_LOAD_TIMEOUT", "GPUCTL_MIN_RESIDENCY", "GPUCTL_WORKFLOWS", "GPUCTL_OUTPUT_DIR", "GPUCTL_JOB_TIMEOUT",
+        "GPUCTL_METRICS_LISTEN", "GPUCTL_METRICS_ALLOW_REMOTE",
     ]
 }
 
@@ -178,6 +185,10 @@ extension DaemonConfiguration {
         }
         if let text = value(flags.jobTimeout, "GPUCTL_JOB_TIMEOUT") {
             configuration.jobTimeout = try duration(text, flag: "--job-timeout", variable: "GPUCTL_JOB_TIMEOUT", minimum: .seconds(1))
+        }
+        if let text = value(flags.metricsListen, "GPUCTL_METRICS_LISTEN") {
+            let remote = flags.metricsAllowRemote || ["1", "true", "yes"].contains(environment["GPUCTL_METRICS_ALLOW_REMOTE"]?.lowercased() ?? "")
+            configuration.metricsListen = try ListenAddress.parse(text, allowRemote: remote)
         }
         configuration.systemd = SystemdEnvironment(environment: environment)
         return configuration

@@ -9,11 +9,13 @@ public struct RPCRouter: RPCHandling {
     private let models: ModelService
     private let comfy: ComfyService
     private let jobs: JobService
+    private let events: EventsService
     private let pingReply: RPCReply
     private let versionReply: RPCReply
 
     init(supervisor: Supervisor, models: ModelService, comfy: ComfyService, jobs: JobService) {
         self.jobs = jobs
+        self.events = EventsService(hub: supervisor.events)
         self.supervisor = supervisor
         self.models = models
         self.comfy = comfy
@@ -59,6 +61,11 @@ public struct RPCRouter: RPCHandling {
             return await Self.run { try await jobs.get(RPCParams(call, allowed: ["id"])) }
         case .jobsCancel?:
             return await Self.run { try await jobs.cancel(RPCParams(call, allowed: ["id"])) }
+        case .eventsSubscribe?:
+            return await Self.run { try await events.subscribe(RPCParams(call, allowed: ["types"]), id: call.id, streamTo: context) }
+        case .metrics?:
+            if let error = Self.noParams(call) { return error }
+            return .encoding(MetricsResult(text: await supervisor.metricsText()))
         case .jobsWait?:
             return await Self.run { try await jobs.wait(RPCParams(call, allowed: ["id"]), id: call.id, streamTo: context) }
         case .modelsLoad?:

@@ -6,9 +6,13 @@ import ServiceLifecycle
 struct RPCService: Service {
     let server: RPCServer
     let gracePeriod: Duration
+    /// Subscriptions never end by themselves: they are ended first, so they do not hold the
+    /// stop for the whole grace period.
+    let events: EventHub
 
     func run() async throws {
         try? await gracefulShutdown()
+        events.finishAll()
         await server.shutdown(gracePeriod: gracePeriod)
     }
 }

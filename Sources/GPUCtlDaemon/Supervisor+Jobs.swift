@@ -40,6 +40,7 @@ extension Supervisor {
     }
 
     private func line(_ record: JobRecord, spec: JobSpec) -> JobInfo {
+        events.publish(DaemonEvent(.jobState, job: record.id, state: JobState.queued.rawValue))
         request(record, bytes: spec.vramBytes, resumed: false)
         return info(record, spec: spec)
     }
@@ -137,13 +138,18 @@ extension Supervisor {
         }
         logger.info("job \(jobID) is \(state.rawValue)", metadata: error.map { ["job.error": "\($0)"] } ?? [:])
         notify(jobID, JobNotification(job: jobID, state: state.rawValue, error: error))
-        if state.isFinal { endWatchers(jobID) }
+        events.publish(DaemonEvent(.jobState, job: jobID, state: state.rawValue, error: error))
+        if state.isFinal {
+            metrics.jobFinished(state)
+            endWatchers(jobID)
+        }
         return updated
     }
 
     func progress(_ jobID: String, _ progress: JobProgress) {
         jobs.progress[jobID] = progress
         notify(jobID, JobNotification(job: jobID, progress: progress))
+        events.publish(DaemonEvent(.jobProgress, job: jobID, progress: progress))
     }
 
     private func notify(_ jobID: String, _ notification: JobNotification) {

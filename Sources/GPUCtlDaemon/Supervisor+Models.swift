@@ -120,9 +120,12 @@ extension Supervisor {
                 policy.footprint = running.sizeVRAM
                 apply(.policyChanged(model: model, policy))
             }
+            metrics.modelLoad(model, succeeded: true, duration: duration)
             apply(.loaded(model: model, bytes: running.sizeVRAM))
         case .failure(let error):
             residency.lastLoadError[model] = error
+            metrics.modelLoad(model, succeeded: false, duration: duration)
+            events.publish(DaemonEvent(.modelLoadFailed, model: model, error: RPCErrorPayload(ollama: error).message))
             apply(.loadFailed(model: model, reason: "\(error)"))
         }
     }
@@ -180,9 +183,34 @@ extension Supervisor {
 
     /// Feeds the Scheduler and carries out what it decides.
     func apply(_ event: Scheduler.Event) {
+        let before = modelsOnCard
         let actions = residency.scheduler.handle(event, now: .now)
+        announceResidencyChanges(since: before)
         for action in actions { execute(action) }
         resolveUnloadWaiters(failed: nil)
+    }
+
+    /// Ollama models on the card now (loaded, or loaded and being unloaded), and their bytes.
+    private var modelsOnCard: [String: UInt64] {
+        var models: [String: UInt64] = [:]
+        for (name, resident) in residency.scheduler.residents where name != Scheduler.comfyUI && resident.phase != .loading {
+            models[name] = resident.bytes
+        }
+        return models
+    }
+
+    /// Tells subscribers which models arrived on the card and which left it, however that
+    /// happened: our load or unload, or Ollama's own (keep_alive expiry, someone else's load).
+    private func announceResidencyChanges(since before: [String: UInt64]) {
+        let after = modelsOnCard
+        guard after.count != before.count || after.keys.contains(where: { before[$0] == nil }) else { return }
+        for (model, bytes) in after where before[model] == nil {
+            events.publish(DaemonEvent(.modelLoaded, model: model, bytes: ByteSize(bytes: bytes)))
+        }
+        for model in before.keys where after[model] == nil {
+            metrics.modelUnloaded(model)
+            events.publish(DaemonEvent(.modelUnloaded, model: model))
+        }
     }
 
     private func execute(_ action: Scheduler.Action) {

@@ -50,3 +50,23 @@ extension Supervisor {
             + "\(backend("Ollama", status.backends.ollama)), \(backend("ComfyUI", status.backends.comfyui))"
     }
 }
+
+extension Supervisor {
+    /// What the metrics gauges show now.
+    func metricsSnapshot() -> MetricsSnapshot {
+        let residents = residency.scheduler.residents
+        let comfyBytes = residents[Scheduler.comfyUI]?.bytes ?? 0
+        return MetricsSnapshot(
+            budget: budget, vramUsed: gpu.used.bytes,
+            leased: ["ollama": residency.scheduler.usedBytes - comfyBytes, "comfyui": comfyBytes],
+            modelsResident: residents.keys.filter { $0 != Scheduler.comfyUI }.count,
+            queueDepth: ["models": residency.scheduler.waitingByClass, "jobs": residency.scheduler.waitingJobsByClass],
+            backendsUp: [.ollama: ollama.state == .up, .comfyui: comfyui.state == .up],
+            eventSubscribers: events.subscriberCount)
+    }
+
+    /// The `metrics` method and `/metrics`: every family in Prometheus' text format.
+    public func metricsText() -> String {
+        metrics.exposition(metricsSnapshot())
+    }
+}

@@ -14,10 +14,12 @@ public actor Supervisor {
     let workflows: WorkflowCatalog
     let store: JobStore
     private let startedAt = ContinuousClock.now
+    /// Where `/metrics` is served, once the HTTP listener is bound.
+    private var metricsURL: String?
     let logger: Logger
-    private var gpu: GPUStatus
+    private(set) var gpu: GPUStatus
     private(set) var ollama: BackendStatus
-    private var comfyui: BackendStatus
+    private(set) var comfyui: BackendStatus
     /// Which Ollama models are resident and who waits for what (Supervisor+Models.swift).
     var residency: ResidencyState
     let admissions = Admissions()
@@ -27,11 +29,18 @@ public actor Supervisor {
     var jobs = JobsState()
     /// Admitted jobs and cancels for the ComfyJobRunner.
     let runner: AsyncStream<RunnerInput>.Continuation
+    /// State changes for `events.subscribe`.
+    public nonisolated let events: EventHub
+    /// Counters for the `metrics` method and `/metrics`.
+    public nonisolated let metrics: DaemonMetrics
 
     init(configuration: DaemonConfiguration, catalog: Catalog, workflows: WorkflowCatalog = WorkflowCatalog(),
          store: JobStore, initialGPU: GPUSample?, work: AsyncStream<ModelWork>.Continuation,
-         runner: AsyncStream<RunnerInput>.Continuation, logger: Logger) {
+         runner: AsyncStream<RunnerInput>.Continuation, events: EventHub = EventHub(),
+         metrics: DaemonMetrics = DaemonMetrics(), logger: Logger) {
         self.configuration = configuration
+        self.events = events
+        self.metrics = metrics
         self.catalog = catalog
         self.workflows = workflows
         self.store = store
@@ -73,13 +82,15 @@ public actor Supervisor {
             daemon: DaemonStatus(
                 version: GPUCtlVersion.current, pid: ProcessInfo.processInfo.processIdentifier,
                 uptimeSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-                socket: configuration.socketPath, stateDir: configuration.stateDirectory),
+                socket: configuration.socketPath, stateDir: configuration.stateDirectory, metricsURL: metricsURL),
             gpu: gpu,
             budget: budget,
             backends: BackendsStatus(ollama: ollama, comfyui: comfyui),
             catalog: catalog.summary(path: configuration.catalogPath),
             jobs: jobs)
     }
+
+    func setMetricsURL(_ url: String) { metricsURL = url }
 
     /// `workflows.list`: each template with its parameters and VRAM, and what was skipped.
     nonisolated func workflowsList() -> WorkflowsListResult {
@@ -103,8 +114,10 @@ public actor Supervisor {
     public func observe(gpuSample result: Result<GPUSample, GPUProbeError>) {
         switch result {
         case .success(let sample):
+            let before = budget
             gpu = Self.gpuStatus(sample)
             if budget.budget.bytes != residency.scheduler.budget { apply(.budgetChanged(budget.budget.bytes)) }
+            if budget != before { events.publish(DaemonEvent(.budget, budget: budget)) }
         case .failure(let error):
             if gpu.lastError != error.message { logger.warning("GPU sample failed: \(error.message)") }
             gpu.lastError = error.message
@@ -117,6 +130,8 @@ public actor Supervisor {
         if previous.state != status.state {
             let detail = status.state == .up ? "version \(status.version ?? "?")" : status.lastError ?? "no detail"
             logger.notice("\(backend.rawValue) is \(status.state.rawValue)", metadata: ["backend.url": "\(status.url)", "backend.detail": "\(detail)"])
+            events.publish(DaemonEvent(.backend, state: status.state.rawValue, backend: backend.rawValue,
+                                       error: status.state == .up ? nil : status.lastError))
         }
         switch backend {
         case .ollama: ollama = status

@@ -37,6 +37,11 @@ public enum RPCMethod: String, CaseIterable, Sendable, Codable {
     case jobsCancel = "jobs.cancel"
     /// Streams a job's states and progress as `job` notifications until it ends; returns it.
     case jobsWait = "jobs.wait"
+    /// Streams state changes as `stream` notifications (`DaemonEvent`) until the caller cancels
+    /// or hangs up; `{"types": [...]}` keeps only some (`job`, `model.loaded`, …).
+    case eventsSubscribe = "events.subscribe"
+    /// Every metric in Prometheus' text format: `{"content_type": …, "text": …}`.
+    case metrics
 }
 
 /// The daemon's version, shared by the daemon and the CLI so `gpuctl version` can compare them.

@@ -46,8 +46,12 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public var uptimeSeconds: Double
     public var socket: String
     public var stateDir: String
+    /// Where Prometheus metrics are served over HTTP (`--metrics-listen`); absent when not.
+    public var metricsURL: String?
 
-    public init(version: String, pid: Int32, uptimeSeconds: Double, socket: String, stateDir: String) {
+    public init(version: String, pid: Int32, uptimeSeconds: Double, socket: String, stateDir: String,
+                metricsURL: String? = nil) {
+        self.metricsURL = metricsURL
         self.version = version
         self.pid = pid
         self.uptimeSeconds = uptimeSeconds

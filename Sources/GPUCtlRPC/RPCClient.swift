@@ -202,4 +202,10 @@ extension RPCClient {
     public func finishWriting() {
         shutdownWriting()
     }
+
+    /// Ends the connection both ways, from any thread: a read blocked in another thread returns
+    /// (`closed`), and the daemon cancels what this connection had in flight.
+    public func hangUp() {
+        _ = shutdown(fd, Int32(SHUT_RDWR))
+    }
 }

@@ -69,6 +69,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
 
     private func refuse(_ context: ChannelHandlerContext, _ error: RPCErrorPayload) {
         closing = true
+        configuration.onRefusal?(error)
         writeLine(context, RPCWire.response(id: .null, reply: .error(error)))
         context.close(promise: nil)
     }
@@ -90,11 +91,13 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private func dispatch(_ context: ChannelHandlerContext, _ line: RPCLine) {
         switch line {
         case .single(.invalid(let id, let error)):
+            configuration.onRefusal?(error)
             writeLine(context, RPCWire.response(id: id, reply: .error(error)))
         case .single(.call(let call)) where call.method == "cancel":
             answer(context, call, cancel(call))
         case .single(.call(let call)):
             if draining {
+                configuration.onRefusal?(shuttingDown)
                 answer(context, call, .error(shuttingDown))
             } else if let reply = handler.answerImmediately(call) {
                 answer(context, call, reply)
@@ -105,11 +108,12 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
                 }
             }
         case .batch(let items):
-            startTask(context, requestID: nil) { [draining, shuttingDown] handler, callContext in
+            startTask(context, requestID: nil) { [draining, shuttingDown, onRefusal = configuration.onRefusal] handler, callContext in
                 var replies: [Data] = []
                 for item in items {
                     switch item {
                     case .invalid(let id, let error):
+                        onRefusal?(error)
                         replies.append(RPCWire.response(id: id, reply: .error(error)))
                     case .call(let call):
                         let reply: RPCReply = if draining {

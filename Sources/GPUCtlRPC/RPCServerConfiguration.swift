@@ -1,4 +1,5 @@
 import NIOCore
+import GPUCtlModels
 
 /// How the RPC server behaves, as a value with defaults (Hummingbird's ServerConfiguration style).
 public struct RPCServerConfiguration: Sendable {
@@ -22,6 +23,10 @@ public struct RPCServerConfiguration: Sendable {
     public var idleTimeout: TimeAmount = .seconds(300)
     /// A connection whose peer stops reading for this long while replies wait is closed.
     public var writeStallTimeout: TimeAmount = .seconds(30)
+
+    /// Told of every error answered before any method ran (unparsable JSON, a line too long,
+    /// a forbidden peer, too many connections, a call during shutdown): for metrics.
+    public var onRefusal: (@Sendable (RPCErrorPayload) -> Void)?
 
     public init(socketPath: String) {
         self.socketPath = socketPath

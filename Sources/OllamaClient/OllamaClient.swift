@@ -38,8 +38,8 @@ public struct OllamaClient: Sendable {
 
     public init(baseURL: String, httpClient: HTTPClient, quickTimeout: Duration = .seconds(2),
                 streamTimeouts: StreamTimeouts = StreamTimeouts(), retry: RetryPolicy = RetryPolicy(),
-                logger: Logger) {
-        self.http = JSONHTTPClient(baseURL: baseURL, http: httpClient, logger: logger)
+                logger: Logger, observer: (@Sendable (BackendCall) -> Void)? = nil) {
+        self.http = JSONHTTPClient(baseURL: baseURL, http: httpClient, logger: logger, observer: observer)
         self.quickTimeout = quickTimeout
         self.streamTimeouts = streamTimeouts
         self.retry = retry

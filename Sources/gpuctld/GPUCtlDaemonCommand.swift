@@ -41,14 +41,20 @@ struct GPUCtlDaemonCommand: AsyncParsableCommand {
     var outputDir: String?
     @Option(help: "How long a ComfyUI job may run unless it sets its own timeout, e.g. 30m (GPUCTL_JOB_TIMEOUT; default 1h).")
     var jobTimeout: String?
+    @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus metrics over HTTP at HOST:PORT/metrics, e.g. 127.0.0.1:9464; loopback only unless --metrics-allow-remote (GPUCTL_METRICS_LISTEN).")
+    var metricsListen: String?
+    @Flag(name: .customLong("metrics-allow-remote"), help: "Let --metrics-listen name an address other than loopback (GPUCTL_METRICS_ALLOW_REMOTE=1).")
+    var metricsAllowRemote = false
 
     func run() async throws {
         let stopSignals = StopSignals()
-        let flags = DaemonFlags(socket: socket, stateDir: stateDir, config: config, ollamaURL: ollamaURL,
+        var flags = DaemonFlags(socket: socket, stateDir: stateDir, config: config, ollamaURL: ollamaURL,
                                 comfyUIURL: comfyUIURL, vram: vram, reserve: reserve, allowGroup: allowGroup,
                                 logLevel: logLevel, gpuIndex: gpuIndex, loadTimeout: loadTimeout,
                                 minResidency: minResidency, workflows: workflows,
                                 outputDir: outputDir, jobTimeout: jobTimeout)
+        flags.metricsListen = metricsListen
+        flags.metricsAllowRemote = metricsAllowRemote
         let configuration: DaemonConfiguration
         do {
             configuration = try DaemonConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)

@@ -1,0 +1,46 @@
+import Foundation
+
+/// A TCP address to serve on, `127.0.0.1:9464` or `[::1]:9464`. Loopback only unless the user
+/// says otherwise: metrics name models and jobs, which is nobody else's business.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Reads `HOST:PORT`; refuses a host that is not loopback unless `allowRemote`.
+    public static func parse(_ text: String, allowRemote: Bool) throws(ConfigurationError) -> ListenAddress {
+        let usage = "--metrics-listen / GPUCTL_METRICS_LISTEN is '\(text)'; write HOST:PORT like 127.0.0.1:9464"
+        var host: Substring
+        var portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw ConfigurationError(usage) }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw ConfigurationError(usage) }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { throw ConfigurationError(usage) }
+        if host == "localhost" { host = "127.0.0.1" }
+        let address = ListenAddress(host: String(host), port: port)
+        guard allowRemote || address.isLoopback else {
+            throw ConfigurationError("--metrics-listen / GPUCTL_METRICS_LISTEN is '\(text)', which is not a loopback address; use 127.0.0.1:\(port), or add --metrics-allow-remote (GPUCTL_METRICS_ALLOW_REMOTE=1) to serve metrics to the network")
+        }
+        return address
+    }
+
+    /// 127.0.0.0/8 or ::1.
+    public var isLoopback: Bool {
+        if host == "::1" { return true }
+        let parts = host.split(separator: ".")
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import GPUCtlModels
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// `GET /metrics` over HTTP for Prometheus (`--metrics-listen`). Bound while the daemon starts,
+/// so a busy port is a start-up error; closed at shutdown.
+final class MetricsHTTPServer: Service, Sendable {
+    private let channel: any Channel
+    /// Where it listens (the port the system picked when 0 was asked for).
+    let address: ListenAddress
+
+    private init(channel: any Channel, address: ListenAddress) {
+        self.channel = channel
+        self.address = address
+    }
+
+    /// Binds `address` and serves `render()` at `/metrics`.
+    static func start(address: ListenAddress, render: @escaping @Sendable () async -> String,
+                      logger: Logger) async throws(DaemonStartError) -> MetricsHTTPServer {
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(MetricsRequestHandler(render: render))
+                }
+            }
+        do {
+            let channel = try await bootstrap.bind(host: address.host, port: address.port).get()
+            let bound = ListenAddress(host: address.host, port: channel.localAddress?.port ?? address.port)
+            logger.info("metrics served at http://\(bound)/metrics")
+            return MetricsHTTPServer(channel: channel, address: bound)
+        } catch {
+            throw DaemonStartError("cannot serve metrics on \(address) (\(error)); pick a free port with --metrics-listen or leave it out")
+        }
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try? await channel.close()
+    }
+
+    /// Closes the listener now (a start that failed later).
+    func close() async { try? await channel.close() }
+}
+
+/// One request at a time per connection: `GET`/`HEAD /metrics` → 200, another path → 404,
+/// another method → 405.
+private final class MetricsRequestHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let render: @Sendable () async -> String
+    private var head: HTTPRequestHead?
+
+    init(render: @escaping @Sendable () async -> String) { self.render = render }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            answer(context, head)
+        }
+    }
+
+    private func answer(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        guard path == "/metrics" else {
+            return respond(context, head, .notFound, "only /metrics is served here\n", contentType: "text/plain")
+        }
+        guard head.method == .GET || head.method == .HEAD else {
+            return respond(context, head, .methodNotAllowed, "use GET\n", contentType: "text/plain", extra: [("Allow", "GET, HEAD")])
+        }
+        let render = self.render
+        let loop = context.eventLoop
+        let boxed = NIOLoopBound((self, context), eventLoop: loop)
+        let promise = loop.makePromise(of: String.self)
+        promise.completeWithTask { await render() }
+        promise.futureResult.whenSuccess { text in
+            let (handler, context) = boxed.value
+            handler.respond(context, head, .ok, text, contentType: MetricsResult.prometheusContentType)
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus,
+                         _ body: String, contentType: String, extra: [(String, String)] = []) {
+        var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", "\(body.utf8.count)")] + extra)
+        let keepAlive = request.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        if request.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+    }
+}
