@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpuctl-bench",
         abstract: "Measure gpuctld and write BENCHMARKS.md.",
-        subcommands: [Run.self, Ollama.self, Jobs.self, FakeOllamaServer.self, Echo.self, Idle.self],
+        subcommands: [Run.self, Ollama.self, Jobs.self, FakeOllamaServer.self, FakeBackends.self, Echo.self, Idle.self],
         defaultSubcommand: Run.self)
 
     struct Echo: ParsableCommand {
@@ -43,6 +43,27 @@ struct BenchCommand: AsyncParsableCommand {
             fake.configure { $0.tokenDelay = .milliseconds(tokenDelayMs); $0.loadTime = .milliseconds(500) }
             try await fake.start()
             FileHandle.standardOutput.write(Data("fake Ollama at \(fake.baseURL) with \(FakeOllama.defaultModels.map(\.name).joined(separator: ", "))\n".utf8))
+            while true { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+
+    /// Both fakes on one virtual card, for trying gpuctld (top, events, the contrib clients) by hand.
+    struct FakeBackends: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fake-backends",
+            abstract: "Serve the test suite's fake Ollama and fake ComfyUI on one virtual card until interrupted.")
+        @Option(help: "The virtual card's size in GiB.") var vramGiB: UInt64 = 24
+        @Option(help: "Milliseconds between streamed tokens.") var tokenDelayMs = 20
+        @Option(help: "Milliseconds per ComfyUI sampler step.") var stepDelayMs = 50
+        func run() async throws {
+            let gpu = VirtualGPU(totalBytes: vramGiB << 30)
+            let ollama = FakeOllama(gpu: gpu)
+            ollama.configure { $0.tokenDelay = .milliseconds(tokenDelayMs); $0.loadTime = .milliseconds(500) }
+            try await ollama.start()
+            let comfyui = FakeComfyUI(gpu: gpu)
+            comfyui.configure { $0.stepDelay = .milliseconds(stepDelayMs) }
+            try await comfyui.start()
+            FileHandle.standardOutput.write(Data("GPUCTL_OLLAMA_URL=\(ollama.baseURL)\nGPUCTL_COMFYUI_URL=\(comfyui.baseURL)\n".utf8))
             while true { try await Task.sleep(for: .seconds(3600)) }
         }
     }

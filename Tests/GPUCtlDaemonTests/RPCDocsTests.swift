@@ -14,7 +14,7 @@ import Testing
                                        "elapsedMs", "loadMs", "waitMs", "totalMs", "expiresAt", "lastUsed",
                                        "totalDuration", "evalDuration", "promptEvalDuration", "loadDuration", "directory",
                                        "vramFreeBefore", "vramFreeAfter", "freed", "createdAt", "updatedAt", "at",
-                                       "promptId"]
+                                       "promptId", "time", "text"]
 
     struct Example: Sendable {
         var request: String
