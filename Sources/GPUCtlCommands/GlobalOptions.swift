@@ -16,6 +16,11 @@ public struct GlobalOptions: ParsableArguments {
 
     public init() {}
 
+    /// Runs once the arguments are parsed: from here on, errors are printed as JSON too.
+    public mutating func validate() throws {
+        Output.jsonErrors = json
+    }
+
     /// The socket path, resolved as the daemon resolves it.
     public var socketPath: String {
         SocketPath.resolve(flag: socket, environment: ProcessInfo.processInfo.environment)
@@ -66,7 +71,23 @@ public enum ExitCodes {
 enum CLIExit {
     static func fail(_ error: RPCClientError) -> ExitCode {
         FileHandle.standardError.write(Data("gpuctl: \(error.message)\n".utf8))
+        if Output.jsonErrors, let data = try? JSONEncoder.rpc.encode(["error": payload(for: error)]) {
+            Output.printJSON(data)
+        }
         return ExitCode(code(for: error))
+    }
+
+    /// The error as the daemon would have sent it; errors of the client itself get kinds of
+    /// their own (`not_running`, `forbidden`, `timeout`, `closed`, `protocol_error`).
+    static func payload(for error: RPCClientError) -> RPCErrorPayload {
+        switch error {
+        case .remote(let payload): payload
+        case .notRunning: RPCErrorPayload(code: -32010, message: error.message, data: .init(kind: "not_running"))
+        case .permissionDenied: RPCErrorPayload(.forbidden, error.message)
+        case .timedOut: RPCErrorPayload(.timeout, error.message)
+        case .closed: RPCErrorPayload(code: -32011, message: error.message, data: .init(kind: "closed"))
+        case .protocolError: RPCErrorPayload(code: -32012, message: error.message, data: .init(kind: "protocol_error"))
+        }
     }
 
     static func code(for error: RPCClientError) -> Int32 {
@@ -102,6 +123,10 @@ enum Output {
     static func printJSON(_ data: Data) {
         FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
+
+    /// Set from --json once arguments are parsed: errors are then printed as JSON on stdout
+    /// (`{"error": {...}}`) besides the sentence on stderr.
+    nonisolated(unsafe) static var jsonErrors = false
 
     /// Colours only on a terminal, and never when NO_COLOR is set.
     static var useColor: Bool {

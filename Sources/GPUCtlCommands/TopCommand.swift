@@ -14,9 +14,7 @@ struct TopCommand: ParsableCommand {
     var interval: Double = 1
 
     func run() throws {
-        guard !global.json else {
-            throw ValidationError("top is a screen; for JSON use 'gpuctl events --json' (the stream) or 'gpuctl status --json'")
-        }
+        if global.json { return try printSnapshot() }
         // Fails here, before the screen changes, when the daemon cannot be reached.
         let snapshots = TopSnapshots(global: global)
         var model = TopModel()
@@ -52,6 +50,24 @@ struct TopCommand: ParsableCommand {
                 redraw = false
             }
         }
+    }
+}
+
+extension TopCommand {
+    /// `top --json`: what the screen is drawn from, once, as `{"status","models","jobs"}`
+    /// (`gpuctl events --json` is the live part).
+    func printSnapshot() throws {
+        let client = try global.connect()
+        let open: JSONValue = ["state": ["queued", "admitted", "submitted", "running"], "limit": 50]
+        let parts = try CLIExit.run { () throws(RPCClientError) -> [String: JSONValue] in
+            func raw(_ method: RPCMethod, _ params: JSONValue? = nil) throws(RPCClientError) -> JSONValue {
+                let data = try client.callRaw(method.rawValue, params: params)
+                guard let value = try? JSONParser.parse(data) else { throw .protocolError("not JSON") }
+                return value
+            }
+            return ["status": try raw(.status), "models": try raw(.modelsList), "jobs": try raw(.jobsList, open)]
+        }
+        Output.printJSON(JSONWriter.data(.object(parts)))
     }
 }
 
