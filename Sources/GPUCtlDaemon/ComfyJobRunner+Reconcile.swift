@@ -19,6 +19,11 @@ extension ComfyJobRunner {
             let queue = try await comfyui.queue()
             if (queue.running + queue.pending).contains(where: { $0.promptID == job.promptID }) {
                 active?.needsReconcile = false
+                // Its execution_start was sent while /ws was not heard: it runs all the same.
+                if queue.running.contains(where: { $0.promptID == job.promptID }), job.record.state == .submitted,
+                   let running = await supervisor.record(job.id, .running) {
+                    active?.record = running
+                }
                 return
             }
             // It may have finished between the two questions.
@@ -39,7 +44,13 @@ extension ComfyJobRunner {
     }
 
     func finalize(_ entry: HistoryEntry, _ active: inout ActiveJob?) async {
-        guard let job = active else { return }
+        guard var job = active else { return }
+        // It ran while /ws was not heard (not yet connected, or reconnecting): the record still
+        // passes through running, as every job ComfyUI executed does.
+        if job.record.state == .submitted, let running = await supervisor.record(job.id, .running) {
+            job.record = running
+            active = job
+        }
         if entry.statusString == "success" {
             do {
                 let files = try await outputs.collect(jobID: job.id, outputs: entry.outputs)

@@ -92,7 +92,7 @@ import WSClient
         let fake = FakeComfyUI(gpu: gpu)
         try await fake.start()
         let http = Self.httpClient()
-        let client = ComfyUIClient(baseURL: fake.baseURL, httpClient: http, logger: Logger(label: "test"))
+        let client = ComfyUIClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(10), logger: Logger(label: "test"))
         await gpu.allocate("ollama:x", bytes: 4 << 30)
         let stats = try await client.systemStats()
         #expect(stats.system.comfyuiVersion == "0.3.64")

@@ -30,7 +30,7 @@ import Testing
     func withComfyUI(_ body: (FakeComfyUI, ComfyUIClient) async throws -> Void) async throws {
         try await BackendClientTests.running(FakeComfyUI(gpu: VirtualGPU(totalBytes: 8 << 30)), start: { try await $0.start() },
                                              stop: { await $0.stop() },
-                                             client: { ComfyUIClient(baseURL: $0.baseURL, httpClient: $1, logger: Logger(label: "test")) },
+                                             client: { ComfyUIClient(baseURL: $0.baseURL, httpClient: $1, quickTimeout: .seconds(10), logger: Logger(label: "test")) },
                                              body)
     }
 
@@ -113,7 +113,7 @@ import Testing
     @Test func aRunArrivesInComfyUIsOrderAndADropIsFollowedByAReconnect() async throws {
         try await BackendClientTests.running(
             FakeComfyUI(gpu: VirtualGPU(totalBytes: 8 << 30)), start: { try await $0.start() }, stop: { await $0.stop() },
-            client: { ComfyUIClient(baseURL: $0.baseURL, httpClient: $1, logger: Logger(label: "test")) }
+            client: { ComfyUIClient(baseURL: $0.baseURL, httpClient: $1, quickTimeout: .seconds(10), logger: Logger(label: "test")) }
         ) { fake, client in
             let items = try await client.withEvents(clientID: "gpuctld-follow") { stream -> [ComfyStreamItem] in
                 var items: [ComfyStreamItem] = []

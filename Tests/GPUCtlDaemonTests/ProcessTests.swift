@@ -131,7 +131,12 @@ import Testing
         for command in [["status"], ["ping"], ["status", "--json"]] {
             let run = try await ChildProcess.run("gpuctl", ["--socket", socket] + command)
             #expect(run.status == 69)
-            #expect(run.stdout.isEmpty)
+            // With --json the error is also on stdout, as JSON; without it, stdout stays empty.
+            if command.contains("--json") {
+                #expect((try? JSONParser.parse(Data(run.stdout.utf8)))?["error"]?["data"]?["kind"] == "not_running", "\(run.stdout)")
+            } else {
+                #expect(run.stdout.isEmpty)
+            }
             #expect(run.stderr == "gpuctl: gpuctld is not running: nothing answers on \(socket) (No such file or directory); start it with 'gpuctld --socket \(socket)' or 'systemctl start gpuctld', or point --socket / GPUCTL_SOCKET at the right socket\n")
         }
         let fromEnvironment = try await ChildProcess.run("gpuctl", ["ping"], environment: ["GPUCTL_SOCKET": socket])

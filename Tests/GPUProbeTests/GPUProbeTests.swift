@@ -47,7 +47,7 @@ import Testing
     @Test func detectFallsBackToNvidiaSMI() async throws {
         let directory = try temporaryDirectory()
         let script = "\(directory)/nvidia-smi"
-        try """
+        try await """
             #!/bin/sh
             case "$1" in
               --query-gpu=*) echo "0, GPU-aaaa, NVIDIA GeForce RTX 3090, 24576, 6144, 18432"
@@ -55,8 +55,7 @@ import Testing
               --query-compute-apps=*) echo "GPU-aaaa, 999999, /usr/bin/someone-else, 2048"
                                       echo "GPU-bbbb, 999998, /usr/local/bin/ollama, 1024" ;;
             esac
-            """.write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
+            """.writeExecutable(to: script)
         let probe = await GPUProbe.detect(declaredTotalBytes: nil, nvmlPath: "/nonexistent.so", nvidiaSMIPath: script, logger: logger)
         let sample = try await probe.sample()
         #expect(sample.source == .nvidiaSMI)
@@ -71,8 +70,7 @@ import Testing
     @Test func brokenNvidiaSMIFallsBackToDeclared() async throws {
         let directory = try temporaryDirectory()
         let script = "\(directory)/nvidia-smi"
-        try "#!/bin/sh\necho 'No devices were found'\nexit 6\n".write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
+        try await "#!/bin/sh\necho 'No devices were found'\nexit 6\n".writeExecutable(to: script)
         let probe = await GPUProbe.detect(declaredTotalBytes: 8 << 30, nvmlPath: "/nonexistent.so", nvidiaSMIPath: script, logger: logger)
         let sample = try await probe.sample()
         let eight: UInt64 = 8 << 30
@@ -83,13 +81,28 @@ import Testing
     @Test func hangingNvidiaSMIIsStopped() async throws {
         let directory = try temporaryDirectory()
         let script = "\(directory)/nvidia-smi"
-        try "#!/bin/sh\nexec sleep 30\n".write(toFile: script, atomically: true, encoding: .utf8)
-        chmod(script, 0o755)
+        try await "#!/bin/sh\nexec sleep 30\n".writeExecutable(to: script)
         let probe = GPUProbe(source: .nvidiaSMI(path: script), timeout: .milliseconds(200))
         await #expect {
             _ = try await probe.sample()
         } throws: { error in
             (error as? GPUProbeError)?.message.contains("did not answer") == true
+        }
+    }
+}
+
+extension String {
+    /// Writes a script that can be run at once. This process never opens the executable for
+    /// writing (`sh` copies it from a side file): a child forked meanwhile by another test would
+    /// inherit that descriptor, and exec of the script would fail with "Text file busy".
+    func writeExecutable(to path: String) async throws {
+        try write(toFile: path + ".src", atomically: true, encoding: .utf8)
+        try await blocking {
+            let copy = Process()
+            copy.executableURL = URL(fileURLWithPath: "/bin/sh")
+            copy.arguments = ["-c", "cat \"$0.src\" > \"$0\" && chmod 755 \"$0\"", path]
+            try copy.run()
+            copy.waitUntilExit()
         }
     }
 }
