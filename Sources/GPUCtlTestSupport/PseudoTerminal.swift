@@ -31,7 +31,10 @@ public final class PseudoTerminal: Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for target in Int32(0)...2 { posix_spawn_file_actions_adddup2(&actions, slave, target) }
-        posix_spawn_file_actions_addclose(&actions, master)
+        // Nothing else of this process goes to the child: an inherited write end of another
+        // test's pipe would keep that test waiting for end of file until this child exits.
+        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+        for descriptor in open where descriptor > 2 { posix_spawn_file_actions_addclose(&actions, descriptor) }
         let path = ChildProcess.productsDirectory.appendingPathComponent(product).path
         var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GPUCTL_") && $0.key != "NO_COLOR" }
         base["TERM"] = "xterm-256color"

@@ -85,16 +85,20 @@ import Testing
         let bash = try await ChildProcess.run("gpuctl", ["completions", "bash"])
         let check = try await ChildProcess.run("gpuctl", ["completions", "bash"])
         #expect(bash.stdout == check.stdout)
-        let syntax = Process()
-        syntax.executableURL = URL(fileURLWithPath: "/bin/bash")
-        syntax.arguments = ["-n"]
-        let input = Pipe()
-        syntax.standardInput = input
-        try syntax.run()
-        input.fileHandleForWriting.write(Data(bash.stdout.utf8))
-        try input.fileHandleForWriting.close()
-        syntax.waitUntilExit()
-        #expect(syntax.terminationStatus == 0, "the bash completion script does not parse")
+        let script = bash.stdout
+        let parses = try await blocking { () throws -> Bool in
+            let syntax = Process()
+            syntax.executableURL = URL(fileURLWithPath: "/bin/bash")
+            syntax.arguments = ["-n"]
+            let input = Pipe()
+            syntax.standardInput = input
+            try syntax.run()
+            input.fileHandleForWriting.write(Data(script.utf8))
+            try input.fileHandleForWriting.close()
+            syntax.waitUntilExit()
+            return syntax.terminationStatus == 0
+        }
+        #expect(parses, "the bash completion script does not parse")
         let unknown = try await ChildProcess.run("gpuctl", ["completions", "tcsh"])
         #expect(unknown.status == 64 && unknown.stderr.contains("bash, zsh or fish"))
     }

@@ -85,7 +85,7 @@ import Testing
         try await bed.stop()
         let output = try await blocking { String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
         let errors = try await blocking { String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
-        process.waitUntilExit()
+        try await blocking { process.waitUntilExit() }
         #expect(process.terminationStatus == 1 && errors.contains("[shutting_down]"), "\(errors)")
         let events = output.split(separator: "\n").compactMap { try? JSONDecoder().decode(DaemonEvent.self, from: Data($0.utf8)) }
         #expect(events.first?.type == .subscribed)

@@ -86,11 +86,13 @@ import Testing
         text.signal(SIGINT)
         #expect(await json.waitForExit() == 130)
         #expect(await text.waitForExit() == 130)
-        let lines = json.output.split(separator: "\n").compactMap { try? JSONDecoder().decode(DaemonEvent.self, from: Data($0.utf8)) }
+        // Off the cooperative pool: reading a pipe to its end blocks.
+        let jsonOutput = try await blocking { json.output }
+        let printed = try await blocking { text.output }
+        let lines = jsonOutput.split(separator: "\n").compactMap { try? JSONDecoder().decode(DaemonEvent.self, from: Data($0.utf8)) }
         #expect(lines.first?.type == .subscribed)
-        #expect(lines.contains { $0.type == .modelLoaded && $0.model == "llama3.2:3b" }, "\(json.output)")
+        #expect(lines.contains { $0.type == .modelLoaded && $0.model == "llama3.2:3b" }, "\(jsonOutput)")
         #expect(lines.dropFirst().allSatisfy { $0.type.rawValue.hasPrefix("model.") })
-        let printed = text.output
         #expect(printed.contains("model.loaded") && printed.contains("llama3.2:3b"), "\(printed)")
         #expect(printed.split(separator: "\n").allSatisfy { $0.range(of: #"^\d\d:\d\d:\d\d  "#, options: .regularExpression) != nil })
         let bad = try await ChildProcess.run("gpuctl", ["events", "--socket", socket, "--type", "jobs"])
