@@ -16,31 +16,35 @@ import Testing
     }
 
     /// Runs `arguments` from the repository root with `environment` added; status and output.
+    /// Shaped like `ChildProcess.run`: stdout and stderr are read on threads of their own while
+    /// the exit is polled, so no read can hold the cooperative pool.
     static func run(_ arguments: [String], environment: [String: String], input: String? = nil) async throws
         -> (status: Int32, stdout: String, stderr: String) {
-        try await blocking {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = arguments
-            process.currentDirectoryURL = root
-            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GPUCTL_") }
-                .merging(environment) { $1 }
-            let out = Pipe()
-            let err = Pipe()
-            let stdin = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-            try process.run()
-            if let input {
-                stdin.fileHandleForWriting.write(Data(input.utf8))
-                try stdin.fileHandleForWriting.close()
-            }
-            let output = out.fileHandleForReading.readDataToEndOfFile()
-            let errors = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.currentDirectoryURL = root
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GPUCTL_") }
+            .merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+        try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
         }
+        async let output = blocking { out.fileHandleForReading.readDataToEndOfFile() }
+        async let errors = blocking { err.fileHandleForReading.readDataToEndOfFile() }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        if process.isRunning { process.terminate() }
+        let (stdoutData, stderrData) = try await (output, errors)
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        return (process.terminationStatus, String(decoding: stdoutData, as: UTF8.self), String(decoding: stderrData, as: UTF8.self))
     }
 
     @Test func theShellScriptCallsSwapsStreamsAndReportsErrors() async throws {
