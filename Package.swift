@@ -43,7 +43,11 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Child processes: posix_spawn, close-on-exec pipes, exits waited for off the cooperative pool.
+        .target(name: "CProcessSpawn"),
+        .target(name: "ProcessSpawn", dependencies: ["CProcessSpawn"]),
         .target(name: "GPUProbe", dependencies: [
+            "ProcessSpawn",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "GPUCtlStore", dependencies: [
@@ -71,7 +75,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .target(name: "GPUCtlCommands", dependencies: [
-            "GPUCtlModels", "GPUCtlRPC",
+            "GPUCtlModels", "GPUCtlRPC", "ProcessSpawn",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "gpuctl", dependencies: ["GPUCtlCommands"]),
@@ -82,7 +86,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "gpuctl-bench", dependencies: [
-            "GPUCtlModels", "GPUCtlRPC", "GPUCtlCore", "GPUCtlStore", "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport",
+            "GPUCtlModels", "GPUCtlRPC", "GPUCtlCore", "GPUCtlStore", "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport", "ProcessSpawn",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -91,7 +95,7 @@ let package = Package(
         ]),
         // In-process fake Ollama and ComfyUI: real HTTP/WebSocket servers on 127.0.0.1:0.
         .target(name: "GPUCtlTestSupport", dependencies: [
-            "GPUCtlModels", "GPUCtlDaemon", "GPUCtlRPC",
+            "GPUCtlModels", "GPUCtlDaemon", "GPUCtlRPC", "ProcessSpawn",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -100,7 +104,7 @@ let package = Package(
         ]),
         .testTarget(name: "GPUCtlCoreTests", dependencies: ["GPUCtlCore", "GPUCtlModels"]),
         .testTarget(name: "GPUProbeTests", dependencies: [
-            "GPUProbe", "GPUCtlTestSupport", .product(name: "Logging", package: "swift-log"),
+            "GPUProbe", "GPUCtlTestSupport", "ProcessSpawn", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GPUCtlStoreTests", dependencies: [
             "GPUCtlStore", "GPUCtlModels", .product(name: "GRDB", package: "GRDB.swift"),
@@ -113,7 +117,7 @@ let package = Package(
             .product(name: "WSClient", package: "swift-websocket"),
         ]),
         .testTarget(name: "GPUCtlDaemonTests", dependencies: [
-            "GPUCtlDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "GPUCtlCommands", "GPUCtlStore", "ComfyUIClient",
+            "GPUCtlDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "GPUCtlCommands", "GPUCtlStore", "ComfyUIClient", "ProcessSpawn",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),

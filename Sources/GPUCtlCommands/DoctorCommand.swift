@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ProcessSpawn
 import GPUCtlModels
 import GPUCtlRPC
 
@@ -74,15 +75,22 @@ struct ManPageCommand: ParsableCommand {
         discussion: "gpuctl manpage | sudo tee /usr/local/share/man/man1/gpuctl.1; man gpuctl")
 
     func run() throws {
-        // ArgumentParser describes the whole command tree as JSON (--experimental-dump-help).
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).resolvingSymlinksInPath()
-        process.arguments = ["--experimental-dump-help"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        // ArgumentParser describes the whole command tree as JSON (--experimental-dump-help),
+        // asked of this very executable (found through /proc, however it was called).
+        let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
+        let dump: Child.Result
+        do {
+            dump = try Child.runBlocking(ChildSpec(executable, ["--experimental-dump-help"]), within: .seconds(30))
+        } catch {
+            FileHandle.standardError.write(Data("gpuctl: \(error.message)\n".utf8))
+            throw ExitCode(ExitCodes.protocolError)
+        }
+        guard dump.status == ExitStatus(code: 0) else {
+            let outcome = dump.status.map { "\($0)" } ?? "no answer within 30 s"
+            FileHandle.standardError.write(Data("gpuctl: \(executable) --experimental-dump-help failed (\(outcome)): \(dump.errorText)\n".utf8))
+            throw ExitCode(ExitCodes.protocolError)
+        }
+        let data = Data(dump.output)
         Output.write(try ManPage.render(toolInfo: data))
     }
 }

@@ -112,16 +112,29 @@ enum CLIExit {
 /// Writes to stdout without buffering surprises.
 enum Output {
     static func print(_ text: String) {
-        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+        write(Array((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
 
     /// Writes text as it comes (streamed tokens), with no newline added.
     static func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        write(Array(text.utf8))
     }
 
     static func printJSON(_ data: Data) {
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        write(Array(data) + [0x0A])
+    }
+
+    /// Writes all of `bytes` to standard output. When nobody reads it any more (a closed pipe
+    /// whose SIGPIPE is ignored, a terminal that hung up) the command ends at once, quietly,
+    /// with EX_IOERR: a follower of a stream never keeps running with nowhere to write.
+    static func write(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { _exit(74) }
+            offset += written
+        }
     }
 
     /// Set from --json once arguments are parsed: errors are then printed as JSON on stdout

@@ -8,10 +8,16 @@ final class Terminal {
     private var changedModes = false
     /// Signals arrive here as one byte each (the signal number).
     let signals: Int32
+    /// Whether keys are read from standard input (it is a terminal).
+    private let readsKeys = isatty(STDIN_FILENO) == 1
+    /// Set once the terminal is gone: a read of it ended (0 or EIO, as after a hang-up) or a
+    /// write to the screen failed (EIO, EPIPE). Nothing is left to draw on: the caller ends.
+    private(set) var isGone = false
 
     init() {
         var fds: [Int32] = [0, 0]
         pipe(&fds)
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
         signals = fds[0]
         terminalSignalPipe = fds[1]
@@ -67,24 +73,32 @@ final class Terminal {
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { Foundation.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
             if written < 0, errno == EINTR { continue }
-            guard written > 0 else { return }
+            guard written > 0 else {
+                isGone = true
+                return
+            }
             offset += written
         }
     }
 
-    /// What happened within `timeout`: keys typed, and signals received.
+    /// What happened within `timeout`: keys typed, and signals received. A terminal that
+    /// hung up sets `isGone` (poll would report it at once, every time: never a busy loop).
     func wait(milliseconds timeout: Int32) -> (keys: [UInt8], signals: [Int32]) {
-        var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: signals, events: Int16(POLLIN), revents: 0)]
+        var fds = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: readsKeys && !isGone ? STDIN_FILENO : -1, events: Int16(POLLIN), revents: 0)]
         guard poll(&fds, 2, timeout) > 0 else { return ([], []) }
         var buffer = [UInt8](repeating: 0, count: 64)
         var keys: [UInt8] = []
         var received: [Int32] = []
-        if fds[0].revents & Int16(POLLIN) != 0 {
+        if fds[1].revents != 0 {
             let count = read(STDIN_FILENO, &buffer, buffer.count)
-            if count > 0 { keys = Array(buffer[..<count]) }
+            if count > 0 {
+                keys = Array(buffer[..<count])
+            } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                isGone = true
+            }
         }
-        if fds[1].revents & Int16(POLLIN) != 0 {
+        if fds[0].revents & Int16(POLLIN) != 0 {
             let count = read(signals, &buffer, buffer.count)
             if count > 0 { received = buffer[..<count].map { Int32($0) } }
         }

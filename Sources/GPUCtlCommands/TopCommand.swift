@@ -32,6 +32,7 @@ struct TopCommand: ParsableCommand {
         var redraw = true
         while true {
             let (keys, signals) = terminal.wait(milliseconds: 100)
+            if terminal.isGone { return }
             if keys.contains(where: { $0 == UInt8(ascii: "q") || $0 == UInt8(ascii: "Q") }) { return }
             if signals.contains(where: { $0 != SIGWINCH }) { return }
             if signals.contains(SIGWINCH) { redraw = true }
@@ -46,6 +47,7 @@ struct TopCommand: ParsableCommand {
             if redraw || now - lastDraw >= .seconds(1) {
                 let size = Terminal.size()
                 terminal.draw(TopRenderer.render(live.model, width: size.columns, height: size.rows, color: color))
+                if terminal.isGone { return }
                 lastDraw = now
                 redraw = false
             }

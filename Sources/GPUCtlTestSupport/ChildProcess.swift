@@ -1,66 +1,88 @@
 import Foundation
+import ProcessSpawn
 
-/// A built executable of this package run as a child process, as a user would run it.
-public final class ChildProcess: @unchecked Sendable {
-    public let process = Process()
-    private let stdout = Pipe()
-    private let stderr = Pipe()
+/// A built executable of this package run as a child process, as a user would run it. Every
+/// such child joins the `Lifeline` group (it dies with the test process, however that ends)
+/// and is killed when this object is released, so no test leaves one running.
+public final class ChildProcess: Sendable {
+    public let child: Child
 
     /// The folder holding the built products (beside the test bundle).
     public static var productsDirectory: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     }
 
+    /// This process's environment without `GPUCTL_*` and `NO_COLOR`, with `environment` on top.
+    public static func environment(adding environment: [String: String]) -> [String: String] {
+        ChildSpec.currentEnvironment.filter { !$0.key.hasPrefix("GPUCTL_") && $0.key != "NO_COLOR" }
+            .merging(environment) { $1 }
+    }
+
     /// Starts `product` (e.g. "gpuctld") with `arguments`, an environment without `GPUCTL_*`
     /// variables unless given, and `input` (or nothing) on its standard input.
-    public init(_ product: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws {
-        let url = Self.productsDirectory.appendingPathComponent(product)
-        guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: url.path])
-        }
-        process.executableURL = url
-        process.arguments = arguments
-        var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GPUCTL_") && $0.key != "NO_COLOR" }
-        base.merge(environment) { $1 }
-        process.environment = base
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let stdin = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-        try process.run()
-        if let input {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try? stdin.fileHandleForWriting.close()
-        }
+    public convenience init(_ product: String, _ arguments: [String], environment: [String: String] = [:],
+                            input: String? = nil) throws {
+        let path = Self.productsDirectory.appendingPathComponent(product).path
+        try self.init(command: [path] + arguments, environment: Self.environment(adding: environment), input: input)
     }
 
-    public var pid: Int32 { process.processIdentifier }
+    /// Starts any program (`command[0]`, a path or a name on PATH) with exactly `environment`.
+    /// `descriptors` passes descriptors of this process on (the child's number → ours).
+    public init(command: [String], environment: [String: String], input: String? = nil,
+                workingDirectory: String? = nil, descriptors: [Int32: Int32] = [:]) throws {
+        var spec = ChildSpec(command[0], Array(command.dropFirst()), environment: environment)
+        spec.input = input.map { .bytes(Array($0.utf8)) } ?? .null
+        spec.workingDirectory = workingDirectory
+        spec.group = .lifeline
+        spec.descriptors = descriptors
+        child = try Child.spawn(spec)
+    }
 
-    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    public var pid: Int32 { child.pid }
 
-    /// Waits for the exit, at most `limit`; nil if it is still running then.
+    public func signal(_ number: Int32) { child.signal(number) }
+
+    /// Waits for the exit, at most `limit`; its status as a shell reports it, or nil if it is
+    /// still running then.
     public func waitForExit(within limit: Duration = .seconds(30)) async -> Int32? {
-        let deadline = ContinuousClock.now + limit
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return process.isRunning ? nil : process.terminationStatus
+        await child.wait(within: limit)?.shellStatus
     }
 
-    /// Everything written to stdout / stderr (call after exit).
-    public var output: String { String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
-    public var errorOutput: String { String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+    /// Everything written to stdout / stderr (waits for both to reach their end).
+    public var output: String { String(decoding: child.outputBlocking(within: .seconds(60))?.output ?? [], as: UTF8.self) }
+    public var errorOutput: String { String(decoding: child.outputBlocking(within: .seconds(60))?.error ?? [], as: UTF8.self) }
 
-    /// Runs a product to completion and returns its exit code and output.
+    /// The same, awaited without holding a thread.
+    public func streams(within limit: Duration = .seconds(60)) async -> (stdout: String, stderr: String) {
+        let streams = await child.output(within: limit) ?? ([], [])
+        return (String(decoding: streams.output, as: UTF8.self), String(decoding: streams.error, as: UTF8.self))
+    }
+
+    /// Runs a product to completion and returns its exit code and output; one that outlives
+    /// `limit` is killed and has no status.
     public static func run(_ product: String, _ arguments: [String], environment: [String: String] = [:],
                            input: String? = nil,
                            within limit: Duration = .seconds(30)) async throws -> (status: Int32?, stdout: String, stderr: String) {
         let child = try ChildProcess(product, arguments, environment: environment, input: input)
-        // Read while it runs, so a full pipe never blocks it.
-        async let out = blocking { child.output }
-        async let err = blocking { child.errorOutput }
-        let status = await child.waitForExit(within: limit)
-        if status == nil { child.signal(SIGKILL) }
-        return (status, try await out, try await err)
+        return await child.finish(within: limit)
+    }
+
+    /// Runs any program to completion the same way.
+    public static func run(command: [String], environment: [String: String], input: String? = nil,
+                           workingDirectory: String? = nil,
+                           within limit: Duration = .seconds(60)) async throws -> (status: Int32?, stdout: String, stderr: String) {
+        let child = try ChildProcess(command: command, environment: environment, input: input, workingDirectory: workingDirectory)
+        return await child.finish(within: limit)
+    }
+
+    /// Waits for the exit (killing it after `limit`) and for its output.
+    public func finish(within limit: Duration) async -> (status: Int32?, stdout: String, stderr: String) {
+        let status = await waitForExit(within: limit)
+        if status == nil {
+            signal(SIGKILL)
+            _ = await child.wait()
+        }
+        let (out, err) = await streams(within: status == nil ? .seconds(1) : .seconds(30))
+        return (status, out, err)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessSpawn
 
 /// A stand-in for libnvidia-ml.so.1 with the real library's C ABI, compiled with the system C
 /// compiler at test time: the daemon's dlopen binding is exercised on machines without a GPU.
@@ -18,13 +19,11 @@ public enum FakeNVML {
         let sourcePath = "\(directory)/fake_nvml.c"
         let library = "\(directory)/libfake-nvml.so"
         try source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
-        let compiler = Process()
-        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        compiler.arguments = ["cc", "-shared", "-fPIC", "-o", library, sourcePath]
-        try compiler.run()
-        compiler.waitUntilExit()
-        guard compiler.terminationStatus == 0 else {
-            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "cc could not build the fake NVML"])
+        var compiler = ChildSpec("cc", ["-shared", "-fPIC", "-o", library, sourcePath])
+        compiler.group = .lifeline
+        let result = try Child.runBlocking(compiler, within: .seconds(120))
+        guard result.status == ExitStatus(code: 0) else {
+            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "cc could not build the fake NVML: \(result.errorText)"])
         }
         return library
     }

@@ -4,6 +4,7 @@ import GPUCtlModels
 import GPUCtlRPC
 import GPUCtlTestSupport
 import NIOPosix
+import ProcessSpawn
 
 /// `gpuctl-bench`: measures gpuctld's socket against a raw echo baseline in the same run,
 /// the CLI as a process, and the idle daemon; writes BENCHMARKS.md.
@@ -128,28 +129,27 @@ struct BenchCommand: AsyncParsableCommand {
             for run in 0..<10 {
                 let socket = "\(directory)/life\(run).sock"
                 let start = ContinuousClock.now
-                let daemon = try Child.startDaemon(products: products, socket: socket, state: "\(directory)/life\(run)")
-                try Child.waitForPing(socket)
+                let daemon = try BenchProcess.startDaemon(products: products, socket: socket, state: "\(directory)/life\(run)")
+                try BenchProcess.waitForPing(socket)
                 ready.append(Clock.microseconds(since: start))
                 let stopping = ContinuousClock.now
-                daemon.process.terminate()
-                daemon.process.waitUntilExit()
+                let status = daemon.stop()
                 stop.append(Clock.microseconds(since: stopping))
-                guard daemon.process.terminationStatus == 0, !FileManager.default.fileExists(atPath: socket) else {
-                    throw RPCClientError.protocolError("gpuctld did not stop cleanly (status \(daemon.process.terminationStatus))")
+                guard status == ExitStatus(code: 0), !FileManager.default.fileExists(atPath: socket) else {
+                    throw RPCClientError.protocolError("gpuctld did not stop cleanly (\(status))")
                 }
             }
             report.ready = LatencySummary(ready)
             report.stop = LatencySummary(stop)
 
             let echoSocket = "\(directory)/echo.sock"
-            let echo = try Child.start(products.appendingPathComponent("gpuctl-bench").path, ["echo-server", "--socket", echoSocket])
+            let echo = try BenchProcess.start(products.appendingPathComponent("gpuctl-bench").path, ["echo-server", "--socket", echoSocket])
             defer { echo.stop() }
             let daemonSocket = "\(directory)/gpuctld.sock"
-            let daemon = try Child.startDaemon(products: products, socket: daemonSocket, state: "\(directory)/state")
+            let daemon = try BenchProcess.startDaemon(products: products, socket: daemonSocket, state: "\(directory)/state")
             defer { daemon.stop() }
-            try Child.waitForSocket(echoSocket)
-            try Child.waitForSocket(daemonSocket)
+            try BenchProcess.waitForSocket(echoSocket)
+            try BenchProcess.waitForSocket(daemonSocket)
 
             log("latency: \(count) sequential round trips each")
             report.echoLatency = LatencySummary(try RoundTrips.latencies(socket: echoSocket, warmup: 2000, count: count))
@@ -167,16 +167,16 @@ struct BenchCommand: AsyncParsableCommand {
             log("gpuctl status as a process: \(cliRuns) runs, and /bin/true as the spawn baseline")
             let gpuctl = products.appendingPathComponent("gpuctl").path
             report.cliStatus = LatencySummary(try (0..<cliRuns).map { _ in
-                try Child.timeRun(gpuctl, ["--socket", daemonSocket, "status"])
+                try BenchProcess.timeRun(gpuctl, ["--socket", daemonSocket, "status"])
             })
-            report.trueSpawn = LatencySummary(try (0..<cliRuns).map { _ in try Child.timeRun("/bin/true", []) })
+            report.trueSpawn = LatencySummary(try (0..<cliRuns).map { _ in try BenchProcess.timeRun("/bin/true", []) })
             daemon.stop()
 
             log("idle: a fresh daemon for \(idleSeconds) s")
             let idleSocket = "\(directory)/idle.sock"
-            let idle = try Child.startDaemon(products: products, socket: idleSocket, state: "\(directory)/idle-state")
+            let idle = try BenchProcess.startDaemon(products: products, socket: idleSocket, state: "\(directory)/idle-state")
             defer { idle.stop() }
-            try Child.waitForSocket(idleSocket)
+            try BenchProcess.waitForSocket(idleSocket)
             Thread.sleep(forTimeInterval: 2)
             let ticksBefore = ProcessStats.cpuTicks(pid: idle.pid) ?? 0
             var peakKiB = 0
@@ -190,7 +190,7 @@ struct BenchCommand: AsyncParsableCommand {
             report.idleRSSKiB = peakKiB
             report.idleSeconds = idleSeconds
             report.idleAnonymousKiB = ProcessStats.anonymousKiB(pid: idle.pid)
-            let baseline = try Child.start(products.appendingPathComponent("gpuctl-bench").path, ["idle-baseline"])
+            let baseline = try BenchProcess.start(products.appendingPathComponent("gpuctl-bench").path, ["idle-baseline"])
             defer { baseline.stop() }
             Thread.sleep(forTimeInterval: 2)
             report.baselineRSSKiB = ProcessStats.residentKiB(pid: baseline.pid)

@@ -1,29 +1,28 @@
 import Foundation
 import GPUCtlModels
 import GPUCtlRPC
+import ProcessSpawn
 
-/// A child process of the benchmark: the echo server, a daemon, the CLI.
-final class Child {
-    let process: Process
+/// A child process of the benchmark: the echo server, a daemon, the CLI. It joins the
+/// lifeline group, so a benchmark that is interrupted or crashes leaves none running.
+final class BenchProcess {
+    let child: Child
 
-    private init(process: Process) { self.process = process }
+    private init(child: Child) { self.child = child }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { child.pid }
 
-    static func start(_ path: String, _ arguments: [String]) throws -> Child {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return Child(process: process)
+    static func start(_ path: String, _ arguments: [String]) throws -> BenchProcess {
+        var spec = ChildSpec(path, arguments)
+        spec.output = .discard
+        spec.error = .discard
+        spec.group = .lifeline
+        return BenchProcess(child: try Child.spawn(spec))
     }
 
     /// A daemon with a declared card and both backends pointed at a port nothing listens on,
     /// as on a machine with no GPU, no Ollama and no ComfyUI.
-    static func startDaemon(products: URL, socket: String, state: String) throws -> Child {
+    static func startDaemon(products: URL, socket: String, state: String) throws -> BenchProcess {
         try start(products.appendingPathComponent("gpuctld").path, [
             "--socket", socket, "--state-dir", state, "--vram", "24GiB",
             "--ollama-url", "http://127.0.0.1:9", "--comfyui-url", "http://127.0.0.1:9", "--log-level", "error",
@@ -50,8 +49,8 @@ final class Child {
         throw RPCClientError.notRunning(path: path, reason: "did not answer ping within 10 s")
     }
 
-    /// Wall time of one whole run of a command, in µs, from posix_spawn to waitpid (Foundation's
-    /// Process adds tens of milliseconds of its own on Linux, which is not the command's cost).
+    /// Wall time of one whole run of a command, in µs, from posix_spawn to waitpid (no waiter
+    /// thread nor pipes, whose cost is not the command's).
     static func timeRun(_ path: String, _ arguments: [String]) throws -> Double {
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -71,9 +70,13 @@ final class Child {
         return elapsed
     }
 
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+    /// SIGTERM, then how it ended (SIGKILL after 30 s).
+    @discardableResult
+    func stop() -> ExitStatus {
+        if let status = child.exitStatus { return status }
+        child.signal(SIGTERM)
+        if let status = child.waitBlocking(within: .seconds(30)) { return status }
+        child.signal(SIGKILL)
+        return child.waitBlocking() ?? ExitStatus(signal: SIGKILL)
     }
 }

@@ -42,9 +42,9 @@ enum JobsBench {
         let state = "\(directory)/jobs-state"
         let arguments = ["--socket", socket, "--state-dir", state, "--vram", "24GiB", "--workflows", workflows,
                          "--ollama-url", "http://127.0.0.1:9", "--comfyui-url", "http://127.0.0.1:9", "--log-level", "error"]
-        var daemon = try Child.start(gpuctld, arguments)
+        var daemon = try BenchProcess.start(gpuctld, arguments)
 
-        try await OllamaBench.onThread { try Child.waitForPing(socket) }
+        try await OllamaBench.onThread { try BenchProcess.waitForPing(socket) }
         log("jobs: \(jobs) comfy.submit on one connection, against \(jobs) pings")
         (numbers.pingSeconds, numbers.enqueueSeconds) = try await OllamaBench.onThread {
             let client = try RPCClient(socketPath: socket, timeout: .seconds(60))
@@ -63,8 +63,8 @@ enum JobsBench {
         // (JSON-RPC ids tell the answers apart): what a script submitting a batch can do.
         var pipelinedArguments = arguments
         pipelinedArguments[3] = "\(directory)/jobs-pipelined"
-        daemon = try Child.start(gpuctld, pipelinedArguments)
-        try await OllamaBench.onThread { try Child.waitForPing(socket) }
+        daemon = try BenchProcess.start(gpuctld, pipelinedArguments)
+        try await OllamaBench.onThread { try BenchProcess.waitForPing(socket) }
         log("jobs: \(jobs) comfy.submit with \(numbers.pipelineWindow) in flight")
         let window = numbers.pipelineWindow
         numbers.pipelinedSeconds = try await OllamaBench.onThread {
@@ -95,8 +95,8 @@ enum JobsBench {
                 var args = arguments
                 args[3] = stateDir
                 let started = ContinuousClock.now
-                daemon = try Child.start(gpuctld, args)
-                try await OllamaBench.onThread { try Child.waitForPing(socket) }
+                daemon = try BenchProcess.start(gpuctld, args)
+                try await OllamaBench.onThread { try BenchProcess.waitForPing(socket) }
                 let elapsed = Clock.microseconds(since: started)
                 if target == 0 { queued.append(elapsed) } else { empty.append(elapsed) }
                 daemon.stop()
@@ -124,9 +124,9 @@ enum JobsBench {
         let liveArguments = ["--socket", socket, "--state-dir", "\(directory)/live-state", "--vram", "10GiB", "--workflows", workflows,
                              "--config", catalog, "--output-dir", "\(directory)/outputs", "--min-residency", "0s",
                              "--ollama-url", ollama.baseURL, "--comfyui-url", comfyui.baseURL, "--log-level", "error"]
-        daemon = try Child.start(gpuctld, liveArguments)
+        daemon = try BenchProcess.start(gpuctld, liveArguments)
         defer { daemon.stop() }
-        try await OllamaBench.onThread { try Child.waitForPing(socket) }
+        try await OllamaBench.onThread { try BenchProcess.waitForPing(socket) }
         let ticksBefore = ProcessStats.cpuTicks(pid: daemon.pid) ?? 0
         let (perJob, ids) = try await OllamaBench.onThread {
             let client = try RPCClient(socketPath: socket, timeout: .seconds(60))

@@ -65,12 +65,12 @@ enum OllamaBench {
         let fake = FakeOllama(gpu: gpu)
         try await fake.start()
         let socket = "\(directory)/ollama-bench.sock"
-        let daemon = try Child.start(products.appendingPathComponent("gpuctld").path, [
+        let daemon = try BenchProcess.start(products.appendingPathComponent("gpuctld").path, [
             "--socket", socket, "--state-dir", "\(directory)/ollama-state", "--vram", "24GiB",
             "--ollama-url", fake.baseURL, "--comfyui-url", "http://127.0.0.1:9", "--log-level", "error",
         ])
         defer { daemon.stop() }
-        try await onThread { try Child.waitForPing(socket) }
+        try await onThread { try BenchProcess.waitForPing(socket) }
         let model = "llama3.2:3b"
         let port = Int(fake.baseURL.split(separator: ":").last!)!
         let body = #"{"model":"llama3.2:3b","prompt":"bench","options":{"num_ctx":4096}}"#

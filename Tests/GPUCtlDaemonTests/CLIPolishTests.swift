@@ -86,19 +86,9 @@ import Testing
         let check = try await ChildProcess.run("gpuctl", ["completions", "bash"])
         #expect(bash.stdout == check.stdout)
         let script = bash.stdout
-        let parses = try await blocking { () throws -> Bool in
-            let syntax = Process()
-            syntax.executableURL = URL(fileURLWithPath: "/bin/bash")
-            syntax.arguments = ["-n"]
-            let input = Pipe()
-            syntax.standardInput = input
-            try syntax.run()
-            input.fileHandleForWriting.write(Data(script.utf8))
-            try input.fileHandleForWriting.close()
-            syntax.waitUntilExit()
-            return syntax.terminationStatus == 0
-        }
-        #expect(parses, "the bash completion script does not parse")
+        let syntax = try await ChildProcess.run(command: ["/bin/bash", "-n"], environment: ChildProcess.environment(adding: [:]),
+                                                input: script)
+        #expect(syntax.status == 0, "the bash completion script does not parse: \(syntax.stderr)")
         let unknown = try await ChildProcess.run("gpuctl", ["completions", "tcsh"])
         #expect(unknown.status == 64 && unknown.stderr.contains("bash, zsh or fish"))
     }

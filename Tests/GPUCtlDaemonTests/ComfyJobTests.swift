@@ -67,8 +67,12 @@ import Testing
             return try JSONDecoder().decode(JobProgress.self, from: JSONWriter.data(value))
         }
         let sampling = progress.filter { $0.nodeType == "KSampler" }
-        #expect(!sampling.isEmpty, "\(progress)")
-        #expect(sampling.allSatisfy { $0.max == 60 && ($0.value ?? 0) <= 60 && $0.nodesTotal == 7 }, "\(sampling)")
+        #expect(sampling.contains { $0.max == 60 }, "\(progress)")
+        // The sampler's start may come on its own, before its first step (no value, no max yet):
+        // under load the 100 ms coalescing does not always fold it into the first step.
+        #expect(sampling.allSatisfy {
+            $0.nodesTotal == 7 && ($0.value == nil ? $0.max == nil : $0.max == 60 && $0.value! <= 60)
+        }, "\(sampling)")
         // Steps only move forward, and a 600 ms sampler is not one notification per step.
         let steps = sampling.compactMap(\.value)
         #expect(steps == steps.sorted() && steps.count < 60, "\(steps)")

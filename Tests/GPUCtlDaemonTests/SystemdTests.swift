@@ -65,12 +65,13 @@ import Glibc
         var arguments = ProcessTests.daemonArguments(directory)
         arguments[1] = directory.file("unused.sock")
         for round in 0..<2 {
-            let pid = try spawnActivated(arguments, listener: listener)
+            let daemon = try spawnActivated(arguments, listener: listener)
+            let pid = daemon.pid
             #expect(await eventually { await ProcessTests.pings(path) }, "round \(round)")
             let status = try await blocking { try RPCClient(socketPath: path).call(.status, as: StatusResult.self) }
             #expect(status.daemon.pid == pid && status.daemon.socket == path, "\(status.daemon)")
-            kill(pid, SIGTERM)
-            #expect(await waitForExit(pid) == 0)
+            daemon.signal(SIGTERM)
+            #expect(await daemon.waitForExit() == 0)
             #expect(FileManager.default.fileExists(atPath: path), "systemd's socket must stay")
             #expect(!FileManager.default.fileExists(atPath: directory.file("unused.sock")))
         }
@@ -122,7 +123,7 @@ final class DatagramListener: @unchecked Sendable {
 
 /// A listening Unix stream socket at `path`, as systemd opens it for ListenStream=.
 func listeningSocket(_ path: String) throws -> Int32 {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
@@ -135,33 +136,10 @@ func listeningSocket(_ path: String) throws -> Int32 {
 
 /// Starts gpuctld with `listener` as descriptor 3 and LISTEN_PID set to its own pid (a shell
 /// that execs the daemon keeps its pid), as systemd does.
-func spawnActivated(_ arguments: [String], listener: Int32) throws -> pid_t {
+func spawnActivated(_ arguments: [String], listener: Int32) throws -> ChildProcess {
     let binary = ChildProcess.productsDirectory.appendingPathComponent("gpuctld").path
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, listener, 3)
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    let argv = ["/bin/sh", "-c", "LISTEN_PID=$$ exec \"$0\" \"$@\"", binary] + arguments
-    var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GPUCTL_") }
-    environment["LISTEN_FDS"] = "1"
-    let envp = environment.map { "\($0.key)=\($0.value)" }
-    var pid: pid_t = 0
-    let cArguments = argv.map { strdup($0) } + [nil]
-    let cEnvironment = envp.map { strdup($0) } + [nil]
-    defer { (cArguments + cEnvironment).forEach { free($0) } }
-    let result = posix_spawn(&pid, "/bin/sh", &actions, nil, cArguments, cEnvironment)
-    guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
-    return pid
-}
-
-func waitForExit(_ pid: pid_t, within limit: Duration = .seconds(15)) async -> Int32? {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        var status: Int32 = 0
-        if waitpid(pid, &status, WNOHANG) == pid { return (status >> 8) & 0xff }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    kill(pid, SIGKILL)
-    return nil
+    var environment = ChildProcess.environment(adding: ["LISTEN_FDS": "1"])
+    environment["NOTIFY_SOCKET"] = nil
+    return try ChildProcess(command: ["/bin/sh", "-c", "LISTEN_PID=$$ exec \"$0\" \"$@\"", binary] + arguments,
+                            environment: environment, descriptors: [3: listener])
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessSpawn
 import GPUCtlTestSupport
 import GPUProbe
 import Logging
@@ -97,12 +98,8 @@ extension String {
     /// inherit that descriptor, and exec of the script would fail with "Text file busy".
     func writeExecutable(to path: String) async throws {
         try write(toFile: path + ".src", atomically: true, encoding: .utf8)
-        try await blocking {
-            let copy = Process()
-            copy.executableURL = URL(fileURLWithPath: "/bin/sh")
-            copy.arguments = ["-c", "cat \"$0.src\" > \"$0\" && chmod 755 \"$0\"", path]
-            try copy.run()
-            copy.waitUntilExit()
-        }
+        let copy = try await ChildProcess.run(command: ["/bin/sh", "-c", "cat \"$0.src\" > \"$0\" && chmod 755 \"$0\"", path],
+                                              environment: ChildSpec.currentEnvironment)
+        guard copy.status == 0 else { throw CocoaError(.fileWriteUnknown) }
     }
 }
