@@ -102,6 +102,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        .testTarget(name: "ProcessSpawnTests", dependencies: ["ProcessSpawn"]),
         .testTarget(name: "GPUCtlCoreTests", dependencies: ["GPUCtlCore", "GPUCtlModels"]),
         .testTarget(name: "GPUProbeTests", dependencies: [
             "GPUProbe", "GPUCtlTestSupport", "ProcessSpawn", .product(name: "Logging", package: "swift-log"),

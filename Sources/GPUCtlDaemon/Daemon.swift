@@ -79,7 +79,8 @@ public final class Daemon: Sendable {
         let probe = await GPUProbe.detect(
             declaredTotalBytes: configuration.declaredVRAM?.bytes, index: configuration.gpuIndex,
             nvmlPath: configuration.nvmlPath,
-            nvidiaSMIPath: configuration.useNvidiaSMI ? GPUProbe.locate("nvidia-smi") : nil, logger: logger)
+            nvidiaSMIPath: configuration.useNvidiaSMI ? configuration.nvidiaSMIPath ?? GPUProbe.locate("nvidia-smi") : nil,
+            logger: logger)
         let firstSample = try? await probe.sample()
         if case .declared = probe.source, configuration.declaredVRAM == nil {
             logger.warning("no GPU could be read and no --vram was given: the budget is 0 until you pass --vram SIZE (e.g. --vram 24GiB)")

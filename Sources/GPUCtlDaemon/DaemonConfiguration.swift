@@ -32,6 +32,8 @@ public struct DaemonConfiguration: Sendable {
     public var nvmlPath: String = "libnvidia-ml.so.1"
     /// Whether to look for nvidia-smi (tests turn it off).
     public var useNvidiaSMI = true
+    /// Where nvidia-smi is; looked up on PATH when nil (tests name a fake).
+    public var nvidiaSMIPath: String?
     /// Connections idle this long (nothing in flight) are closed.
     public var connectionIdleTimeout: Duration = .seconds(300)
     /// How long Ollama may take to send the first byte of an answer (a model load can take minutes).
