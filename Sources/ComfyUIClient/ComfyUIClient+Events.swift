@@ -32,7 +32,7 @@ extension ComfyUIClient {
             let started = ContinuousClock.now
             var reason = "the connection closed"
             do {
-                let close = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+                let close = try await WebSocketAttempt.run(url: url, upgradeTimeout: quickTimeout * 5, logger: logger) { inbound, outbound in
                     // Previews then carry their prompt and node (PREVIEW_IMAGE_WITH_METADATA).
                     try await outbound.write(.text(#"{"type":"feature_flags","data":{"supports_preview_metadata":true}}"#))
                     for try await message in inbound.messages(maxSize: 64 << 20) {

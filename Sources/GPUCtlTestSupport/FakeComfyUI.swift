@@ -53,15 +53,14 @@ public final class FakeComfyUI: Sendable {
     public func start() async throws { try await server.start() }
     /// Like ComfyUI going down: its sockets close and its port refuses connections.
     public func stop() async {
-        await engine.dropSockets()
-        await server.stop()
+        await server.stop(closeLongLived: { [engine] in await engine.dropSockets() })
     }
     public func setLatency(_ latency: Duration) { state.mutate { $0.latency = latency } }
     /// Changes the worker's timings and faults.
     public func configure(_ change: (inout Knobs) -> Void) { knobs.mutate(change) }
     /// Like a ComfyUI restart: the queue, the history and the loaded checkpoints are gone.
     public func restart() async throws {
-        await server.stop()
+        await server.stop(closeLongLived: { [engine] in await engine.dropSockets() })
         await engine.forget()
         try await server.start()
     }

@@ -23,7 +23,8 @@ public final class FakeHTTPServer: Sendable {
     public var port: Int { state.value.port }
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts serving; returns once the port accepts connections.
+    /// Starts serving; returns once the port accepts connections, or throws why it could not
+    /// (a port taken while the server was stopped), never waiting for a port that never comes.
     public func start() async throws {
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let app = build(port) { channel in
@@ -32,14 +33,23 @@ public final class FakeHTTPServer: Sendable {
         // Stopped by graceful shutdown, not cancellation: the server stops accepting first, so a
         // connection arriving mid-stop is never dropped half set up (which NIO treats as a bug).
         let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "fake", factory: { _ in SwiftLogNoOpLogHandler() })))
-        let task = Task { try await group.run() }
+        let task = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
         var iterator = stream.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
+        guard let port = await iterator.next() else {
+            try await task.value
+            throw FakeServerError(message: "the fake server stopped before it served")
+        }
         state.mutate { $0 = (task, group, port) }
     }
 
-    /// Stops serving: the port then refuses connections.
-    public func stop() async {
+    /// Stops serving: the port then refuses connections. A graceful shutdown waits for every
+    /// open connection to end, and a WebSocket only ends when one side closes it: while the
+    /// server stops, `closeLongLived` is called again and again, so that a socket a client
+    /// opened just before the listener closed cannot keep the server (and the test) waiting.
+    public func stop(closeLongLived: (@Sendable () async -> Void)? = nil) async {
         let (task, group) = state.mutate { current -> (Task<Void, Error>?, ServiceGroup?) in
             defer {
                 current.task = nil
@@ -47,9 +57,34 @@ public final class FakeHTTPServer: Sendable {
             }
             return (current.task, current.group)
         }
-        await group?.triggerGracefulShutdown()
-        _ = await task?.result
+        guard let task, let group else { return }
+        await group.triggerGracefulShutdown()
+        await withTaskGroup(of: Void.self) { waiters in
+            if let closeLongLived {
+                waiters.addTask {
+                    while !Task.isCancelled {
+                        await closeLongLived()
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+            }
+            // A client that connected while the listener was closing (the daemon's /ws
+            // reconnect, a probe) can be caught half upgraded where no graceful shutdown
+            // reaches it: past a grace period the server is cancelled, which closes it.
+            waiters.addTask {
+                try? await Task.sleep(for: .seconds(2))
+                if !Task.isCancelled { task.cancel() }
+            }
+            _ = await task.result
+            waiters.cancelAll()
+        }
     }
+}
+
+/// A fake server that could not start.
+public struct FakeServerError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }
 
 /// A value behind a lock, for state shared between a test and its fake servers.

@@ -53,7 +53,8 @@ public final class TestDaemon: Sendable {
         configuration.minimumResidency = .milliseconds(100)
         configure(&configuration)
         var logger = Logger(label: "test-gpuctld")
-        logger.logLevel = .critical
+        // GPUCTL_TEST_LOG=debug shows a daemon's log on stderr when a test needs explaining.
+        logger.logLevel = ProcessInfo.processInfo.environment["GPUCTL_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let daemon = try await Daemon.start(configuration: configuration, handleSignals: false, logger: logger)
         let task = Task { try await daemon.run() }
         return TestDaemon(directory: directory, daemon: daemon, runTask: task)
