@@ -8,7 +8,7 @@ import Testing
 import WSClient
 
 /// The real clients against the fakes, over real HTTP on 127.0.0.1.
-@Suite struct BackendClientTests {
+@Suite(.timeLimit(.minutes(3))) struct BackendClientTests {
     static func httpClient() -> HTTPClient {
         var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(5))
         pool.retryConnectionEstablishment = false

@@ -4,7 +4,7 @@ import GPUCtlModels
 import Testing
 
 /// ComfyUI's WebSocket messages as a real 0.3.64 sends them (comfyui-observed.md), typed.
-@Suite struct ComfyEventTests {
+@Suite(.timeLimit(.minutes(3))) struct ComfyEventTests {
     func event(_ text: String) -> ComfyEvent? { ComfyEvent(text: Array(text.utf8)) }
 
     @Test func aNormalRunReadsInOrder() {
@@ -66,7 +66,7 @@ import Testing
 }
 
 /// ComfyUI's 400 for a refused graph, as one sentence (bodies as a real 0.3.64 sends them).
-@Suite struct ComfyValidationTests {
+@Suite(.timeLimit(.minutes(3))) struct ComfyValidationTests {
     @Test func nodeErrorsNameNodeClassAndInput() {
         let body = #"{"error":{"type":"prompt_outputs_failed_validation","message":"Prompt outputs failed validation","details":"","extra_info":{}},"node_errors":{"2":{"errors":[{"type":"required_input_missing","message":"Required input is missing","details":"images","extra_info":{"input_name":"images"}}],"dependent_outputs":["2"],"class_type":"SaveImage"},"1":{"errors":[{"type":"value_smaller_than_min","message":"Value 0 smaller than min of 1","details":"width","extra_info":{"input_name":"width"}}],"dependent_outputs":["2"],"class_type":"EmptyImage"}}}"#
         #expect(ComfyValidation.describe(body) == "ComfyUI refused the workflow (Prompt outputs failed validation): node 1 (EmptyImage) input 'width': Value 0 smaller than min of 1; node 2 (SaveImage) input 'images': Required input is missing")

@@ -7,7 +7,7 @@ import Logging
 import Testing
 
 /// ComfyUIClient's HTTP calls against the fake ComfyUI, which queues and runs graphs.
-@Suite struct ComfyUIClientTests {
+@Suite(.timeLimit(.minutes(3))) struct ComfyUIClientTests {
     static let redSquare: JSONValue = [
         "1": ["class_type": "EmptyImage", "inputs": ["width": 64, "height": 64, "batch_size": 1, "color": 16_711_680]],
         "2": ["class_type": "SaveImage", "inputs": ["images": ["1", 0], "filename_prefix": "gpuctl"]],
@@ -109,7 +109,7 @@ import Testing
 }
 
 /// Following `/ws`: the order ComfyUI sends, and reconnection after a drop.
-@Suite struct ComfyUIEventFollowingTests {
+@Suite(.timeLimit(.minutes(3))) struct ComfyUIEventFollowingTests {
     @Test func aRunArrivesInComfyUIsOrderAndADropIsFollowedByAReconnect() async throws {
         try await BackendClientTests.running(
             FakeComfyUI(gpu: VirtualGPU(totalBytes: 8 << 30)), start: { try await $0.start() }, stop: { await $0.stop() },

@@ -8,7 +8,7 @@ import OllamaClient
 import Testing
 
 /// OllamaClient's loads, streams, errors and limits against the fake Ollama.
-@Suite struct OllamaInferenceTests {
+@Suite(.timeLimit(.minutes(3))) struct OllamaInferenceTests {
     func withOllama(_ body: (FakeOllama, OllamaClient) async throws -> Void) async throws {
         try await BackendClientTests.withOllama(retry: RetryPolicy(attempts: 2, baseDelay: .milliseconds(10)), body)
     }

@@ -6,7 +6,7 @@ import Testing
 
 /// Every bad input of the protocol, sent over the daemon's real socket; after each, the daemon
 /// must still answer `ping`, on the same connection where it stays open and on a new one.
-@Suite struct BadInputTests {
+@Suite(.timeLimit(.minutes(3))) struct BadInputTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String
         var bytes: Data

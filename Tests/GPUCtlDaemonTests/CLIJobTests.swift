@@ -4,7 +4,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// gpuctl run / jobs / job / cancel, as processes against the daemon and the fake ComfyUI.
-@Suite struct CLIJobTests {
+@Suite(.timeLimit(.minutes(3))) struct CLIJobTests {
     @Test func runWaitsAndPrintsTheOutputThenJobsAndJobShowIt() async throws {
         let bed = try await ComfyJobTests.start()
         let socket = bed.daemon.socketPath

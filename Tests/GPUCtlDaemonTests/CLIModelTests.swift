@@ -4,7 +4,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// The gpuctl binary against the real daemon and the fake Ollama: what a user types.
-@Suite struct CLIModelTests {
+@Suite(.timeLimit(.minutes(3))) struct CLIModelTests {
     func gpuctl(_ bed: BackendTestBed, _ arguments: [String], input: String? = nil) async throws -> (status: Int32?, stdout: String, stderr: String) {
         try await ChildProcess.run("gpuctl", ["--socket", bed.daemon.socketPath] + arguments, environment: ["NO_COLOR": "1"], input: input)
     }

@@ -6,7 +6,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// doctor, completions, the man page, --json everywhere, colours only where they belong.
-@Suite struct CLIPolishTests {
+@Suite(.timeLimit(.minutes(3))) struct CLIPolishTests {
     static func facts(_ change: (inout DoctorFacts) -> Void = { _ in }) -> DoctorFacts {
         var facts = DoctorFacts(socketPath: "/run/gpuctl/gpuctld.sock", socketFile: .socket)
         facts.status = StatusResult(

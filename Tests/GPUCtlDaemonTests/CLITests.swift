@@ -3,7 +3,7 @@ import GPUCtlCommands
 import GPUCtlModels
 import Testing
 
-@Suite struct CLITests {
+@Suite(.timeLimit(.minutes(3))) struct CLITests {
     static let status = StatusResult(
         daemon: DaemonStatus(version: "0.1.0", pid: 42, uptimeSeconds: 3725, socket: "/run/gpuctl/gpuctld.sock", stateDir: "/var/lib/gpuctl"),
         gpu: GPUStatus(name: "NVIDIA GeForce RTX 4090", total: .gibibytes(24), used: .gibibytes(6), free: .gibibytes(18),
@@ -48,7 +48,7 @@ import Testing
     }
 }
 
-@Suite struct ModelsRendererTests {
+@Suite(.timeLimit(.minutes(3))) struct ModelsRendererTests {
     @Test func expiryReadsOllamasTimestamps() {
         let now = ISO8601DateFormatter().date(from: "2026-11-21T12:00:00Z")!
         #expect(ModelsRenderer.expiry("2026-11-21T05:29:30.123456789-07:00", state: "loaded", now: now) == "in 29m")

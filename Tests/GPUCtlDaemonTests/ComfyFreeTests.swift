@@ -5,7 +5,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// `comfy.free` through the daemon, against the fake ComfyUI on a shared virtual card.
-@Suite struct ComfyFreeTests {
+@Suite(.timeLimit(.minutes(3))) struct ComfyFreeTests {
     @Test func freeReportsTheMemoryThatCameBack() async throws {
         let gpu = VirtualGPU(totalBytes: 8 << 30)
         let comfyui = FakeComfyUI(gpu: gpu)

@@ -9,7 +9,7 @@ import Logging
 import Testing
 
 /// Bad input refused before anything is queued, and the faults a job must survive.
-@Suite struct ComfyJobFaultTests {
+@Suite(.timeLimit(.minutes(3))) struct ComfyJobFaultTests {
     static func message(_ bed: BackendTestBed, _ params: JSONValue) async throws -> (kind: String?, message: String) {
         let path = bed.daemon.socketPath
         return try await blocking {
@@ -195,7 +195,7 @@ struct ComfyUIClientForTests {
 }
 
 /// ComfyUI jobs and Ollama requests on a card too small for both at once.
-@Suite struct ComfyContentionTests {
+@Suite(.timeLimit(.minutes(3))) struct ComfyContentionTests {
     @Test func jobsAndOllamaRequestsShareACardTooSmallForBoth() async throws {
         // 10 GiB card, 9.5 GiB budget: the 6 GiB model and the 5 GiB checkpoint never fit together.
         let bed = try await ComfyJobTests.start(vram: 10 << 30)

@@ -6,7 +6,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// ComfyUI jobs through the daemon: submitted one at a time, followed over /ws, outputs saved.
-@Suite struct ComfyJobTests {
+@Suite(.timeLimit(.minutes(3))) struct ComfyJobTests {
     static let catalog = """
     {"models": {
       "llama3.1:8b": {"backend": "ollama", "vram": "6GiB", "priority": 60},

@@ -7,7 +7,7 @@ import Testing
 /// The integrations in contrib/, run against the real daemon with the fake backends: the shell
 /// script (socat + jq) and the Python module always (CI installs socat and jq); the Neovim
 /// plugin and the Emacs package when nvim / emacs are installed.
-@Suite struct ContribTests {
+@Suite(.timeLimit(.minutes(3))) struct ContribTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

@@ -4,7 +4,7 @@ import GPUCtlModels
 import Logging
 import Testing
 
-@Suite struct DaemonConfigurationTests {
+@Suite(.timeLimit(.minutes(3))) struct DaemonConfigurationTests {
     func resolve(_ flags: DaemonFlags, _ environment: [String: String] = [:], files: Set<String> = [],
                  root: Bool = false) throws(ConfigurationError) -> DaemonConfiguration {
         try DaemonConfiguration.resolve(flags: flags, environment: environment, fileExists: { files.contains($0) }, isRoot: root)
@@ -82,7 +82,7 @@ import Testing
     }
 }
 
-@Suite struct SettingsDocumentationTests {
+@Suite(.timeLimit(.minutes(3))) struct SettingsDocumentationTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

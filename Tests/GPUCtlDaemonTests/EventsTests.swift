@@ -8,7 +8,7 @@ import Testing
 
 /// `events.subscribe`: every kind of state change reaches a subscriber, filters keep only what
 /// was asked for, bad filters are refused, and a subscription never holds the daemon's stop.
-@Suite struct EventsTests {
+@Suite(.timeLimit(.minutes(3))) struct EventsTests {
     @Test func modelsComingAndGoingAreStreamed() async throws {
         let bed = try await BackendTestBed.start()
         let events = try await EventFollower.start(socketPath: bed.daemon.socketPath)

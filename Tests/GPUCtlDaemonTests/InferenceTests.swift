@@ -5,7 +5,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// generate, chat and embed through the real daemon, and what happens when things go wrong.
-@Suite struct InferenceTests {
+@Suite(.timeLimit(.minutes(3))) struct InferenceTests {
     @Test func generateStreamsThenAnswersWithOllamasAndGPUCtldsNumbers() async throws {
         let bed = try await BackendTestBed.start()
         let (chunks, result) = try await bed.stream(.generate, ["model": "small", "prompt": "hi"])

@@ -7,7 +7,7 @@ import Testing
 
 /// The daemon killed with -9 while jobs are queued and one runs: after a restart every job
 /// ends exactly once, with one output folder each.
-@Suite struct JobRecoveryTests {
+@Suite(.timeLimit(.minutes(3))) struct JobRecoveryTests {
     @Test func kill9With200QueuedAndOneRunningLosesAndDuplicatesNothing() async throws {
         let gpu = VirtualGPU(totalBytes: 24 << 30)
         let comfyui = FakeComfyUI(gpu: gpu)

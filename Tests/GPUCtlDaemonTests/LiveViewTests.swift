@@ -5,7 +5,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// `gpuctl top`, `gpuctl events` and `gpuctl metrics`, run as a user runs them.
-@Suite struct LiveViewTests {
+@Suite(.timeLimit(.minutes(3))) struct LiveViewTests {
     /// Escape sequences removed, the screen's lines as drawn (each frame starts at ESC[H).
     static func frames(_ output: String) -> [[String]] {
         let plain = output.replacingOccurrences(of: "\u{1B}\\[[0-9;?]*[A-Za-z]", with: "\u{1}", options: .regularExpression)

@@ -9,7 +9,7 @@ import Testing
 
 /// Prometheus metrics: the `metrics` method and `--metrics-listen`'s `/metrics` show every
 /// family the daemon counts, with numbers that follow what happened.
-@Suite struct MetricsTests {
+@Suite(.timeLimit(.minutes(3))) struct MetricsTests {
     /// One sample line of the text format: `name{a="b",…} value`.
     struct Sample: Equatable {
         var name: String

@@ -5,7 +5,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// Load, unload and swap through the real daemon against the fake Ollama on a 16 GiB card.
-@Suite struct ModelResidencyTests {
+@Suite(.timeLimit(.minutes(3))) struct ModelResidencyTests {
     @Test func swapAThenBLeavesOnlyBAndTheCardIsNeverOverfull() async throws {
         let bed = try await BackendTestBed.start()
         let first = try await bed.call(.modelsSwap, ["model": "llama"], as: ModelChangeResult.self)

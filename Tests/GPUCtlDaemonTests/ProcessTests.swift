@@ -6,7 +6,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// gpuctld and gpuctl as processes: start, readiness, signals, kill -9, a second daemon, the CLI.
-@Suite struct ProcessTests {
+@Suite(.timeLimit(.minutes(3))) struct ProcessTests {
     /// A loopback port nothing listens on (bound, then released).
     static func closedPort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -146,7 +146,7 @@ import Testing
     }
 }
 
-@Suite struct EarlyStopTests {
+@Suite(.timeLimit(.minutes(3))) struct EarlyStopTests {
     /// systemd may stop the daemon the moment it starts. Once the socket exists, a SIGTERM is a
     /// clean stop (exit 0, socket removed), even before the service group runs.
     @Test func aStopAsSoonAsTheSocketExistsIsClean() async throws {

@@ -5,7 +5,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// Replays every request/response pair of docs/rpc.md against a real daemon.
-@Suite struct RPCDocsTests {
+@Suite(.timeLimit(.minutes(3))) struct RPCDocsTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

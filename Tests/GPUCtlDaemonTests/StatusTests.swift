@@ -6,7 +6,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// The real daemon in-process, its real socket and store, with the fakes as backends.
-@Suite struct StatusTests {
+@Suite(.timeLimit(.minutes(3))) struct StatusTests {
     func status(_ daemon: TestDaemon) async throws -> StatusResult {
         let path = daemon.socketPath
         return try await blocking { try RPCClient(socketPath: path).call(.status, as: StatusResult.self) }
@@ -104,7 +104,7 @@ import Testing
 }
 
 /// The daemon reading a card through NVML (the fake library), end to end to `status`.
-@Suite struct NVMLStatusTests {
+@Suite(.timeLimit(.minutes(3))) struct NVMLStatusTests {
     @Test func foreignProcessesShrinkTheBudget() async throws {
         let library = try FakeNVML.build()
         let daemon = try await TestDaemon.start {
@@ -123,7 +123,7 @@ import Testing
     }
 }
 
-@Suite struct AllowGroupTests {
+@Suite(.timeLimit(.minutes(3))) struct AllowGroupTests {
     @Test func theSocketIsGivenToTheAllowedGroup() async throws {
         let daemon = try await TestDaemon.start { $0.allowGroup = "root" }
         let attributes = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)

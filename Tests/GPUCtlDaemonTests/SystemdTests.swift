@@ -10,7 +10,7 @@ import Glibc
 
 /// The test plays systemd's part: a datagram socket for NOTIFY_SOCKET, a listening socket
 /// handed to the daemon as descriptor 3 with LISTEN_FDS / LISTEN_PID.
-@Suite struct SystemdTests {
+@Suite(.timeLimit(.minutes(3))) struct SystemdTests {
     @Test func notifySaysReadyThenStatusAndWatchdogThenStopping() async throws {
         let directory = try TemporaryDirectory()
         let listener = try DatagramListener(path: directory.file("notify"))

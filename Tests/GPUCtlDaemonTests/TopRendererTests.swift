@@ -4,7 +4,7 @@ import GPUCtlModels
 import Testing
 
 /// `gpuctl top`'s screen, drawn from plain values.
-@Suite struct TopRendererTests {
+@Suite(.timeLimit(.minutes(3))) struct TopRendererTests {
     static func gib(_ value: Double) -> ByteSize { ByteSize(bytes: UInt64(value * Double(1 << 30))) }
 
     static func model(now: Date) -> TopModel {

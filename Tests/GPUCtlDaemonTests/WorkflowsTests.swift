@@ -6,7 +6,7 @@ import GPUCtlTestSupport
 import Testing
 
 /// The daemon reads its workflow folder at start: valid templates are listed, broken ones skipped by name.
-@Suite struct WorkflowsTests {
+@Suite(.timeLimit(.minutes(3))) struct WorkflowsTests {
     @Test func theDaemonListsTemplatesAndSkipsBrokenOnes() async throws {
         let folder = try TemporaryDirectory()
         let root = RPCDocsTests.root.appendingPathComponent("Workflows")

@@ -3,7 +3,7 @@ import GPUCtlModels
 import GPUCtlRPC
 import Testing
 
-@Suite struct RPCMessageTests {
+@Suite(.timeLimit(.minutes(3))) struct RPCMessageTests {
     func single(_ text: String) -> RPCIncoming? {
         if case .single(let incoming) = RPCMessageParser.parse(Data(text.utf8)) { return incoming }
         return nil
@@ -80,7 +80,7 @@ import Testing
     }
 }
 
-@Suite struct PeerPolicyTests {
+@Suite(.timeLimit(.minutes(3))) struct PeerPolicyTests {
     @Test func ownerRootAndGroupMembers() {
         let policy = PeerPolicy(ownerUID: 1000, allowRoot: true, allowedGID: 500)
         #expect(policy.allows(PeerCredentials(pid: 1, uid: 1000, gid: 1000)) { _, _ in [] })

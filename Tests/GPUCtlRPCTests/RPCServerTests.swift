@@ -6,7 +6,7 @@ import Logging
 import Testing
 
 /// The server over a real Unix socket, with a small handler: framing, limits, peers, shutdown.
-@Suite struct RPCServerTests {
+@Suite(.timeLimit(.minutes(3))) struct RPCServerTests {
     struct TestHandler: RPCHandling {
         /// How many `slow` calls have started.
         let slowStarted = LockedBox(0)

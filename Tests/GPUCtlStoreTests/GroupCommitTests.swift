@@ -4,7 +4,7 @@ import GPUCtlStore
 import Testing
 
 /// Submissions that arrive together are written together; each still learns its own outcome.
-@Suite struct GroupCommitTests {
+@Suite(.timeLimit(.minutes(3))) struct GroupCommitTests {
     func store() throws -> JobStore {
         try JobStore(directory: NSTemporaryDirectory() + "gpuctl-group-\(UUID().uuidString)")
     }

@@ -4,7 +4,7 @@ import GPUCtlStore
 import GRDB
 import Testing
 
-@Suite struct JobStoreTests {
+@Suite(.timeLimit(.minutes(3))) struct JobStoreTests {
     func directory() -> String {
         NSTemporaryDirectory() + "gpuctl-store-\(UUID().uuidString)"
     }

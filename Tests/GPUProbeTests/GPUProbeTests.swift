@@ -5,7 +5,7 @@ import GPUProbe
 import Logging
 import Testing
 
-@Suite struct GPUProbeTests {
+@Suite(.timeLimit(.minutes(3))) struct GPUProbeTests {
     let logger = Logger(label: "test")
 
     func temporaryDirectory() throws -> String {

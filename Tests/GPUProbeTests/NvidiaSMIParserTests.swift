@@ -2,7 +2,7 @@ import GPUProbe
 import Testing
 
 /// Outputs recorded in the shape nvidia-smi prints them.
-@Suite struct NvidiaSMIParserTests {
+@Suite(.timeLimit(.minutes(3))) struct NvidiaSMIParserTests {
     @Test func singleGPU() throws {
         let rows = try NvidiaSMIParser.parseGPUs("0, GPU-5f3a1c2e-8d1b-4c5e-9a7f-0123456789ab, NVIDIA GeForce RTX 4090, 24564, 7012, 17184\n")
         #expect(rows == [.init(index: 0, uuid: "GPU-5f3a1c2e-8d1b-4c5e-9a7f-0123456789ab", name: "NVIDIA GeForce RTX 4090",
