@@ -44,7 +44,7 @@ import Glibc
         #expect(!SystemdNotifier(socketPath: nil).send(["READY": "1"]))
     }
 
-    @Test func theEnvironmentCountsOnlyForThisProcess() {
+    @Test func theEnvironmentCountsOnlyForTheNamedPID() {
         let mine = SystemdEnvironment(environment: ["LISTEN_FDS": "1", "LISTEN_PID": "42", "NOTIFY_SOCKET": "/run/n",
                                                     "WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "42"], pid: 42)
         #expect(mine == SystemdEnvironment(listenFD: 3, listenFDCount: 1, notifySocket: "/run/n", watchdogInterval: .seconds(3)))
