@@ -20,18 +20,19 @@ enum WebSocketAttempt {
         async throws -> WebSocketCloseFrame? {
         let gate = Gate()
         let connection = Task {
-            try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
-                guard gate.open() else { return }
-                try await body(inbound, outbound)
+            do {
+                let close = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+                    guard gate.open() else { return }
+                    try await body(inbound, outbound)
+                }
+                gate.finish(.success(close))
+            } catch {
+                gate.finish(.failure(error))
             }
         }
         let watchdog = Task {
             try await Task.sleep(for: upgradeTimeout)
             if gate.abandonIfNotOpen() { gate.finish(.failure(UpgradeTimedOut(timeout: upgradeTimeout))) }
-        }
-        let relay = Task {
-            let result = await connection.result
-            gate.finish(result)
         }
         defer { watchdog.cancel() }
         return try await withTaskCancellationHandler {
@@ -41,48 +42,52 @@ enum WebSocketAttempt {
         } onCancel: {
             _ = gate.abandonIfNotOpen()
             connection.cancel()
-            relay.cancel()
             gate.finish(.failure(CancellationError()))
         }
     }
 
-    /// Whether the connection opened or was given up, and the one resumption of the caller.
+    /// Whether the connection opened or was given up, and the one resumption of the caller:
+    /// the first outcome wins, whether it comes before or after the caller starts waiting.
     private final class Gate: @unchecked Sendable {
+        typealias Outcome = Result<WebSocketCloseFrame?, any Error>
         private let lock = NSLock()
         private var opened = false
         private var abandoned = false
-        private var continuation: CheckedContinuation<Result<WebSocketCloseFrame?, any Error>, any Error>?
-        private var early: Result<WebSocketCloseFrame?, any Error>?
-        private var finished = false
+        private var outcome: Outcome?
+        private var waiting: CheckedContinuation<Outcome, any Error>?
 
         /// The connection is up; false when the caller already gave up on it.
-        func open() -> Bool { lock.withLock { abandoned ? false : { opened = true; return true }() } }
-
-        /// Gives up unless the connection opened; true when it gave up.
-        func abandonIfNotOpen() -> Bool { lock.withLock { opened ? false : { abandoned = true; return true }() } }
-
-        func wait(_ waiting: CheckedContinuation<Result<WebSocketCloseFrame?, any Error>, any Error>) {
-            let ready: Result<WebSocketCloseFrame?, any Error>? = lock.withLock {
-                if let early { finished = true; return early }
-                continuation = waiting
-                return nil
+        func open() -> Bool {
+            lock.withLock {
+                if !abandoned { opened = true }
+                return opened
             }
-            if let ready { waiting.resume(returning: ready) }
         }
 
-        /// The first outcome wins; later ones are dropped.
-        func finish(_ result: Result<WebSocketCloseFrame?, any Error>) {
-            let waiting: CheckedContinuation<Result<WebSocketCloseFrame?, any Error>, any Error>? = lock.withLock {
-                guard !finished else { return nil }
-                guard let continuation else {
-                    if early == nil { early = result }
-                    return nil
-                }
-                finished = true
-                self.continuation = nil
-                return continuation
+        /// Gives up unless the connection opened; true when it gave up.
+        func abandonIfNotOpen() -> Bool {
+            lock.withLock {
+                if !opened { abandoned = true }
+                return abandoned
             }
-            waiting?.resume(returning: result)
+        }
+
+        func wait(_ continuation: CheckedContinuation<Outcome, any Error>) {
+            let ready: Outcome? = lock.withLock {
+                if outcome == nil { waiting = continuation }
+                return outcome
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+
+        func finish(_ result: Outcome) {
+            let resumed: CheckedContinuation<Outcome, any Error>? = lock.withLock {
+                guard outcome == nil else { return nil }
+                outcome = result
+                defer { waiting = nil }
+                return waiting
+            }
+            resumed?.resume(returning: result)
         }
     }
 }
