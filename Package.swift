@@ -96,8 +96,10 @@ let package = Package(
         // In-process fake Ollama and ComfyUI: real HTTP/WebSocket servers on 127.0.0.1:0.
         .target(name: "GPUCtlTestSupport", dependencies: [
             "GPUCtlModels", "GPUCtlDaemon", "GPUCtlRPC", "ProcessSpawn",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -67,8 +67,10 @@ public final class Daemon: Sendable {
         let store: JobStore
         let lock: StateDirectoryLock
         do {
-            store = try JobStore(directory: configuration.stateDirectory)
+            // The lock first: a second daemon must not open (or migrate) the store it is refused.
+            try JobStore.prepare(directory: configuration.stateDirectory)
             lock = try StateDirectoryLock(directory: configuration.stateDirectory)
+            store = try JobStore(directory: configuration.stateDirectory)
         } catch let error as StoreError {
             throw DaemonStartError(error.message)
         } catch let error as ConfigurationError {
@@ -116,50 +118,40 @@ public final class Daemon: Sendable {
         serverConfiguration.onRefusal = { metrics.error($0) }
         let idle = configuration.connectionIdleTimeout.components
         serverConfiguration.idleTimeout = .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)
+        // From here on the HTTP client and the store are open: one cleanup for every way out
+        // (an HTTPClient released without shutdown() is a crash in debug builds).
         let server: RPCServer
-        do {
-            server = try await RPCServer.start(configuration: serverConfiguration,
-                                               handler: MeteredHandler(
-                                                   inner: RPCRouter(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
-                                                                    comfy: ComfyService(comfyui: comfyui),
-                                                                    jobs: JobService(supervisor: supervisor, comfyui: comfyui)),
-                                                   metrics: metrics),
-                                               logger: logger)
-        } catch let error as SocketFileError {
-            try? await httpClient.shutdown()
-            try? store.close()
-            throw DaemonStartError(error.message)
+        var services: [any Service]
+        do throws(DaemonStartError) {
+            server = try await startServer(configuration: serverConfiguration, supervisor: supervisor, ollama: ollama,
+                                           comfyui: comfyui, metrics: metrics, logger: logger)
+            services = [
+                GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
+                ModelWorker(work: work, ollama: ollama, comfy: ComfyService(comfyui: comfyui), supervisor: supervisor, logger: logger),
+                ComfyJobRunner(comfyui: comfyui, supervisor: supervisor, inputs: runnerInputs, feed: runnerContinuation,
+                               clientID: "gpuctld-\(Self.clientSuffix(configuration.stateDirectory))",
+                               outputs: JobOutputs(comfyui: comfyui, directory: configuration.outputDirectory, store: store),
+                               retryLimit: configuration.jobRetryLimit, logger: logger),
+                BackendMonitor(ollama: ollama, comfyui: comfyui, supervisor: supervisor,
+                               interval: configuration.backendProbeInterval),
+                // Last in the list, so it is the first to stop: no new calls while the rest winds down.
+                RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod, events: supervisor.events),
+            ]
+            if let address = configuration.metricsListen {
+                do {
+                    let metricsServer = try await MetricsHTTPServer.start(
+                        address: address, render: { await supervisor.metricsText() }, logger: logger)
+                    services.append(metricsServer)
+                    await supervisor.setMetricsURL("http://\(metricsServer.address)/metrics")
+                } catch {
+                    await server.shutdown(gracePeriod: .zero)
+                    throw error
+                }
+            }
         } catch {
             try? await httpClient.shutdown()
             try? store.close()
-            throw DaemonStartError("cannot serve \(configuration.socketPath): \(error)")
-        }
-        var services: [any Service] = [
-            GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
-            ModelWorker(work: work, ollama: ollama, comfy: ComfyService(comfyui: comfyui), supervisor: supervisor, logger: logger),
-            ComfyJobRunner(comfyui: comfyui, supervisor: supervisor, inputs: runnerInputs, feed: runnerContinuation,
-                           clientID: "gpuctld-\(Self.clientSuffix(configuration.stateDirectory))",
-                           outputs: JobOutputs(comfyui: comfyui, directory: configuration.outputDirectory, store: store),
-                           retryLimit: configuration.jobRetryLimit, logger: logger),
-            BackendMonitor(
-                ollama: ollama,
-                comfyui: comfyui,
-                supervisor: supervisor, interval: configuration.backendProbeInterval),
-            // Last in the list, so it is the first to stop: no new calls while the rest winds down.
-            RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod, events: supervisor.events),
-        ]
-        if let address = configuration.metricsListen {
-            do {
-                let metricsServer = try await MetricsHTTPServer.start(address: address, render: { await supervisor.metricsText() },
-                                                                      logger: logger)
-                services.append(metricsServer)
-                await supervisor.setMetricsURL("http://\(metricsServer.address)/metrics")
-            } catch {
-                await server.shutdown(gracePeriod: .zero)
-                try? await httpClient.shutdown()
-                try? store.close()
-                throw error
-            }
+            throw error
         }
         if let socket = configuration.systemd.notifySocket {
             // After the RPC service, so STOPPING=1 goes out the moment a stop begins.
@@ -173,6 +165,22 @@ public final class Daemon: Sendable {
             logger: logger))
         return Daemon(configuration: configuration, supervisor: supervisor, store: store, lock: lock,
                       httpClient: httpClient, group: group, logger: logger)
+    }
+
+    /// The JSON-RPC socket with its handler table (every call metered).
+    private static func startServer(configuration: RPCServerConfiguration, supervisor: Supervisor, ollama: OllamaClient,
+                                    comfyui: ComfyUIClient, metrics: DaemonMetrics,
+                                    logger: Logger) async throws(DaemonStartError) -> RPCServer {
+        let router = RPCRouter(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
+                               comfy: ComfyService(comfyui: comfyui), jobs: JobService(supervisor: supervisor, comfyui: comfyui))
+        do {
+            return try await RPCServer.start(configuration: configuration, handler: MeteredHandler(inner: router, metrics: metrics),
+                                             logger: logger)
+        } catch let error as SocketFileError {
+            throw DaemonStartError(error.message)
+        } catch {
+            throw DaemonStartError("cannot serve \(configuration.socketPath): \(error)")
+        }
     }
 
     /// Serves until SIGTERM/SIGINT (or `shutdown()`), then closes everything in order.

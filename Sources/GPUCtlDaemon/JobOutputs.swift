@@ -48,7 +48,7 @@ struct JobOutputs: Sendable {
     private func fetch(name: String, subfolder: String, type: String) async throws -> Data {
         do {
             return try await comfyui.view(filename: name, subfolder: subfolder, type: type)
-        } catch let error as ComfyUIError where error.status == 404 {
+        } catch where error.status == 404 {
             if let earlier = earlierCopy(name: name, subfolder: subfolder, type: type),
                let data = FileManager.default.contents(atPath: earlier) {
                 return data

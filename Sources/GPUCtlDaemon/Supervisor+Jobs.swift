@@ -174,6 +174,9 @@ extension Supervisor {
 
     private func unwatch(_ jobID: String, _ key: Int) { jobs.watchers[jobID]?[key] = nil }
 
+    /// How many `jobs.wait` calls follow the job now (so a test can start work once one does).
+    public func watcherCount(_ jobID: String) -> Int { jobs.watchers[jobID]?.count ?? 0 }
+
     /// Cancels a job that waits in line at once; one the runner holds is handed to it (it
     /// deletes or interrupts it in ComfyUI). Returns false when the runner has it.
     func cancelWaiting(job jobID: String) throws -> Bool {

@@ -58,7 +58,9 @@ public final class JobStore: Sendable {
         }
     }
 
-    private static func prepare(directory: String) throws(StoreError) {
+    /// Creates the state directory (0750) if it is missing and checks that it can be written;
+    /// each problem is one sentence that says what to do.
+    public static func prepare(directory: String) throws(StoreError) {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: directory, isDirectory: &isDirectory) {

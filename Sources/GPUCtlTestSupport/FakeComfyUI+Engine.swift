@@ -11,6 +11,8 @@ extension FakeComfyUI {
         public var defaultCheckpointBytes: UInt64 = 2 << 30
         /// The next N prompts fail at their first sampler (or last node) with this exception.
         public var failNextExecutions: (count: Int, type: String, message: String) = (0, "RuntimeError", "fake failure")
+        /// While true, a sampler waits before its first step (a test releases it when ready).
+        public var holdSamplers = false
     }
 
     /// ComfyUI's queue, worker, history and output files, one prompt at a time (§2–§6).
@@ -237,6 +239,7 @@ extension FakeComfyUI {
                     }
                 case .sampler?:
                     let steps: Int = if case .number(let value)? = inputs?["steps"] { Int(value) } else { 20 }
+                    while knobs.value.holdSamplers, !interruptRequested { try? await Task.sleep(for: .milliseconds(5)) }
                     for step in 1...max(1, steps) {
                         try? await Task.sleep(for: knobs.value.stepDelay)
                         if interruptRequested {

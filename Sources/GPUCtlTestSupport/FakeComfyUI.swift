@@ -1,6 +1,7 @@
 import Foundation
 import GPUCtlModels
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -29,7 +30,7 @@ public final class FakeComfyUI: Sendable {
         self.state = state
         self.knobs = knobs
         self.engine = engine
-        self.server = FakeHTTPServer { port, onServerRunning in
+        self.server = FakeHTTPServer { port, onServerRunning, connections in
             let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
             for prefix in ["", "/api"] {
                 webSocketRouter.ws("\(prefix)/ws") { inbound, outbound, context in
@@ -40,9 +41,13 @@ public final class FakeComfyUI: Sendable {
             let router = Self.router(state: state, gpu: gpu)
             Self.addPromptRoutes(to: router, engine: engine)
             Self.addUploadRoute(to: router, engine: engine)
+            let webSocketResponder = webSocketRouter.buildResponder()
             return Application(
                 router: router,
-                server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
+                server: HTTPServerBuilder { responder in
+                    connections.tracking(HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder,
+                                                                           configuration: .init()))
+                },
                 configuration: .init(address: .hostname("127.0.0.1", port: port)),
                 onServerRunning: onServerRunning,
                 logger: Logger(label: "fake-comfyui", factory: { _ in SwiftLogNoOpLogHandler() }))

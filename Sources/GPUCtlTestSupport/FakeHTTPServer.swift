@@ -11,11 +11,13 @@ public final class FakeHTTPServer: Sendable {
     /// Called with the bound channel once the server runs; the application must pass it on
     /// as its `onServerRunning`.
     public typealias ServerRunning = @Sendable (any Channel) async -> Void
-    private let build: @Sendable (Int, @escaping ServerRunning) -> any ApplicationProtocol
+    private let build: @Sendable (Int, @escaping ServerRunning, TrackedConnections) -> any ApplicationProtocol
     private let state = LockedBox<(task: Task<Void, Error>?, group: ServiceGroup?, port: Int)>((nil, nil, 0))
+    private let connections = TrackedConnections()
 
-    /// `build(port, onServerRunning)` makes the application for a port (0: any free one).
-    public init(build: @escaping @Sendable (Int, @escaping ServerRunning) -> any ApplicationProtocol) {
+    /// `build(port, onServerRunning, connections)` makes the application for a port (0: any
+    /// free one); its server's child channel must be wrapped in `connections.tracking(_:)`.
+    public init(build: @escaping @Sendable (Int, @escaping ServerRunning, TrackedConnections) -> any ApplicationProtocol) {
         self.build = build
     }
 
@@ -27,9 +29,9 @@ public final class FakeHTTPServer: Sendable {
     /// (a port taken while the server was stopped), never waiting for a port that never comes.
     public func start() async throws {
         let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let app = build(port) { channel in
+        let app = build(port, { channel in
             if let port = channel.localAddress?.port { continuation.yield(port) }
-        }
+        }, connections)
         // Stopped by graceful shutdown, not cancellation: the server stops accepting first, so a
         // connection arriving mid-stop is never dropped half set up (which NIO treats as a bug).
         let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "fake", factory: { _ in SwiftLogNoOpLogHandler() })))
@@ -70,10 +72,14 @@ public final class FakeHTTPServer: Sendable {
             }
             // A client that connected while the listener was closing (the daemon's /ws
             // reconnect, a probe) can be caught half upgraded where no graceful shutdown
-            // reaches it: past a grace period the server is cancelled, which closes it.
-            waiters.addTask {
+            // reaches it: past a grace period its connection is closed from here. Never by
+            // cancelling the server (see TrackedConnections).
+            waiters.addTask { [connections] in
                 try? await Task.sleep(for: .seconds(2))
-                if !Task.isCancelled { task.cancel() }
+                while !Task.isCancelled {
+                    connections.closeAll()
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
             }
             _ = await task.result
             waiters.cancelAll()

@@ -1,6 +1,7 @@
 import Foundation
 import GPUCtlModels
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 
@@ -78,8 +79,9 @@ public final class FakeOllama: Sendable {
         let chunkTimes = self.chunkTimes
         self.knobs = knobs
         self.engine = engine
-        self.server = FakeHTTPServer { port, onServerRunning in
+        self.server = FakeHTTPServer { port, onServerRunning, connections in
             Application(router: Self.router(knobs: knobs, engine: engine, chunkTimes: chunkTimes),
+                        server: HTTPServerBuilder { responder in connections.tracking(HTTP1Channel(responder: responder)) },
                         configuration: .init(address: .hostname("127.0.0.1", port: port)),
                         onServerRunning: onServerRunning,
                         logger: Logger(label: "fake-ollama", factory: { _ in SwiftLogNoOpLogHandler() }))

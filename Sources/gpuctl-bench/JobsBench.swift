@@ -165,36 +165,35 @@ enum JobsBench {
     /// What gpuctld does per job, without it: follow /ws, submit, wait for success, read the
     /// history, download the file. Returns the total milliseconds.
     static func direct(_ baseURL: String, runs: Int) async throws -> Double {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        let client = ComfyUIClient(baseURL: baseURL, httpClient: http, logger: Logger(label: "bench"))
-        let graph = try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/Workflows/invert.json")))
-        let total = try await client.withEvents(clientID: "bench-direct") { events in
-            var iterator = events.makeAsyncIterator()
-            while let item = await iterator.next() { if case .connected = item { break } }
-            let start = ContinuousClock.now
-            for index in 0..<runs {
-                guard case .object(var nodes) = graph, case .object(var save)? = nodes["3"], case .object(var inputs)? = save["inputs"] else { break }
-                inputs["filename_prefix"] = .string("d\(index)")
-                save["inputs"] = .object(inputs)
-                nodes["3"] = .object(save)
-                let id = UUID().uuidString.lowercased()
-                _ = try await client.submit(graph: .object(nodes), clientID: "bench-direct", promptID: id)
-                while let item = await iterator.next() {
-                    if case .event(.executionSuccess(let done)) = item, done == id { break }
-                }
-                let entry = try await client.history(id)
-                for (_, output) in entry?.outputs ?? [:] {
-                    guard case .array(let images)? = output["images"] else { continue }
-                    for image in images {
-                        _ = try await client.view(filename: image["filename"]?.stringValue ?? "", subfolder: image["subfolder"]?.stringValue ?? "",
-                                                  type: image["type"]?.stringValue ?? "output")
+        try await withHTTPClient { http in
+            let client = ComfyUIClient(baseURL: baseURL, httpClient: http, logger: Logger(label: "bench"))
+            let graph = try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/Workflows/invert.json")))
+            return try await client.withEvents(clientID: "bench-direct") { events in
+                var iterator = events.makeAsyncIterator()
+                while let item = await iterator.next() { if case .connected = item { break } }
+                let start = ContinuousClock.now
+                for index in 0..<runs {
+                    guard case .object(var nodes) = graph, case .object(var save)? = nodes["3"], case .object(var inputs)? = save["inputs"] else { break }
+                    inputs["filename_prefix"] = .string("d\(index)")
+                    save["inputs"] = .object(inputs)
+                    nodes["3"] = .object(save)
+                    let id = UUID().uuidString.lowercased()
+                    _ = try await client.submit(graph: .object(nodes), clientID: "bench-direct", promptID: id)
+                    while let item = await iterator.next() {
+                        if case .event(.executionSuccess(let done)) = item, done == id { break }
+                    }
+                    let entry = try await client.history(id)
+                    for (_, output) in entry?.outputs ?? [:] {
+                        guard case .array(let images)? = output["images"] else { continue }
+                        for image in images {
+                            _ = try await client.view(filename: image["filename"]?.stringValue ?? "", subfolder: image["subfolder"]?.stringValue ?? "",
+                                                      type: image["type"]?.stringValue ?? "output")
+                        }
                     }
                 }
+                return Clock.microseconds(since: start) / 1e3
             }
-            return Clock.microseconds(since: start) / 1e3
         }
-        try await http.shutdown()
-        return total
     }
 
     /// Where a job's time went, from the events the daemon wrote (millisecond timestamps, so

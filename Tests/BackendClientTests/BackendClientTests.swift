@@ -9,10 +9,10 @@ import WSClient
 
 /// The real clients against the fakes, over real HTTP on 127.0.0.1.
 @Suite(.timeLimit(.minutes(3))) struct BackendClientTests {
-    static func httpClient() -> HTTPClient {
+    static var httpConfiguration: HTTPClient.Configuration {
         var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(5))
         pool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: pool))
+        return .init(connectionPool: pool)
     }
 
     /// Starts a fake, makes a client for it, runs `body`, then stops both whatever happened.
@@ -21,21 +21,20 @@ import WSClient
         client: (Fake, HTTPClient) -> Client, _ body: (Fake, Client) async throws -> Void
     ) async throws {
         try await start(fake)
-        let http = httpClient()
-        do { try await body(fake, client(fake, http)) } catch {
+        do {
+            try await withHTTPClient(httpConfiguration) { http in try await body(fake, client(fake, http)) }
+        } catch {
             await stop(fake)
-            try await http.shutdown()
             throw error
         }
         await stop(fake)
-        try await http.shutdown()
     }
 
     /// A fake Ollama on a 24 GiB virtual card and a client for it, both closed afterwards.
     static func withOllama(retry: RetryPolicy = RetryPolicy(), _ body: (FakeOllama, OllamaClient) async throws -> Void) async throws {
         try await running(FakeOllama(gpu: VirtualGPU(totalBytes: 24 << 30)), start: { try await $0.start() }, stop: { await $0.stop() },
                           client: { fake, http in
-                              OllamaClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(2), retry: retry,
+                              OllamaClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(10), retry: retry,
                                            logger: Logger(label: "test"))
                           }, body)
     }
@@ -91,16 +90,16 @@ import WSClient
         let gpu = VirtualGPU(totalBytes: 24 << 30)
         let fake = FakeComfyUI(gpu: gpu)
         try await fake.start()
-        let http = Self.httpClient()
-        let client = ComfyUIClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(10), logger: Logger(label: "test"))
-        await gpu.allocate("ollama:x", bytes: 4 << 30)
-        let stats = try await client.systemStats()
-        #expect(stats.system.comfyuiVersion == "0.3.64")
-        #expect(stats.devices.first?.vramTotal == 24 << 30)
-        #expect(stats.devices.first?.vramFree == 20 << 30)
-        await fake.stop()
-        await #expect { _ = try await client.systemStats() } throws: { ($0 as? ComfyUIError)?.kind == .unreachable }
-        try await http.shutdown()
+        try await withHTTPClient(Self.httpConfiguration) { http in
+            let client = ComfyUIClient(baseURL: fake.baseURL, httpClient: http, quickTimeout: .seconds(10), logger: Logger(label: "test"))
+            await gpu.allocate("ollama:x", bytes: 4 << 30)
+            let stats = try await client.systemStats()
+            #expect(stats.system.comfyuiVersion == "0.3.64")
+            #expect(stats.devices.first?.vramTotal == 24 << 30)
+            #expect(stats.devices.first?.vramFree == 20 << 30)
+            await fake.stop()
+            await #expect { _ = try await client.systemStats() } throws: { ($0 as? ComfyUIError)?.kind == .unreachable }
+        }
     }
 
     @Test func comfyUIWebSocketSaysStatusFirst() async throws {

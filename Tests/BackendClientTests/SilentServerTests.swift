@@ -35,19 +35,19 @@ import Testing
 
     @Test func anUnansweredUpgradeIsADropAndCancellationEndsTheFollower() async throws {
         let silent = try SilentListener()
-        let http = BackendClientTests.httpClient()
-        let client = ComfyUIClient(baseURL: "http://127.0.0.1:\(silent.port)", httpClient: http,
-                                   quickTimeout: .milliseconds(100), logger: Logger(label: "test"))
-        let items = LockedBox<[ComfyStreamItem]>([])
-        let follower = Task { await client.follow(clientID: "silent") { item in items.mutate { $0.append(item) } } }
-        let dropped = await eventually(within: .seconds(30)) {
-            items.value.contains { if case .disconnected(let reason) = $0 { reason.contains("did not answer the WebSocket upgrade") } else { false } }
+        try await withHTTPClient(BackendClientTests.httpConfiguration) { http in
+            let client = ComfyUIClient(baseURL: "http://127.0.0.1:\(silent.port)", httpClient: http,
+                                       quickTimeout: .milliseconds(100), logger: Logger(label: "test"))
+            let items = LockedBox<[ComfyStreamItem]>([])
+            let follower = Task { await client.follow(clientID: "silent") { item in items.mutate { $0.append(item) } } }
+            let dropped = await eventually(within: .seconds(30)) {
+                items.value.contains { if case .disconnected(let reason) = $0 { reason.contains("did not answer the WebSocket upgrade") } else { false } }
+            }
+            #expect(dropped, "\(items.value)")
+            // Cancelled while an attempt waits on the silent port: the follower returns.
+            follower.cancel()
+            await follower.value
+            #expect(!items.value.contains { if case .connected = $0 { true } else { false } })
         }
-        #expect(dropped, "\(items.value)")
-        // Cancelled while an attempt waits on the silent port: the follower returns.
-        follower.cancel()
-        await follower.value
-        #expect(!items.value.contains { if case .connected = $0 { true } else { false } })
-        try await http.shutdown()
     }
 }

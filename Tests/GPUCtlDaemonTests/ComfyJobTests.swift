@@ -58,9 +58,14 @@ import Testing
     /// how many, and nodes done of all; at most about every 100 ms, the latest always.
     @Test func aRunningJobReportsItsProgress() async throws {
         let bed = try await Self.start()
-        bed.comfyui.configure { $0.stepDelay = .milliseconds(10) }
+        bed.comfyui.configure { $0.stepDelay = .milliseconds(10); $0.holdSamplers = true }
         let submitted = try await Self.submit(bed, ["workflow": "txt2img", "params": ["prompt": "a cat", "steps": 60]])
-        let (notes, result) = try await bed.stream(.jobsWait, ["id": .string(submitted.id)])
+        // The sampler starts once the waiter follows the job: on a loaded machine the job could
+        // otherwise be over before jobs.wait arrives, with no progress left to report.
+        let waiting = Task { try await bed.stream(.jobsWait, ["id": .string(submitted.id)]) }
+        #expect(await eventually { await bed.daemon.daemon.supervisor.watcherCount(submitted.id) == 1 })
+        bed.comfyui.configure { $0.holdSamplers = false }
+        let (notes, result) = try await waiting.value
         #expect(try JSONDecoder().decode(JobInfo.self, from: JSONWriter.data(try result.get())).state == "succeeded")
         let progress = try notes.compactMap { note -> JobProgress? in
             guard let value = note["progress"] else { return nil }

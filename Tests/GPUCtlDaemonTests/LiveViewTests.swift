@@ -50,7 +50,8 @@ import Testing
         #expect(top.output.hasSuffix("\u{1B}[0m\u{1B}[?25h\u{1B}[?1049l"), "\(top.output.suffix(40).debugDescription)")
         #expect(top.isInNormalMode)
         #expect(!top.output.contains("\u{1B}[3"), "NO_COLOR was set")
-        _ = try await bed.call(.jobsCancel, ["id": .string(job.id)], as: JobInfo.self)
+        // Clean-up only: on a loaded machine the job may already have finished.
+        _ = try? await bed.call(.jobsCancel, ["id": .string(job.id)], as: JobInfo.self)
         try await bed.stop()
     }
 

@@ -124,23 +124,23 @@ import Testing
         let status = try await bed.call(.status, as: StatusResult.self)
         let url = try #require(status.daemon.metricsURL)
         #expect(url.hasPrefix("http://127.0.0.1:") && url.hasSuffix("/metrics") && !url.contains(":0/"))
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        func fetch(_ url: String, post: Bool = false) async throws -> (Int, String?, String) {
-            var request = HTTPClientRequest(url: url)
-            request.method = post ? .POST : .GET
-            let response = try await http.execute(request, timeout: .seconds(10))
-            let body = try await response.body.collect(upTo: 1 << 20)
-            return (Int(response.status.code), response.headers.first(name: "Content-Type"), String(buffer: body))
+        try await withHTTPClient { http in
+            func fetch(_ url: String, post: Bool = false) async throws -> (Int, String?, String) {
+                var request = HTTPClientRequest(url: url)
+                request.method = post ? .POST : .GET
+                let response = try await http.execute(request, timeout: .seconds(10))
+                let body = try await response.body.collect(upTo: 1 << 20)
+                return (Int(response.status.code), response.headers.first(name: "Content-Type"), String(buffer: body))
+            }
+            let (code, type, body) = try await fetch(url)
+            #expect(code == 200 && type == MetricsResult.prometheusContentType)
+            #expect(body.contains("# TYPE gpuctl_vram_budget_bytes gauge") && body.contains("gpuctl_backend_up{"))
+            #expect(Self.value(Self.parse(body), "gpuctl_vram_total_bytes") == Double(16 << 30))
+            let (missing, _, _) = try await fetch(url.replacingOccurrences(of: "/metrics", with: "/other"))
+            #expect(missing == 404)
+            let (wrongMethod, _, _) = try await fetch(url, post: true)
+            #expect(wrongMethod == 405)
         }
-        let (code, type, body) = try await fetch(url)
-        #expect(code == 200 && type == MetricsResult.prometheusContentType)
-        #expect(body.contains("# TYPE gpuctl_vram_budget_bytes gauge") && body.contains("gpuctl_backend_up{"))
-        #expect(Self.value(Self.parse(body), "gpuctl_vram_total_bytes") == Double(16 << 30))
-        let (missing, _, _) = try await fetch(url.replacingOccurrences(of: "/metrics", with: "/other"))
-        #expect(missing == 404)
-        let (wrongMethod, _, _) = try await fetch(url, post: true)
-        #expect(wrongMethod == 405)
-        try await http.shutdown()
         try await bed.stop()
     }
 

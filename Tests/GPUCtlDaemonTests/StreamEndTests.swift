@@ -75,7 +75,7 @@ import Testing
         let seen = directory.file("descriptors")
         try await """
             #!/bin/sh
-            ls /proc/$$/fd > "\(seen)"
+            ls /proc/$$/fd > "\(seen).$$" && mv "\(seen).$$" "\(seen)"
             case "$1" in
               --query-gpu=*) echo "0, GPU-aaaa, NVIDIA GeForce RTX 3090, 24576, 6144, 18432" ;;
               --query-compute-apps=*) echo "GPU-aaaa, 999999, /usr/bin/someone-else, 2048" ;;
@@ -93,10 +93,10 @@ import Testing
             #expect(status.gpu.lastError == nil, "\(status.gpu.lastError ?? "")")
             try await Task.sleep(for: .milliseconds(20))
         }
+        try await daemon.stop()
         // The shell that ran as nvidia-smi had its standard three and the script it reads.
         let descriptors = ((try? String(contentsOfFile: seen, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int($0) }
         #expect(!descriptors.isEmpty && descriptors.allSatisfy { $0 < 20 }, "\(descriptors)")
-        try await daemon.stop()
     }
 
     /// A child started through the lifeline dies with the process that started it, even when
