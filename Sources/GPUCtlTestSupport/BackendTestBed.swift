@@ -55,6 +55,9 @@ public final class BackendTestBed: Sendable {
             configuration.declaredVRAM = ByteSize(bytes: vram)
             configure(&configuration)
         }
+        // A job's progress only comes over /ws: start once the daemon follows it, as it does
+        // within milliseconds on an idle machine (a test that needs it absent stops the fake).
+        _ = await eventually { comfyui.connectedClients.contains { $0.hasPrefix("gpuctld") } }
         return BackendTestBed(gpu: gpu, ollama: ollama, comfyui: comfyui, daemon: daemon)
     }
 
