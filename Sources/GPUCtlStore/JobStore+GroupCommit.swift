@@ -1,17 +1,16 @@
 import Foundation
 import GRDB
-import Synchronization
 
 /// Inserts that arrive while another is being written wait for it and then go in together,
 /// in one transaction (group commit): a burst of submissions shares commits instead of
 /// queueing behind one commit each. Each caller still returns only once its row is written.
 final class GroupCommit: Sendable {
-    private struct Waiting {
+    fileprivate struct Waiting {
         var jobs: [(job: JobRecord, done: CheckedContinuation<Void, any Error>)] = []
         var writing = false
     }
 
-    private let waiting = Mutex(Waiting())
+    private let waiting = WaitingList()
     /// The writes run here, off the caller's thread, one batch at a time.
     private let queue = DispatchQueue(label: "gpuctl.store.group-commit")
     /// The largest batch in one transaction, so one commit never grows without bound.
@@ -69,5 +68,18 @@ final class GroupCommit: Sendable {
                 }
             }
         }
+    }
+}
+
+/// The waiting writers behind an NSLock. Not Synchronization's `Mutex`: it locks inside the
+/// uninstrumented runtime, so ThreadSanitizer would report every access it guards as a race.
+private final class WaitingList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var waiting = GroupCommit.Waiting()
+
+    func withLock<Result>(_ body: (inout GroupCommit.Waiting) throws -> Result) rethrows -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&waiting)
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A running child process. Its exit is waited for by a thread of its own (never the
 /// cooperative pool, never a run loop) and its collected output is read to the end by

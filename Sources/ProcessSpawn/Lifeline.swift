@@ -1,12 +1,11 @@
 import Foundation
-import Synchronization
 
 /// A process group whose members die with this process, however it ends (a crash, SIGKILL):
 /// a keeper shell leads the group and reads a pipe whose only write end this process holds
 /// (close-on-exec, so no child inherits it). When this process is gone the read ends, and the
 /// keeper kills its whole group. Children spawned with `ChildSpec.Group.lifeline` join it.
 public enum Lifeline {
-    private static let keeper = Mutex<pid_t?>(nil)
+    private static let keeper = Locked<pid_t?>(nil)
 
     /// The group's id (the keeper's pid), starting the keeper on first use.
     static func group() throws(SpawnError) -> pid_t {

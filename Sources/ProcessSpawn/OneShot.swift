@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A value set once and awaited by any number of waiters, async or blocking, each with an
 /// optional limit. The piece under a child's exit and its collected output.
@@ -9,7 +8,7 @@ final class OneShot<Value: Sendable>: Sendable {
         var waiters: [UInt64: @Sendable (Value?) -> Void] = [:]
         var nextWaiter: UInt64 = 0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     var value: Value? { state.withLock { $0.value } }
 
@@ -56,7 +55,7 @@ final class OneShot<Value: Sendable>: Sendable {
     /// The same, blocking the calling thread (for synchronous callers: the CLI, the bench).
     func waitBlocking(within limit: Duration? = nil) -> Value? {
         let semaphore = DispatchSemaphore(value: 0)
-        let result = Mutex<Value?>(nil)
+        let result = Locked<Value?>(nil)
         guard let waiter = onValue({ value in result.withLock { $0 = value }; semaphore.signal() }) else { return value }
         if let limit {
             let components = limit.components
@@ -72,8 +71,9 @@ final class OneShot<Value: Sendable>: Sendable {
     }
 }
 
-/// A value behind a lock, shared by reference (a `Mutex` cannot be captured by the threads
-/// that share it).
+/// A value behind a lock, shared by reference. Used instead of Synchronization's `Mutex`:
+/// that one locks inside the uninstrumented runtime, so ThreadSanitizer sees no ordering
+/// and reports every access it guards as a race; NSLock is a pthread mutex TSan understands.
 final class Locked<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
