@@ -25,27 +25,15 @@ extension ModelService {
     /// `generate` and `chat`: admission, then Ollama's chunks relayed as `stream` notifications
     /// (when `stream` is not false), then the whole answer with Ollama's and gpuctld's numbers.
     /// A failure after chunks were sent is also sent as a notification `{"error":…}`.
-    func infer(_ params: RPCParams, chat: Bool, streamTo context: RPCCallContext, id: JSONValue?) async throws -> InferenceResult {
+    func infer(_ params: InferenceParams, streamTo context: RPCCallContext, id: JSONValue?) async throws -> InferenceResult {
         let started = ContinuousClock.now
-        let name = try params.requiredString("model")
-        let options = try params.options()
-        let requestClass = try params.requestClass()
-        let streaming = (try params.bool("stream") ?? true) && id != nil
-        var messages: [ChatMessage] = []
-        var prompt = ""
-        if chat {
-            messages = try Self.messages(params)
-        } else {
-            guard let text = try params.string("prompt"), !text.isEmpty else {
-                throw params.fail("'prompt' is required (to only load a model, call models.load)")
-            }
-            prompt = text
-        }
+        let name = params.model
+        let streaming = params.streaming
         let model = try await resolve(name)
-        let admission = try await supervisor.admit(model, requestClass: requestClass)
+        let admission = try await supervisor.admit(model, requestClass: params.requestClass)
         let relay = Relay()
         do {
-            let merged = self.options(options, model: admission.model)
+            let merged = self.options(params.options, model: admission.model)
             let keepAlive = await keepAlive(for: admission.model)
             // Each chunk: kept for the result, and sent on as a notification when streaming.
             // Read on the connection's event loop, the notification is written at once and its
@@ -56,10 +44,10 @@ extension ModelService {
                 relay.countSent()
                 return context.stream(id, data: Self.notification(chunk))
             }
-            if chat {
+            if params.chat {
                 let request = ChatRequest(
-                    model: admission.model, messages: messages, format: params.values["format"], tools: params.values["tools"],
-                    think: params.values["think"], options: merged, keepAlive: keepAlive)
+                    model: admission.model, messages: params.messages, format: params.format, tools: params.tools,
+                    think: params.think, options: merged, keepAlive: keepAlive)
                 if let loop = context.eventLoop {
                     try await ollama.chat(request, on: loop, onChunk: onChunk)
                 } else {
@@ -67,9 +55,8 @@ extension ModelService {
                 }
             } else {
                 let request = GenerateRequest(
-                    model: admission.model, prompt: prompt, system: try params.string("system"),
-                    suffix: try params.string("suffix"), raw: try params.bool("raw"), format: params.values["format"],
-                    images: try params.strings("images"), think: params.values["think"], options: merged,
+                    model: admission.model, prompt: params.prompt, system: params.system, suffix: params.suffix,
+                    raw: params.raw, format: params.format, images: params.images, think: params.think, options: merged,
                     keepAlive: keepAlive)
                 if let loop = context.eventLoop {
                     try await ollama.generate(request, on: loop, onChunk: onChunk)
@@ -94,19 +81,15 @@ extension ModelService {
         }
     }
 
-    func embed(_ params: RPCParams) async throws -> EmbedResult {
+    func embed(_ params: EmbedParams) async throws -> EmbedResult {
         let started = ContinuousClock.now
-        let name = try params.requiredString("model")
-        guard let input = try params.strings("input"), !input.isEmpty, !input.allSatisfy(\.isEmpty) else {
-            throw params.fail("'input' is required: a string or a list of strings")
-        }
-        let options = try params.options()
+        let name = params.model
         let model = try await resolve(name)
-        let admission = try await supervisor.admit(model, requestClass: try params.requestClass())
+        let admission = try await supervisor.admit(model, requestClass: params.requestClass)
         do {
             let reply = try await ollama.embed(EmbedRequest(
-                model: admission.model, input: input, truncate: try params.bool("truncate"),
-                dimensions: try params.integer("dimensions"), options: self.options(options, model: admission.model),
+                model: admission.model, input: params.input, truncate: params.truncate,
+                dimensions: params.dimensions, options: self.options(params.options, model: admission.model),
                 keepAlive: await keepAlive(for: admission.model)))
             await supervisor.finish(admission)
             return EmbedResult(model: admission.model, requestedModel: name, fallbackUsed: admission.fallbackUsed,
@@ -116,25 +99,6 @@ extension ModelService {
             await supervisor.finish(admission)
             throw RPCErrorPayload(ollama: error)
         }
-    }
-
-    static func messages(_ params: RPCParams) throws(RPCErrorPayload) -> [ChatMessage] {
-        guard case .array(let items)? = params.values["messages"], !items.isEmpty else {
-            throw params.fail("'messages' is required: a list like [{\"role\":\"user\",\"content\":\"hi\"}]")
-        }
-        var messages: [ChatMessage] = []
-        for (index, item) in items.enumerated() {
-            guard let role = item["role"]?.stringValue, let content = item["content"]?.stringValue else {
-                throw params.fail("messages[\(index)] needs a string 'role' and a string 'content'")
-            }
-            guard ["system", "user", "assistant", "tool"].contains(role.lowercased()) else {
-                throw params.fail("messages[\(index)].role is '\(role)'; use system, user, assistant or tool")
-            }
-            var images: [String]?
-            if case .array(let list)? = item["images"] { images = list.compactMap(\.stringValue) }
-            messages.append(ChatMessage(role: role.lowercased(), content: content, images: images))
-        }
-        return messages
     }
 
     /// `{"text":"…"}` (and `"thinking"` when there is some), written without an encoder.

@@ -76,22 +76,20 @@ public struct RPCRouter: RPCHandling {
             return await Self.run { try await models.swap(RPCParams(call, allowed: ["model", "keep"])) }
         case .generate?:
             return await Self.run {
-                try await models.infer(RPCParams(call, allowed: Self.generateFields), chat: false, streamTo: context, id: call.id)
+                try await models.infer(InferenceParams(RPCParams(call, allowed: InferenceParams.generateFields), chat: false,
+                                                       hasID: call.id != nil), streamTo: context, id: call.id)
             }
         case .chat?:
             return await Self.run {
-                try await models.infer(RPCParams(call, allowed: Self.chatFields), chat: true, streamTo: context, id: call.id)
+                try await models.infer(InferenceParams(RPCParams(call, allowed: InferenceParams.chatFields), chat: true,
+                                                       hasID: call.id != nil), streamTo: context, id: call.id)
             }
         case .embed?:
             return await Self.run {
-                try await models.embed(RPCParams(call, allowed: ["model", "input", "truncate", "dimensions", "options", "class"]))
+                try await models.embed(EmbedParams(RPCParams(call, allowed: EmbedParams.fields)))
             }
         }
     }
-
-    static let generateFields = ["model", "prompt", "system", "suffix", "raw", "format", "images", "think", "options",
-                                 "stream", "class"]
-    static let chatFields = ["model", "messages", "format", "tools", "think", "options", "stream", "class"]
 
     /// Runs a method body; whatever it throws becomes the error reply.
     private static func run<T: Encodable>(_ body: () async throws -> T) async -> RPCReply {

@@ -40,8 +40,34 @@ import Testing
             ["prompt": "hi"],
             ["model": "small", "prompt": "hi", "temprature": 1],
             ["model": "small", "prompt": "hi", "class": "urgent"],
+            // Read only after admission once, so these loaded the model before being refused.
+            ["model": "small", "prompt": "hi", "raw": "yes"],
+            ["model": "small", "prompt": "hi", "system": 1],
+            ["model": "small", "prompt": "hi", "suffix": ["x"]],
+            ["model": "small", "prompt": "hi", "images": [1]],
+            ["model": "small", "prompt": "hi", "images": ["aGk=", false]],
+            ["model": "small", "prompt": "hi", "format": "yaml"],
+            ["model": "small", "prompt": "hi", "format": 3],
+            ["model": "small", "prompt": "hi", "think": "maybe"],
+            ["model": "small", "prompt": "hi", "stream": "no"],
         ] {
             #expect(try await bed.errorKind(.generate, params) == "invalid_params", "\(params)")
+        }
+        for params: JSONValue in [
+            ["model": "small", "messages": [["role": "user", "content": "x", "images": [1]]]],
+            ["model": "small", "messages": [["role": "user", "content": "x"]], "tools": "all"],
+            ["model": "small", "messages": [["role": "user", "content": "x"]], "format": true],
+            ["model": "small", "messages": [["role": "user", "content": "x"]], "think": 1],
+        ] {
+            #expect(try await bed.errorKind(.chat, params) == "invalid_params", "\(params)")
+        }
+        for params: JSONValue in [
+            ["model": "embed", "input": "x", "truncate": "yes"],
+            ["model": "embed", "input": "x", "dimensions": 1.5],
+            ["model": "embed", "input": "x", "dimensions": 0],
+            ["model": "embed", "input": "x", "dimensions": "64"],
+        ] {
+            #expect(try await bed.errorKind(.embed, params) == "invalid_params", "\(params)")
         }
         #expect(try await bed.errorKind(.chat, ["model": "small", "messages": [["role": "robot", "content": "x"]]]) == "invalid_params")
         #expect(try await bed.errorKind(.embed, ["model": "embed", "input": 3]) == "invalid_params")
