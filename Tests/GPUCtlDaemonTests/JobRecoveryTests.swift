@@ -36,7 +36,8 @@ import Testing
             }
             return ids
         }
-        let running = await eventually {
+        // A deadline, not a timing: under a sanitizer the 201 submissions alone can take seconds.
+        let running = await eventually(within: .seconds(90)) {
             try await blocking {
                 try JSONDecoder().decode(JobInfo.self, from: RPCClient(socketPath: socket).callRaw("jobs.get", params: ["id": .string(ids[0])])).state == "running"
             }
