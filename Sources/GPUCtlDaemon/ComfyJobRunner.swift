@@ -199,9 +199,15 @@ struct ComfyJobRunner: Service {
 
     private func apply(_ event: ComfyEvent, _ active: inout ActiveJob?) async {
         guard var job = active else { return }
+        // A node of ours executing means the prompt runs, even when its execution_start came
+        // before /ws was connected (a job submitted as the daemon starts): without this it
+        // would show as submitted until it ended.
+        if job.record.state == .submitted, event.showsExecution, let running = await supervisor.record(job.id, .running) {
+            job.record = running
+        }
         switch event {
         case .executionStart:
-            if job.record.state == .submitted, let running = await supervisor.record(job.id, .running) { job.record = running }
+            break
         case .executionCached(_, let nodes):
             job.done.formUnion(nodes)
         case .executing(_, let node?):
@@ -268,6 +274,16 @@ struct ComfyJobRunner: Service {
                 active?.lastHeard = now
                 await reconcile(&active)
             }
+        }
+    }
+}
+
+extension ComfyEvent {
+    /// Whether ComfyUI sends this only while the prompt executes.
+    fileprivate var showsExecution: Bool {
+        switch self {
+        case .executionStart, .executionCached, .executing(_, _?), .progress, .progressState, .executed: true
+        default: false
         }
     }
 }

@@ -13,6 +13,8 @@ extension FakeComfyUI {
         public var failNextExecutions: (count: Int, type: String, message: String) = (0, "RuntimeError", "fake failure")
         /// While true, a sampler waits before its first step (a test releases it when ready).
         public var holdSamplers = false
+        /// The next prompt's execution_start goes to no one (as when /ws connected just after it).
+        public var loseNextExecutionStart = false
     }
 
     /// ComfyUI's queue, worker, history and output files, one prompt at a time (§2–§6).
@@ -166,7 +168,12 @@ extension FakeComfyUI {
             let id = JSONValue.string(job.promptID)
             var messages: [JSONValue] = []
             await broadcastStatus()
-            await send(job, "execution_start", ["prompt_id": id, "timestamp": 1])
+            // Lost like a message sent before the client's /ws was connected.
+            let startUnheard = knobs.mutate { knobs in
+                defer { knobs.loseNextExecutionStart = false }
+                return knobs.loseNextExecutionStart
+            }
+            if !startUnheard { await send(job, "execution_start", ["prompt_id": id, "timestamp": 1]) }
             messages.append(["execution_start", ["prompt_id": id]])
             let order = FakeComfyUI.executionOrder(job.graph)
             // An identical re-run is served from the cache: no node runs, no new file is written.

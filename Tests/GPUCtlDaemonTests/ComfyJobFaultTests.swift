@@ -141,6 +141,23 @@ import Testing
         try await bed.stop()
     }
 
+    /// A job submitted as the daemon starts can run before /ws is connected, so its
+    /// execution_start is never heard; the events of its nodes still show it runs (before, it
+    /// stayed "submitted" until it ended; seen in 1 of 20 full runs of the kill -9 test).
+    @Test func aJobWhoseStartWasNotHeardShowsAsRunningFromItsNodes() async throws {
+        let bed = try await ComfyJobTests.start()
+        // A step every 10 ms keeps the job heard from, so no quiet-time reconcile looks it up
+        // while it runs: only its events can say it runs.
+        bed.comfyui.configure { $0.stepDelay = .milliseconds(10); $0.loseNextExecutionStart = true }
+        let id = try await ComfyJobTests.submit(bed, ["workflow": "txt2img", "params": ["prompt": "a cat", "steps": 600]]).id
+        let running = await eventually {
+            try await bed.call(.jobsGet, ["id": .string(id)], as: JobInfo.self).state == "running"
+        }
+        #expect(running, "the job never showed as running")
+        #expect(try await ComfyJobTests.wait(bed, id).state == "succeeded")
+        try await bed.stop()
+    }
+
     @Test func someoneElsesPromptInComfyUIIsWaitedFor() async throws {
         let bed = try await ComfyJobTests.start()
         bed.comfyui.configure { $0.stepDelay = .milliseconds(15) }

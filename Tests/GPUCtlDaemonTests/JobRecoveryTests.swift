@@ -21,6 +21,8 @@ import Testing
         var arguments = ProcessTests.daemonArguments(directory)
         let comfyFlag = try #require(arguments.firstIndex(of: "--comfyui-url"))
         arguments[comfyFlag + 1] = comfyui.baseURL
+        // What the daemon did, to show if the first job never runs.
+        if let level = arguments.firstIndex(of: "--log-level") { arguments[level + 1] = "info" }
         arguments += ["--workflows", BackendTestBed.workflowsDirectory, "--output-dir", outputs]
 
         let first = try ChildProcess("gpuctld", arguments)
@@ -42,9 +44,18 @@ import Testing
                 try JSONDecoder().decode(JobInfo.self, from: RPCClient(socketPath: socket).callRaw("jobs.get", params: ["id": .string(ids[0])])).state == "running"
             }
         }
-        #expect(running)
+        if !running {
+            let job = try? await blocking { try RPCClient(socketPath: socket).callRaw("jobs.get", params: ["id": .string(ids[0])]) }
+            let status = try? await blocking { try RPCClient(socketPath: socket).callRaw("status", params: nil) }
+            Issue.record("""
+                the first job never ran: \(String(decoding: job ?? Data(), as: UTF8.self))
+                status: \(String(decoding: status ?? Data(), as: UTF8.self))
+                ComfyUI saw prompts \(await comfyui.historyIDs.count) finished, /ws clients \(comfyui.connectedClients)
+                """)
+        }
         first.signal(SIGKILL)
         _ = await first.waitForExit()
+        if !running { Issue.record("the first daemon's log:\n\(String(await first.streams().stderr.suffix(6000)))") }
         comfyui.configure { $0.stepDelay = .milliseconds(1) }
 
         let second = try ChildProcess("gpuctld", arguments)
