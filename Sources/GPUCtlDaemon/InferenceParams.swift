@@ -1,5 +1,6 @@
 import GPUCtlCore
 import GPUCtlModels
+import GPUCtlRPC
 import OllamaClient
 
 /// `generate`'s and `chat`'s params, read and checked in full before anything is admitted:
@@ -29,7 +30,12 @@ struct InferenceParams {
     var messages: [ChatMessage] = []
     var tools: JSONValue?
 
-    init(_ params: RPCParams, chat: Bool, hasID: Bool) throws(RPCErrorPayload) {
+    /// The params of a `generate` (`chat: false`) or `chat` call.
+    init(_ call: RPCCall, chat: Bool) throws(RPCErrorPayload) {
+        try self.init(RPCParams(call, allowed: chat ? Self.chatFields : Self.generateFields), chat: chat, hasID: call.id != nil)
+    }
+
+    private init(_ params: RPCParams, chat: Bool, hasID: Bool) throws(RPCErrorPayload) {
         self.chat = chat
         model = try params.requiredString("model")
         options = try params.options()
@@ -116,7 +122,8 @@ struct EmbedParams {
     let options: [String: JSONValue]
     let requestClass: JobClass
 
-    init(_ params: RPCParams) throws(RPCErrorPayload) {
+    init(_ call: RPCCall) throws(RPCErrorPayload) {
+        let params = try RPCParams(call, allowed: Self.fields)
         model = try params.requiredString("model")
         guard let input = try params.strings("input"), !input.isEmpty, !input.allSatisfy(\.isEmpty) else {
             throw params.fail("'input' is required: a string or a list of strings")

@@ -76,17 +76,15 @@ public struct RPCRouter: RPCHandling {
             return await Self.run { try await models.swap(RPCParams(call, allowed: ["model", "keep"])) }
         case .generate?:
             return await Self.run {
-                try await models.infer(InferenceParams(RPCParams(call, allowed: InferenceParams.generateFields), chat: false,
-                                                       hasID: call.id != nil), streamTo: context, id: call.id)
+                try await models.infer(InferenceParams(call, chat: false), streamTo: context, id: call.id)
             }
         case .chat?:
             return await Self.run {
-                try await models.infer(InferenceParams(RPCParams(call, allowed: InferenceParams.chatFields), chat: true,
-                                                       hasID: call.id != nil), streamTo: context, id: call.id)
+                try await models.infer(InferenceParams(call, chat: true), streamTo: context, id: call.id)
             }
         case .embed?:
             return await Self.run {
-                try await models.embed(EmbedParams(RPCParams(call, allowed: EmbedParams.fields)))
+                try await models.embed(EmbedParams(call))
             }
         }
     }

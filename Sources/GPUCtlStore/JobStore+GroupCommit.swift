@@ -4,13 +4,16 @@ import GRDB
 /// Inserts that arrive while another is being written wait for it and then go in together,
 /// in one transaction (group commit): a burst of submissions shares commits instead of
 /// queueing behind one commit each. Each caller still returns only once its row is written.
-final class GroupCommit: Sendable {
-    fileprivate struct Waiting {
+final class GroupCommit: @unchecked Sendable {
+    private struct Waiting {
         var jobs: [(job: JobRecord, done: CheckedContinuation<Void, any Error>)] = []
         var writing = false
     }
 
-    private let waiting = WaitingList()
+    /// Guards `waitingState`. An NSLock, not Synchronization's `Mutex`: that one locks inside
+    /// the uninstrumented runtime, so ThreadSanitizer would report every access as a race.
+    private let lock = NSLock()
+    private var waitingState = Waiting()
     /// The writes run here, off the caller's thread, one batch at a time.
     private let queue = DispatchQueue(label: "gpuctl.store.group-commit")
     /// The largest batch in one transaction, so one commit never grows without bound.
@@ -18,7 +21,7 @@ final class GroupCommit: Sendable {
 
     func insert(_ job: JobRecord, into store: JobStore) async throws {
         // Alone: written here, with no hop to the queue (one client submitting in a loop).
-        let alone = waiting.withLock { waiting -> Bool in
+        let alone = withWaiting { waiting -> Bool in
             guard !waiting.writing else { return false }
             waiting.writing = true
             return true
@@ -26,7 +29,7 @@ final class GroupCommit: Sendable {
         if alone {
             let written = Result { () throws(StoreError) in try store.insert([job]) }
             // Whoever arrived meanwhile is written by the queue.
-            let more = waiting.withLock { waiting -> Bool in
+            let more = withWaiting { waiting -> Bool in
                 if waiting.jobs.isEmpty { waiting.writing = false }
                 return !waiting.jobs.isEmpty
             }
@@ -34,7 +37,7 @@ final class GroupCommit: Sendable {
             return try written.get()
         }
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            let lead = waiting.withLock { waiting -> Bool in
+            let lead = withWaiting { waiting -> Bool in
                 waiting.jobs.append((job, done))
                 guard !waiting.writing else { return false }
                 waiting.writing = true
@@ -44,9 +47,15 @@ final class GroupCommit: Sendable {
         }
     }
 
+    private func withWaiting<Result>(_ body: (inout Waiting) -> Result) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&waitingState)
+    }
+
     private func drain(into store: JobStore) {
         while true {
-            let batch = waiting.withLock { waiting -> [(job: JobRecord, done: CheckedContinuation<Void, any Error>)] in
+            let batch = withWaiting { waiting -> [(job: JobRecord, done: CheckedContinuation<Void, any Error>)] in
                 let taken = Array(waiting.jobs.prefix(Self.batchLimit))
                 waiting.jobs.removeFirst(taken.count)
                 if taken.isEmpty { waiting.writing = false }
@@ -71,15 +80,3 @@ final class GroupCommit: Sendable {
     }
 }
 
-/// The waiting writers behind an NSLock. Not Synchronization's `Mutex`: it locks inside the
-/// uninstrumented runtime, so ThreadSanitizer would report every access it guards as a race.
-private final class WaitingList: @unchecked Sendable {
-    private let lock = NSLock()
-    private var waiting = GroupCommit.Waiting()
-
-    func withLock<Result>(_ body: (inout GroupCommit.Waiting) throws -> Result) rethrows -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&waiting)
-    }
-}
