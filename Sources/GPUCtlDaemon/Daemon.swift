@@ -131,7 +131,7 @@ public final class Daemon: Sendable {
                 ComfyJobRunner(comfyui: comfyui, supervisor: supervisor, inputs: runnerInputs, feed: runnerContinuation,
                                clientID: "gpuctld-\(Self.clientSuffix(configuration.stateDirectory))",
                                outputs: JobOutputs(comfyui: comfyui, directory: configuration.outputDirectory, store: store),
-                               retryLimit: configuration.jobRetryLimit, logger: logger),
+                               settings: configuration.jobLifecycle, logger: logger),
                 BackendMonitor(ollama: ollama, comfyui: comfyui, supervisor: supervisor,
                                interval: configuration.backendProbeInterval),
                 // Last in the list, so it is the first to stop: no new calls while the rest winds down.

@@ -1,4 +1,5 @@
 import Foundation
+import GPUCtlCore
 import GPUCtlModels
 import Logging
 
@@ -49,6 +50,13 @@ public struct DaemonConfiguration: Sendable {
     public var jobTimeout: Duration = .seconds(3600)
     /// How many times a job is submitted before it fails because ComfyUI keeps losing it.
     public var jobRetryLimit = 3
+
+    /// The job lifecycle's patience, with the retry limit set here.
+    var jobLifecycle: JobLifecycle.Settings {
+        var settings = JobLifecycle.Settings()
+        settings.retryLimit = jobRetryLimit
+        return settings
+    }
     /// What systemd passed: a listening socket (socket activation), the notify socket, the
     /// watchdog interval. Empty when not started by systemd.
     public var systemd = SystemdEnvironment()

@@ -45,8 +45,8 @@ struct JobService: Sendable {
             throw params.fail("'workflow' (a name from 'gpuctl workflows') or 'graph' (a ComfyUI API-format graph) is required")
         }
         let id = UUID().uuidString.lowercased()
-        let record = JobRecord(id: id, kind: .comfyui, jobClass: try params.requestClass(), params: spec.text, promptID: id)
-        return try await supervisor.enqueue(record, spec: spec)
+        let record = spec.record(id: id, jobClass: try params.requestClass())
+        return try await supervisor.enqueue(record)
     }
 
     private func fromWorkflow(_ name: String, params: RPCParams, timeout: Double, vram: UInt64?) async throws -> JobSpec {

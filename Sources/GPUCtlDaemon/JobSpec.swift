@@ -1,9 +1,11 @@
 import Foundation
+import GPUCtlCore
 import GPUCtlModels
 import GPUCtlStore
 
-/// A job's request as stored in `jobs.params`: the graph to run (filled in from its workflow
-/// at submission, so a job never depends on the template staying as it was), and its limits.
+/// A job's request: the graph to run (filled in from its workflow at submission, so a job never
+/// depends on the template staying as it was) and the values it was given, stored in
+/// `jobs.params`; and its workflow and limits, stored as columns of their own.
 struct JobSpec: Sendable, Equatable {
     var workflow: String?
     /// The values the workflow was given.
@@ -20,21 +22,22 @@ struct JobSpec: Sendable, Equatable {
         self.timeoutSeconds = timeoutSeconds
     }
 
+    /// A stored job's, parsing its graph (done once, when the job is admitted).
     init(_ record: JobRecord) {
         let json = (try? JSONParser.parse(Data(record.params.utf8))) ?? [:]
-        workflow = json["workflow"]?.stringValue
+        workflow = record.workflow
         parameters = json["params"]
         graph = json["graph"] ?? [:]
-        vramBytes = if case .number(let value)? = json["vram"], value >= 0 { UInt64(value) } else { 0 }
-        timeoutSeconds = if case .number(let value)? = json["timeout"] { value } else { 3600 }
+        vramBytes = record.vramBytes
+        timeoutSeconds = record.timeoutSeconds
     }
 
-    /// As stored.
-    var text: String {
-        var json: [String: JSONValue] = ["graph": graph, "vram": .number(Double(vramBytes)), "timeout": .number(timeoutSeconds)]
-        if let workflow { json["workflow"] = .string(workflow) }
+    /// A new job's row, queued.
+    func record(id: String, jobClass: JobClass) -> JobRecord {
+        var json: [String: JSONValue] = ["graph": graph]
         if let parameters { json["params"] = parameters }
-        return String(decoding: JSONWriter.data(.object(json)), as: UTF8.self)
+        return JobRecord(id: id, kind: .comfyui, jobClass: jobClass, params: String(decoding: JSONWriter.data(.object(json)), as: UTF8.self),
+                         workflow: workflow, vramBytes: vramBytes, timeoutSeconds: timeoutSeconds, promptID: id)
     }
 
     /// The node ids of the graph, and each one's class.
@@ -52,5 +55,22 @@ struct JobSpec: Sendable, Equatable {
 
     static func outputs(_ result: String) -> [JobOutput]? {
         (try? JSONDecoder().decode([String: [JobOutput]].self, from: Data(result.utf8)))?["outputs"]
+    }
+}
+
+/// A job the Scheduler gave ComfyUI to, parsed once, as the runner is handed it.
+struct AdmittedJob: Sendable {
+    let record: JobRecord
+    let spec: JobSpec
+
+    init(_ record: JobRecord) {
+        self.record = record
+        spec = JobSpec(record)
+    }
+
+    /// What the job lifecycle decides on.
+    var ticket: JobLifecycle.Ticket {
+        JobLifecycle.Ticket(jobID: record.id, promptID: record.promptID ?? record.id, state: record.state,
+                            attempts: record.attempts, timeout: .seconds(spec.timeoutSeconds), nodeTypes: spec.nodeTypes)
     }
 }

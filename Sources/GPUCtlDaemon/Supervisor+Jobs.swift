@@ -6,7 +6,7 @@ import GPUCtlStore
 
 /// What the job runner is told: a job to run, what ComfyUI's /ws says, time passing, a cancel.
 enum RunnerInput: Sendable {
-    case admitted(JobRecord, Scheduler.RequestID)
+    case admitted(AdmittedJob)
     case comfy(ComfyStreamItem)
     case tick
     case cancel(String)
@@ -30,27 +30,27 @@ struct JobsState {
 extension Supervisor {
     /// Writes a new job (queued), then puts it in line. The write happens off the actor, so
     /// submissions that arrive together share one commit.
-    nonisolated func enqueue(_ record: JobRecord, spec: JobSpec) async throws -> JobInfo {
+    nonisolated func enqueue(_ record: JobRecord) async throws -> JobInfo {
         do {
             try await store.insertGrouped(record)
         } catch {
             throw RPCErrorPayload(.internal, "could not queue the job: \(error.message)")
         }
-        return await line(record, spec: spec)
+        return await line(record)
     }
 
-    private func line(_ record: JobRecord, spec: JobSpec) -> JobInfo {
+    private func line(_ record: JobRecord) -> JobInfo {
         events.publish(DaemonEvent(.jobState, job: record.id, state: JobState.queued.rawValue))
-        request(record, bytes: spec.vramBytes, resumed: false)
-        return info(record, spec: spec)
+        request(record, resumed: false)
+        return info(record)
     }
 
-    private func request(_ record: JobRecord, bytes: UInt64, resumed: Bool) {
+    private func request(_ record: JobRecord, resumed: Bool) {
         let id = residency.nextRequestID
         residency.nextRequestID += 1
         jobs.requestOf[record.id] = id
         jobs.jobOf[id] = record.id
-        apply(.jobRequested(id, bytes: bytes, requestClass: record.jobClass, resumed: resumed))
+        apply(.jobRequested(id, bytes: record.vramBytes, requestClass: record.jobClass, resumed: resumed))
     }
 
     /// At start: jobs ComfyUI may hold (submitted, running) are resumed first and reconciled by
@@ -60,13 +60,13 @@ extension Supervisor {
             let open = try store.jobs(in: [.submitted, .running, .admitted, .queued])
             for record in open where record.state == .submitted || record.state == .running {
                 jobs.resumed.insert(record.id)
-                request(record, bytes: JobSpec(record).vramBytes, resumed: true)
+                request(record, resumed: true)
             }
             for var record in open where record.state == .admitted || record.state == .queued {
                 if record.state == .admitted {
                     record = try store.transition(jobID: record.id, to: .queued, error: nil)
                 }
-                request(record, bytes: JobSpec(record).vramBytes, resumed: false)
+                request(record, resumed: false)
             }
             return open.count
         } catch {
@@ -90,7 +90,7 @@ extension Supervisor {
         }
         jobs.withRunner = jobID
         jobs.comfyEpoch += 1
-        runner.yield(.admitted(record, id))
+        runner.yield(.admitted(AdmittedJob(record)))
     }
 
     /// The Scheduler refused a job (it can never fit).
@@ -116,12 +116,12 @@ extension Supervisor {
 
     /// ComfyUI could not be reached before it took the job: the job goes back in line, first,
     /// and waits for ComfyUI (never failed for that alone).
-    func requeue(_ record: JobRecord, reason: String) {
-        jobReleased(record.id)
-        guard let queued = self.record(record.id, .queued, error: nil) else { return }
-        logger.warning("job \(record.id) waits for ComfyUI: \(reason)")
+    func requeue(_ jobID: String, reason: String) {
+        jobReleased(jobID)
+        guard let queued = self.record(jobID, .queued, error: nil) else { return }
+        logger.warning("job \(jobID) waits for ComfyUI: \(reason)")
         apply(.comfyAvailable(false))
-        request(queued, bytes: JobSpec(queued).vramBytes, resumed: true)
+        request(queued, resumed: true)
     }
 
     /// Records a state change, then tells those waiting on the job. nil when it had already
@@ -222,12 +222,11 @@ extension Supervisor {
         }
     }
 
-    /// `spec` when the caller has it parsed already.
-    func info(_ record: JobRecord, spec known: JobSpec? = nil) -> JobInfo {
-        let spec = known ?? JobSpec(record)
-        return JobInfo(id: record.id, state: record.state.rawValue, jobClass: record.jobClass.rawValue, workflow: spec.workflow,
-                       promptId: record.promptID, attempts: record.attempts, vram: ByteSize(bytes: spec.vramBytes),
-                       timeoutSeconds: spec.timeoutSeconds, createdAt: record.createdAt.formatted(.iso8601),
+    /// From the row's columns alone: no graph is parsed to list jobs.
+    func info(_ record: JobRecord) -> JobInfo {
+        JobInfo(id: record.id, state: record.state.rawValue, jobClass: record.jobClass.rawValue, workflow: record.workflow,
+                       promptId: record.promptID, attempts: record.attempts, vram: ByteSize(bytes: record.vramBytes),
+                       timeoutSeconds: record.timeoutSeconds, createdAt: record.createdAt.formatted(.iso8601),
                        updatedAt: record.updatedAt.formatted(.iso8601), error: record.error,
                        outputs: record.result.flatMap(JobSpec.outputs), progress: jobs.progress[record.id])
     }

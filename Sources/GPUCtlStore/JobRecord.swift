@@ -9,8 +9,14 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
     public var id: String
     public var kind: JobKind
     public var jobClass: JobClass
-    /// The request as JSON (workflow name and parameters, or a raw graph).
+    /// The request as JSON: the graph to run and, for a workflow, the values it was given.
     public var params: String
+    /// The workflow template the graph came from; nil for a raw graph.
+    public var workflow: String?
+    /// The VRAM the job is charged while it runs.
+    public var vramBytes: UInt64
+    /// How long it may run in ComfyUI before it is interrupted.
+    public var timeoutSeconds: Double
     public var state: JobState
     /// The prompt_id gpuctld chose for ComfyUI, stored before it is submitted.
     public var promptID: String?
@@ -21,17 +27,21 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
     public var error: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, jobClass = "class", params, state, promptID = "prompt_id", attempts
+        case id, kind, jobClass = "class", params, workflow, vramBytes = "vram_bytes", timeoutSeconds = "timeout_seconds"
+        case state, promptID = "prompt_id", attempts
         case createdAt = "created_at", updatedAt = "updated_at", result, error
     }
 
     public init(id: String = UUID().uuidString.lowercased(), kind: JobKind, jobClass: JobClass, params: String,
-                state: JobState = .queued, promptID: String? = nil, attempts: Int = 0,
+                workflow: String? = nil, vramBytes: UInt64 = 0, timeoutSeconds: Double = 3600, state: JobState = .queued, promptID: String? = nil, attempts: Int = 0,
                 createdAt: Date = Date(), updatedAt: Date? = nil, result: String? = nil, error: String? = nil) {
         self.id = id
         self.kind = kind
         self.jobClass = jobClass
         self.params = params
+        self.workflow = workflow
+        self.vramBytes = vramBytes
+        self.timeoutSeconds = timeoutSeconds
         self.state = state
         self.promptID = promptID
         self.attempts = attempts
@@ -53,6 +63,9 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
         kind = try known("kind")
         jobClass = try known("class")
         params = row["params"]
+        workflow = row["workflow"]
+        vramBytes = UInt64(max(0, row["vram_bytes"] as Int64))
+        timeoutSeconds = row["timeout_seconds"]
         state = try known("state")
         promptID = row["prompt_id"]
         attempts = row["attempts"]
@@ -68,6 +81,9 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
         container["kind"] = kind.rawValue
         container["class"] = jobClass.rawValue
         container["params"] = params
+        container["workflow"] = workflow
+        container["vram_bytes"] = Int64(clamping: vramBytes)
+        container["timeout_seconds"] = timeoutSeconds
         container["state"] = state.rawValue
         container["prompt_id"] = promptID
         container["attempts"] = attempts

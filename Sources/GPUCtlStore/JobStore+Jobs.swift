@@ -14,11 +14,13 @@ extension JobStore {
     public func insert(_ jobs: [JobRecord]) throws(StoreError) {
         try write(jobs.count == 1 ? "add a job" : "add \(jobs.count) jobs") { db in
             let statement = try db.cachedStatement(sql: """
-                INSERT INTO jobs (id, kind, class, params, state, prompt_id, attempts, created_at, updated_at, result, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO jobs (id, kind, class, params, workflow, vram_bytes, timeout_seconds, state, prompt_id, attempts,
+                                  created_at, updated_at, result, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for job in jobs {
-                try statement.execute(arguments: [job.id, job.kind.rawValue, job.jobClass.rawValue, job.params, job.state.rawValue,
+                try statement.execute(arguments: [job.id, job.kind.rawValue, job.jobClass.rawValue, job.params, job.workflow,
+                                                  Int64(clamping: job.vramBytes), job.timeoutSeconds, job.state.rawValue,
                                                   job.promptID, job.attempts, StoreDate.text(job.createdAt), StoreDate.text(job.updatedAt),
                                                   job.result, job.error])
                 try Self.addEvent(db, jobID: job.id, at: job.createdAt, state: job.state, message: nil)

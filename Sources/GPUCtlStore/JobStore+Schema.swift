@@ -40,6 +40,19 @@ extension JobStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2: a job's workflow, vram and timeout as columns") { db in
+            // Read from params once here, so listing or restoring jobs never parses a graph.
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN workflow TEXT;
+                ALTER TABLE jobs ADD COLUMN vram_bytes INTEGER NOT NULL DEFAULT 0 CHECK (vram_bytes >= 0);
+                ALTER TABLE jobs ADD COLUMN timeout_seconds REAL NOT NULL DEFAULT 3600 CHECK (timeout_seconds > 0);
+                UPDATE jobs SET
+                    workflow = json_extract(params, '$.workflow'),
+                    vram_bytes = max(0, CAST(coalesce(json_extract(params, '$.vram'), 0) AS INTEGER)),
+                    timeout_seconds = CASE WHEN json_extract(params, '$.timeout') > 0
+                                           THEN json_extract(params, '$.timeout') ELSE 3600 END;
+                """)
+        }
         return migrator
     }
 }
