@@ -20,10 +20,9 @@ struct EventsCommand: ParsableCommand {
         // A subscription is quiet for as long as nothing happens: no deadline unless given.
         let client = try global.connect(waitSeconds: 365 * 86_400)
         let json = global.json
-        var params: [String: JSONValue] = [:]
-        if !types.isEmpty { params["types"] = .array(types.map(JSONValue.string)) }
+        let params = EventsSubscribeParams(types: types).json
         _ = try CLIExit.run { () throws(RPCClientError) in
-            try client.callRaw(RPCMethod.eventsSubscribe.rawValue, params: .object(params)) { data in
+            try client.callRaw(RPCMethod.eventsSubscribe.rawValue, params: params) { data in
                 if json { return Output.printJSON(data) }
                 guard let event = try? JSONDecoder().decode(DaemonEvent.self, from: data) else { return }
                 Output.print(EventsRenderer.line(event))

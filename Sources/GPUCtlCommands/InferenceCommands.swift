@@ -41,11 +41,11 @@ struct GenerateCommand: ParsableCommand {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw ValidationError("give a prompt as arguments or on stdin")
         }
-        var params: [String: JSONValue] = ["model": .string(inference.model), "prompt": .string(text)]
-        if let system { params["system"] = .string(system) }
-        if let options = try inference.optionsValue() { params["options"] = options }
-        if inference.batch { params["class"] = "batch" }
-        _ = try Streamer(global: global).run(.generate, params: .object(params), model: inference.model)
+        var params = GenerateParams(model: inference.model, prompt: text)
+        params.system = system
+        params.options = try inference.optionsValue()?.objectValue ?? [:]
+        if inference.batch { params.requestClass = .batch }
+        _ = try Streamer(global: global).run(.generate, params: params, model: inference.model)
     }
 }
 
@@ -59,7 +59,7 @@ struct ChatCommand: ParsableCommand {
     @Option(help: "A system prompt.") var system: String?
 
     func run() throws {
-        var history: [JSONValue] = system.map { [["role": "system", "content": .string($0)]] } ?? []
+        var history: [ChatMessage] = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
         let interactive = isatty(STDIN_FILENO) == 1
         let streamer = Streamer(global: global)
         while true {
@@ -69,15 +69,15 @@ struct ChatCommand: ParsableCommand {
             if input.isEmpty { continue }
             if input == "/bye" { break }
             if input == "/reset" {
-                history = system.map { [["role": "system", "content": .string($0)]] } ?? []
+                history = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
                 continue
             }
-            history.append(["role": "user", "content": .string(input)])
-            var params: [String: JSONValue] = ["model": .string(inference.model), "messages": .array(history)]
-            if let options = try inference.optionsValue() { params["options"] = options }
-            if inference.batch { params["class"] = "batch" }
-            let answer = try streamer.run(.chat, params: .object(params), model: inference.model)
-            history.append(["role": "assistant", "content": .string(answer)])
+            history.append(ChatMessage(role: "user", content: input))
+            var params = ChatParams(model: inference.model, messages: history)
+            params.options = try inference.optionsValue()?.objectValue ?? [:]
+            if inference.batch { params.requestClass = .batch }
+            let answer = try streamer.run(.chat, params: params, model: inference.model)
+            history.append(ChatMessage(role: "assistant", content: answer))
         }
     }
 }
@@ -94,14 +94,14 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         let inputs = texts.isEmpty ? Stdin.readAll().split(separator: "\n").map(String.init) : texts
         guard !inputs.isEmpty else { throw ValidationError("give the texts as arguments or on stdin") }
-        var params: [String: JSONValue] = ["model": .string(model), "input": .array(inputs.map(JSONValue.string))]
-        if let dimensions { params["dimensions"] = .number(Double(dimensions)) }
+        var params = EmbedParams(model: model, input: inputs)
+        params.dimensions = dimensions
         Interrupt.exitOnCtrlC()
         let client = try global.connect(slow: true)
         let progress = global.json ? nil : LoadProgress.start(for: model, socketPath: client.socketPath)
         let raw = try CLIExit.run { () throws(RPCClientError) in
             defer { progress?.stop() }
-            return try client.callRaw(RPCMethod.embed.rawValue, params: .object(params))
+            return try client.callRaw(RPCMethod.embed.rawValue, params: params.json)
         }
         if global.json { return Output.printJSON(raw) }
         guard case .array(let vectors)? = (try? JSONParser.parse(raw))?["embeddings"] else {
@@ -117,7 +117,7 @@ struct Streamer {
     let global: GlobalOptions
 
     /// Returns the whole answer.
-    func run(_ method: RPCMethod, params: JSONValue, model: String) throws -> String {
+    func run(_ method: RPCMethod, params: some RPCParams, model: String) throws -> String {
         Interrupt.exitOnCtrlC()
         let client = try global.connect(slow: true)
         let json = global.json
@@ -126,7 +126,7 @@ struct Streamer {
         var printedAny = false
         let raw = try CLIExit.run { () throws(RPCClientError) in
             defer { if printedAny && !json { Output.write("\n") } }
-            return try client.callRaw(method.rawValue, params: params) { data in
+            return try client.callRaw(method.rawValue, params: params.json) { data in
                 progress?.stop()
                 if json { return Output.printJSON(data) }
                 if let text = (try? JSONParser.parse(data))?["text"]?.stringValue {

@@ -29,11 +29,11 @@ struct RunCommand: ParsableCommand {
             }
             parameters[parts[0]] = .string(value)
         }
-        var params: [String: JSONValue] = ["workflow": .string(workflow), "params": .object(parameters)]
-        if batch { params["class"] = "batch" }
-        if let jobTimeout { params["timeout"] = .number(jobTimeout) }
+        var params = SubmitParams(.workflow(workflow, values: parameters))
+        if batch { params.requestClass = .batch }
+        params.timeout = jobTimeout
         let client = try global.connect()
-        let submitted = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.comfySubmit.rawValue, params: .object(params)) }
+        let submitted = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.comfySubmit.rawValue, params: params.json) }
         guard wait else {
             if global.json { return Output.printJSON(submitted) }
             let job = try JSONDecoder().decode(JobInfo.self, from: submitted)
@@ -54,7 +54,7 @@ struct JobWaiter {
         let client = try global.connect(waitSeconds: 7 * 86_400)
         let bar = isatty(STDERR_FILENO) == 1 && !global.json
         let data = try CLIExit.run { () throws(RPCClientError) in
-            try client.callRaw(RPCMethod.jobsWait.rawValue, params: ["id": .string(id)]) { data in
+            try client.callRaw(RPCMethod.jobsWait.rawValue, params: JobIDParams(id: id).json) { data in
                 if global.json { return Output.printJSON(data) }
                 guard bar, let note = try? JSONDecoder().decode(JobNotification.self, from: data) else { return }
                 FileHandle.standardError.write(Data(("\r\u{1B}[K" + JobsRenderer.progressLine(note)).utf8))
@@ -81,10 +81,16 @@ struct JobsCommand: ParsableCommand {
     @Option(help: "How many to show.") var limit = 20
 
     func run() throws {
-        var params: [String: JSONValue] = ["limit": .number(Double(limit))]
-        if !state.isEmpty { params["state"] = .array(state.map(JSONValue.string)) }
+        var params = JobsListParams(limit: limit)
+        if !state.isEmpty {
+            do {
+                params.states = try state.map { name throws(RPCErrorPayload) in try JobsListParams.state(named: name) }
+            } catch {
+                throw CLIExit.fail(.remote(error))
+            }
+        }
         let client = try global.connect()
-        let data = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.jobsList.rawValue, params: .object(params)) }
+        let data = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.jobsList.rawValue, params: params.json) }
         if global.json { return Output.printJSON(data) }
         Output.print(JobsRenderer.table(try JSONDecoder().decode(JobsListResult.self, from: data).jobs))
     }
@@ -101,7 +107,7 @@ struct JobCommand: ParsableCommand {
     func run() throws {
         if wait { return try JobWaiter(global: global).wait(id) }
         let client = try global.connect()
-        let data = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.jobsGet.rawValue, params: ["id": .string(id)]) }
+        let data = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.jobsGet.rawValue, params: JobIDParams(id: id).json) }
         if global.json { return Output.printJSON(data) }
         Output.print(JobsRenderer.detail(try JSONDecoder().decode(JobInfo.self, from: data)))
     }
@@ -116,7 +122,7 @@ struct CancelCommand: ParsableCommand {
 
     func run() throws {
         let client = try global.connect(slow: true)
-        let data = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.jobsCancel.rawValue, params: ["id": .string(id)]) }
+        let data = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.jobsCancel.rawValue, params: JobIDParams(id: id).json) }
         if global.json { return Output.printJSON(data) }
         let job = try JSONDecoder().decode(JobInfo.self, from: data)
         Output.print("job \(job.id) \(job.state)")

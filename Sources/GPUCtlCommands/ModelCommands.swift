@@ -25,9 +25,7 @@ struct SwapCommand: ParsableCommand {
     @Flag(help: "Unload only what must go for MODEL to fit.") var keep = false
 
     func run() throws {
-        var params: [String: JSONValue] = ["model": .string(model)]
-        if keep { params["keep"] = true }
-        try ModelChange.run(.modelsSwap, params: .object(params), model: model, global: global)
+        try ModelChange.run(.modelsSwap, params: ModelSwapParams(model: model, keep: keep), model: model, global: global)
     }
 }
 
@@ -41,9 +39,15 @@ struct LoadCommand: ParsableCommand {
     var keepAlive: String?
 
     func run() throws {
-        var params: [String: JSONValue] = ["model": .string(model)]
-        if let keepAlive { params["keep_alive"] = .string(keepAlive) }
-        try ModelChange.run(.modelsLoad, params: .object(params), model: model, global: global)
+        var params = ModelLoadParams(model: model)
+        if let keepAlive {
+            do {
+                params.keepAlive = try ModelLoadParams.keepAlive(parsing: keepAlive)
+            } catch {
+                throw CLIExit.fail(.remote(error))
+            }
+        }
+        try ModelChange.run(.modelsLoad, params: params, model: model, global: global)
     }
 }
 
@@ -61,8 +65,8 @@ struct UnloadCommand: ParsableCommand {
 
     func run() throws {
         let client = try global.connect(slow: true)
-        let params: JSONValue = all ? ["all": true] : ["model": .string(model!)]
-        let raw = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.modelsUnload.rawValue, params: params) }
+        let params = all ? ModelUnloadParams.everything : ModelUnloadParams(model: model!)
+        let raw = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.modelsUnload.rawValue, params: params.json) }
         if global.json { return Output.printJSON(raw) }
         guard let results = try? JSONDecoder().decode([ModelChangeResult].self, from: raw) else {
             throw CLIExit.fail(.protocolError("the models.unload result does not match this client"))
@@ -76,14 +80,14 @@ struct UnloadCommand: ParsableCommand {
 
 /// The shared part of load and swap: progress while it loads, then one line.
 enum ModelChange {
-    static func run(_ method: RPCMethod, params: JSONValue, model: String, global: GlobalOptions) throws {
+    static func run(_ method: RPCMethod, params: some RPCParams, model: String, global: GlobalOptions) throws {
         Interrupt.exitOnCtrlC()
         let client = try global.connect(slow: true)
         let progress = global.json ? nil : LoadProgress.start(for: model, socketPath: client.socketPath)
         defer { progress?.stop() }
         let raw = try CLIExit.run { () throws(RPCClientError) in
             defer { progress?.stop() }
-            return try client.callRaw(method.rawValue, params: params)
+            return try client.callRaw(method.rawValue, params: params.json)
         }
         if global.json { return Output.printJSON(raw) }
         guard let result = try? JSONDecoder().decode(ModelChangeResult.self, from: raw) else {

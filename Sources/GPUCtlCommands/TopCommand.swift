@@ -56,11 +56,14 @@ struct TopCommand: ParsableCommand {
 }
 
 extension TopCommand {
+    /// The jobs `top` shows: those not ended yet, up to 50.
+    static let openJobs = JobsListParams(limit: 50, states: [.queued, .admitted, .submitted, .running])
+
     /// `top --json`: what the screen is drawn from, once, as `{"status","models","jobs"}`
     /// (`gpuctl events --json` is the live part).
     func printSnapshot() throws {
         let client = try global.connect()
-        let open: JSONValue = ["state": ["queued", "admitted", "submitted", "running"], "limit": 50]
+        let open = TopCommand.openJobs.json
         let parts = try CLIExit.run { () throws(RPCClientError) -> [String: JSONValue] in
             func raw(_ method: RPCMethod, _ params: JSONValue? = nil) throws(RPCClientError) -> JSONValue {
                 let data = try client.callRaw(method.rawValue, params: params)
@@ -142,8 +145,7 @@ final class TopSnapshots {
             self.client = client
             let status = try client.call(.status, as: StatusResult.self)
             let models = try client.call(.modelsList, as: ModelsListResult.self)
-            let open: JSONValue = ["state": ["queued", "admitted", "submitted", "running"], "limit": 50]
-            let jobs = try client.call(.jobsList, params: open, as: JobsListResult.self)
+            let jobs = try client.call(.jobsList, params: TopCommand.openJobs.json, as: JobsListResult.self)
             model.take(status: status, models: models, jobs: jobs.jobs.reversed())
         } catch {
             client = nil

@@ -25,15 +25,16 @@ extension ModelService {
     /// `generate` and `chat`: admission, then Ollama's chunks relayed as `stream` notifications
     /// (when `stream` is not false), then the whole answer with Ollama's and gpuctld's numbers.
     /// A failure after chunks were sent is also sent as a notification `{"error":…}`.
-    func infer(_ params: InferenceParams, streamTo context: RPCCallContext, id: JSONValue?) async throws -> InferenceResult {
+    func infer(_ call: InferenceCall, streamTo context: RPCCallContext, id: JSONValue?) async throws -> InferenceResult {
         let started = ContinuousClock.now
-        let name = params.model
-        let streaming = params.streaming
+        let name = call.model
+        // Chunks go out as notifications unless `stream` is false or the call has no id.
+        let streaming = call.stream != false && id != nil
         let model = try await resolve(name)
-        let admission = try await supervisor.admit(model, requestClass: params.requestClass)
+        let admission = try await supervisor.admit(model, requestClass: call.requestClass)
         let relay = Relay()
         do {
-            let merged = self.options(params.options, model: admission.model)
+            let merged = self.options(call.options, model: admission.model)
             let keepAlive = await keepAlive(for: admission.model)
             // Each chunk: kept for the result, and sent on as a notification when streaming.
             // Read on the connection's event loop, the notification is written at once and its
@@ -44,25 +45,18 @@ extension ModelService {
                 relay.countSent()
                 return context.stream(id, data: Self.notification(chunk))
             }
-            if params.chat {
+            switch call {
+            case .chat(let params):
                 let request = ChatRequest(
                     model: admission.model, messages: params.messages, format: params.format, tools: params.tools,
                     think: params.think, options: merged, keepAlive: keepAlive)
-                if let loop = context.eventLoop {
-                    try await ollama.chat(request, on: loop, onChunk: onChunk)
-                } else {
-                    try await ollama.chat(request) { stream in for try await chunk in stream { _ = try onChunk(chunk) } }
-                }
-            } else {
+                try await ollama.chat(request, on: context.eventLoop, onChunk: onChunk)
+            case .generate(let params):
                 let request = GenerateRequest(
                     model: admission.model, prompt: params.prompt, system: params.system, suffix: params.suffix,
                     raw: params.raw, format: params.format, images: params.images, think: params.think, options: merged,
                     keepAlive: keepAlive)
-                if let loop = context.eventLoop {
-                    try await ollama.generate(request, on: loop, onChunk: onChunk)
-                } else {
-                    try await ollama.generate(request) { stream in for try await chunk in stream { _ = try onChunk(chunk) } }
-                }
+                try await ollama.generate(request, on: context.eventLoop, onChunk: onChunk)
             }
             await supervisor.finish(admission)
             let (text, thinking, last, _) = relay.snapshot
@@ -141,5 +135,39 @@ final class Relay: @unchecked Sendable {
 
     var snapshot: (text: String, thinking: String?, last: InferenceChunk?, sent: Int) {
         lock.withLock { (text, thinking, last, sent) }
+    }
+}
+
+/// A `generate` or a `chat` call: what the two share, read the same way.
+enum InferenceCall: Sendable {
+    case generate(GenerateParams)
+    case chat(ChatParams)
+
+    var model: String {
+        switch self {
+        case .generate(let params): params.model
+        case .chat(let params): params.model
+        }
+    }
+
+    var stream: Bool? {
+        switch self {
+        case .generate(let params): params.stream
+        case .chat(let params): params.stream
+        }
+    }
+
+    var requestClass: JobClass {
+        switch self {
+        case .generate(let params): params.requestClass
+        case .chat(let params): params.requestClass
+        }
+    }
+
+    var options: [String: JSONValue] {
+        switch self {
+        case .generate(let params): params.options
+        case .chat(let params): params.options
+        }
     }
 }

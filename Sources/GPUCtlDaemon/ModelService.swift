@@ -35,20 +35,14 @@ struct ModelService: Sendable {
 
     func list() async -> ModelsListResult { await supervisor.modelsList() }
 
-    func load(_ params: RPCParams) async throws -> ModelChangeResult {
+    func load(_ params: ModelLoadParams) async throws -> ModelChangeResult {
         let started = ContinuousClock.now
-        let name = try params.requiredString("model")
-        var keepAlive: KeepAlive?
-        if let text = try params.string("keep_alive") {
-            guard let parsed = KeepAlive(parsing: text) else {
-                throw params.fail("'keep_alive' is '\(text)'; write a duration like \"30m\" or \"1h\", or \"-1m\" for forever")
-            }
-            keepAlive = parsed
-        }
+        let name = params.model
+        let keepAlive = params.keepAlive
         let model = try await resolve(name)
         let before = await supervisor.residentNames()
         if let keepAlive { await supervisor.setKeepAlive(keepAlive, for: model) }
-        let admission = try await supervisor.admit(model, requestClass: try params.requestClass(), exact: true)
+        let admission = try await supervisor.admit(model, requestClass: params.requestClass, exact: true)
         await supervisor.finish(admission)
         // A new keep_alive for a model already loaded is sent to Ollama now.
         if let keepAlive, before.contains(admission.model) {
@@ -68,12 +62,10 @@ struct ModelService: Sendable {
             elapsedMs: (ContinuousClock.now - started).milliseconds, loadMs: admission.loadTime?.milliseconds)
     }
 
-    func unload(_ params: RPCParams) async throws -> [ModelChangeResult] {
+    func unload(_ params: ModelUnloadParams) async throws -> [ModelChangeResult] {
         let started = ContinuousClock.now
-        let all = try params.bool("all") ?? false
-        let name = try params.string("model")
-        guard all != (name != nil) else { throw params.fail("give either 'model' or \"all\": true") }
-        let targets = all ? await supervisor.residentNames() : [try await resolve(name!)]
+        let name = params.model
+        let targets = if let name { [try await resolve(name)] } else { await supervisor.residentNames() }
         var results: [ModelChangeResult] = []
         for model in targets {
             let unloaded = try await supervisor.unload(model)
@@ -87,10 +79,10 @@ struct ModelService: Sendable {
 
     /// Exactly this model resident: every other unpinned model is unloaded (with `keep`, only
     /// what must go for it to fit), then it is loaded.
-    func swap(_ params: RPCParams) async throws -> ModelChangeResult {
+    func swap(_ params: ModelSwapParams) async throws -> ModelChangeResult {
         let started = ContinuousClock.now
-        let name = try params.requiredString("model")
-        let keep = try params.bool("keep") ?? false
+        let name = params.model
+        let keep = params.keep
         let model = try await resolve(name)
         let before = await supervisor.residentNames()
         var kept: [String] = []

@@ -36,74 +36,73 @@ public struct RPCRouter: RPCHandling {
     public func handle(_ call: RPCCall, context: RPCCallContext) async -> RPCReply {
         if let immediate = answerImmediately(call) { return immediate }
         switch RPCMethod(rawValue: call.method) {
-        case .status?:
-            if let error = Self.noParams(call) { return error }
-            return .encoding(await supervisor.status())
         case .ping?, .version?, nil:
             return Self.unknown(call)
+        case .status?:
+            return await Self.run(call) { (_: NoParams) in await supervisor.status() }
         case .cancel?:
             // The connection answers cancel itself; reaching here means it was sent in a batch.
             return .error(RPCErrorPayload(.invalidParams, "cancel must be sent on its own line, on the connection of the call it stops"))
         case .modelsList?:
-            if let error = Self.noParams(call) { return error }
-            return .encoding(await models.list())
+            return await Self.run(call) { (_: NoParams) in await models.list() }
         case .comfyFree?:
-            if let error = Self.noParams(call) { return error }
-            return await Self.run { try await comfy.free() }
+            return await Self.run(call) { (_: NoParams) in try await comfy.free() }
         case .workflowsList?:
-            if let error = Self.noParams(call) { return error }
-            return .encoding(supervisor.workflowsList())
-        case .comfySubmit?:
-            return await Self.run { try await jobs.submit(RPCParams(call, allowed: JobService.submitFields)) }
-        case .jobsList?:
-            return await Self.run { try await jobs.list(RPCParams(call, allowed: ["limit", "state"])) }
-        case .jobsGet?:
-            return await Self.run { try await jobs.get(RPCParams(call, allowed: ["id"])) }
-        case .jobsCancel?:
-            return await Self.run { try await jobs.cancel(RPCParams(call, allowed: ["id"])) }
-        case .eventsSubscribe?:
-            return await Self.run { try await events.subscribe(RPCParams(call, allowed: ["types"]), id: call.id, streamTo: context) }
+            return await Self.run(call) { (_: NoParams) in supervisor.workflowsList() }
         case .metrics?:
-            if let error = Self.noParams(call) { return error }
-            return .encoding(MetricsResult(text: await supervisor.metricsText()))
+            return await Self.run(call) { (_: NoParams) in MetricsResult(text: await supervisor.metricsText()) }
+        case .comfySubmit?:
+            return await Self.run(call) { (params: SubmitParams) in try await jobs.submit(params) }
+        case .jobsList?:
+            return await Self.run(call) { (params: JobsListParams) in try await jobs.list(params) }
+        case .jobsGet?:
+            return await Self.run(call) { (params: JobIDParams) in try await jobs.get(params) }
+        case .jobsCancel?:
+            return await Self.run(call) { (params: JobIDParams) in try await jobs.cancel(params) }
         case .jobsWait?:
-            return await Self.run { try await jobs.wait(RPCParams(call, allowed: ["id"]), id: call.id, streamTo: context) }
+            return await Self.run(call) { (params: JobIDParams) in try await jobs.wait(params, id: call.id, streamTo: context) }
+        case .eventsSubscribe?:
+            return await Self.run(call) { (params: EventsSubscribeParams) in
+                try await events.subscribe(params, id: call.id, streamTo: context)
+            }
         case .modelsLoad?:
-            return await Self.run { try await models.load(RPCParams(call, allowed: ["model", "keep_alive", "class"])) }
+            return await Self.run(call) { (params: ModelLoadParams) in try await models.load(params) }
         case .modelsUnload?:
-            return await Self.run { try await models.unload(RPCParams(call, allowed: ["model", "all"])) }
+            return await Self.run(call) { (params: ModelUnloadParams) in try await models.unload(params) }
         case .modelsSwap?:
-            return await Self.run { try await models.swap(RPCParams(call, allowed: ["model", "keep"])) }
+            return await Self.run(call) { (params: ModelSwapParams) in try await models.swap(params) }
         case .generate?:
-            return await Self.run {
-                try await models.infer(InferenceParams(call, chat: false), streamTo: context, id: call.id)
+            return await Self.run(call) { (params: GenerateParams) in
+                try await models.infer(.generate(params), streamTo: context, id: call.id)
             }
         case .chat?:
-            return await Self.run {
-                try await models.infer(InferenceParams(call, chat: true), streamTo: context, id: call.id)
+            return await Self.run(call) { (params: ChatParams) in
+                try await models.infer(.chat(params), streamTo: context, id: call.id)
             }
         case .embed?:
-            return await Self.run {
-                try await models.embed(EmbedParams(call))
-            }
+            return await Self.run(call) { (params: EmbedParams) in try await models.embed(params) }
         }
     }
 
-    /// Runs a method body; whatever it throws becomes the error reply.
-    private static func run<T: Encodable>(_ body: () async throws -> T) async -> RPCReply {
+    /// Reads the call's params as `Params` (every field checked before anything runs), then
+    /// runs the method body; whatever either throws becomes the error reply.
+    private static func run<Params: RPCParams, Result: Encodable>(
+        _ call: RPCCall, _ body: (Params) async throws -> Result
+    ) async -> RPCReply {
         do {
-            return .encoding(try await body())
+            let params = try Params(method: call.method, params: call.params)
+            return .encoding(try await body(params))
         } catch {
             return .error(RPCErrorPayload(ollama: error))
         }
     }
 
-    /// These methods take no params: absent, `{}` and `[]` are fine, anything else is -32602.
     private static func noParams(_ call: RPCCall) -> RPCReply? {
-        switch call.params {
-        case nil, .object([:])?, .array([])?: return nil
-        default:
-            return .error(RPCErrorPayload(.invalidParams, "invalid params for \(call.method): it takes no params; send {} or leave params out"))
+        do {
+            _ = try NoParams(method: call.method, params: call.params)
+            return nil
+        } catch {
+            return .error(error)
         }
     }
 

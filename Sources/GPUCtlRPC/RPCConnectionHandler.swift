@@ -146,8 +146,11 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     /// `{"method":"cancel","params":{"id":X}}` stops call X of this connection, which then
     /// answers with a `cancelled` error.
     private func cancel(_ call: RPCCall) -> RPCReply {
-        guard let target = call.params?["id"], target != .null else {
-            return .error(RPCErrorPayload(.invalidParams, "invalid params for cancel: send {\"id\": <the id of the call to stop>}"))
+        let target: JSONValue
+        do {
+            target = try CancelParams(.cancel, params: call.params).id
+        } catch {
+            return .error(error)
         }
         guard let task = tasksByRequest[target] else { return .result(Data(#"{"cancelled":false}"#.utf8)) }
         calls.cancel([task])

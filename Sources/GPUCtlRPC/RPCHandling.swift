@@ -20,10 +20,10 @@ extension RPCHandling {
 public struct RPCCallContext: Sendable {
     public var peer: PeerCredentials?
     /// The connection's event loop: work done on it can stream without a thread hand-off.
-    public var eventLoop: (any EventLoop)?
+    public var eventLoop: any EventLoop
     private let sendNotification: @Sendable (Data) -> EventLoopFuture<Void>?
 
-    public init(peer: PeerCredentials?, eventLoop: (any EventLoop)? = nil,
+    public init(peer: PeerCredentials?, eventLoop: any EventLoop,
                 sendNotification: @escaping @Sendable (Data) -> EventLoopFuture<Void>?) {
         self.peer = peer
         self.eventLoop = eventLoop

@@ -49,12 +49,13 @@ enum JobsBench {
         (numbers.pingSeconds, numbers.enqueueSeconds) = try await OllamaBench.onThread {
             let client = try RPCClient(socketPath: socket, timeout: .seconds(60))
             let pingStart = ContinuousClock.now
-            for _ in 0..<jobs { _ = try client.callRaw("ping") }
+            for _ in 0..<jobs { _ = try client.callRaw(RPCMethod.ping.rawValue) }
             let ping = Clock.microseconds(since: pingStart) / 1e6
             let start = ContinuousClock.now
             for index in 0..<jobs {
-                _ = try client.callRaw("comfy.submit", params: ["workflow": "invert", "class": index % 2 == 0 ? "batch" : "interactive",
-                                                              "params": ["prefix": .string("bench\(index)")]])
+                var submit = SubmitParams(.workflow("invert", values: ["prefix": .string("bench\(index)")]))
+                submit.requestClass = index % 2 == 0 ? .batch : .interactive
+                _ = try client.callRaw(RPCMethod.comfySubmit.rawValue, params: submit.json)
             }
             return (ping, Clock.microseconds(since: start) / 1e6)
         }
@@ -73,10 +74,10 @@ enum JobsBench {
             var sent = 0, answered = 0
             while answered < jobs {
                 while sent < jobs, sent - answered < window {
-                    let request: JSONValue = ["jsonrpc": "2.0", "id": .number(Double(sent + 1)), "method": "comfy.submit",
-                                              "params": ["workflow": "invert", "class": sent % 2 == 0 ? "batch" : "interactive",
-                                                         "params": ["prefix": .string("pipe\(sent)")]]]
-                    try client.send(JSONWriter.data(request))
+                    var submit = SubmitParams(.workflow("invert", values: ["prefix": .string("pipe\(sent)")]))
+                    submit.requestClass = sent % 2 == 0 ? .batch : .interactive
+                    try client.send(RPCWire.request(id: .number(Double(sent + 1)), method: RPCMethod.comfySubmit.rawValue,
+                                                    params: submit.json))
                     sent += 1
                 }
                 let answer = try JSONParser.parse(client.readLine())
@@ -133,9 +134,9 @@ enum JobsBench {
             var ids: [String] = []
             let start = ContinuousClock.now
             for index in 0..<runs {
-                let reply = try client.callRaw("comfy.submit", params: ["workflow": "invert", "params": ["prefix": .string("g\(index)")]])
+                let reply = try client.callRaw(RPCMethod.comfySubmit.rawValue, params: SubmitParams(.workflow("invert", values: ["prefix": .string("g\(index)")])).json)
                 let id = try JSONDecoder().decode(JobInfo.self, from: reply).id
-                _ = try client.callRaw("jobs.wait", params: ["id": .string(id)]) { _ in }
+                _ = try client.callRaw(RPCMethod.jobsWait.rawValue, params: JobIDParams(id: id).json) { _ in }
                 ids.append(id)
             }
             return (Clock.microseconds(since: start) / 1e3 / Double(runs), ids)
@@ -224,7 +225,7 @@ enum JobsBench {
             let generating = LockedBox<ContinuousClock.Instant?>(nil)
             let submitted = LockedBox<ContinuousClock.Instant?>(nil)
             let generator = Thread {
-                _ = try? RPCClient(socketPath: socket, timeout: .seconds(60)).callRaw("generate", params: ["model": "llama3.1:8b", "prompt": "hi"]) { _ in
+                _ = try? RPCClient(socketPath: socket, timeout: .seconds(60)).callRaw(RPCMethod.generate.rawValue, params: GenerateParams(model: "llama3.1:8b", prompt: "hi").json) { _ in
                     if generating.value == nil { generating.mutate { $0 = .now } }
                 }
                 generating.mutate { $0 = .now }
@@ -233,9 +234,9 @@ enum JobsBench {
             generator.start()
             while generating.value == nil { usleep(500) }
             let client = try RPCClient(socketPath: socket, timeout: .seconds(60))
-            let reply = try client.callRaw("comfy.submit", params: ["workflow": "txt2img", "params": ["prompt": "x", "steps": 1, "seed": .number(Double(seed))]])
+            let reply = try client.callRaw(RPCMethod.comfySubmit.rawValue, params: SubmitParams(.workflow("txt2img", values: ["prompt": "x", "steps": 1, "seed": .number(Double(seed))])).json)
             let id = try JSONDecoder().decode(JobInfo.self, from: reply).id
-            _ = try client.callRaw("jobs.wait", params: ["id": .string(id)]) { data in
+            _ = try client.callRaw(RPCMethod.jobsWait.rawValue, params: JobIDParams(id: id).json) { data in
                 if submitted.value == nil, let note = try? JSONDecoder().decode(JobNotification.self, from: data), note.state == "submitted" {
                     submitted.mutate { $0 = .now }
                 }

@@ -74,7 +74,7 @@ enum OllamaBench {
         let model = "llama3.2:3b"
         let port = Int(fake.baseURL.split(separator: ":").last!)!
         let body = #"{"model":"llama3.2:3b","prompt":"bench","options":{"num_ctx":4096}}"#
-        _ = try await onThread { try RPCClient(socketPath: socket, timeout: .seconds(60)).callRaw("models.load", params: ["model": .string(model)]) }
+        _ = try await onThread { try RPCClient(socketPath: socket, timeout: .seconds(60)).callRaw(RPCMethod.modelsLoad.rawValue, params: ModelLoadParams(model: model).json) }
 
         let tokens = 4000
         numbers.tokensPerRun = tokens
@@ -91,7 +91,7 @@ enum OllamaBench {
             let relayed = try await onThread { () -> Int in
                 var count = 0
                 _ = try RPCClient(socketPath: socket, timeout: .seconds(60))
-                    .callRaw("generate", params: ["model": .string(model), "prompt": "bench"]) { _ in count += 1 }
+                    .callRaw(RPCMethod.generate.rawValue, params: GenerateParams(model: model, prompt: "bench").json) { _ in count += 1 }
                 return count
             }
             relayRates.append(Double(relayed) / (Clock.microseconds(since: relayStarted) / 1e6))
@@ -114,7 +114,7 @@ enum OllamaBench {
             var times: [ContinuousClock.Instant] = []
             times.reserveCapacity(paced)
             _ = try RPCClient(socketPath: socket, timeout: .seconds(60))
-                .callRaw("generate", params: ["model": .string(model), "prompt": "bench"]) { _ in times.append(.now) }
+                .callRaw(RPCMethod.generate.rawValue, params: GenerateParams(model: model, prompt: "bench").json) { _ in times.append(.now) }
             return times
         }
         numbers.relayLatency = latency(sent: fake.chunkTimes.value, received: relayReceived)
@@ -128,7 +128,7 @@ enum OllamaBench {
         for index in 0..<21 {
             let target = index % 2 == 0 ? "llama3.1:8b" : "qwen2.5:14b"
             let started = ContinuousClock.now
-            _ = try await onThread { try RPCClient(socketPath: socket, timeout: .seconds(60)).callRaw("models.swap", params: ["model": .string(target)]) }
+            _ = try await onThread { try RPCClient(socketPath: socket, timeout: .seconds(60)).callRaw(RPCMethod.modelsSwap.rawValue, params: ModelSwapParams(model: target).json) }
             let wall = Clock.microseconds(since: started)
             if index > 0 { overheads.append(wall - 100_000) }  // the first swap also asks /api/show once
         }

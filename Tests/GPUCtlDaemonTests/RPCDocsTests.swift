@@ -66,6 +66,26 @@ import Testing
         }
     }
 
+    /// Every documented request is built from its method's params type: one the type refuses
+    /// is one the docs show refused (some are refused later, for what they name: a job that
+    /// ended), and one it reads says the same when written back.
+    @Test func everyExampleRequestReadsAsItsMethodsParamsType() throws {
+        for example in try Self.examples() {
+            // Examples of bad framing (not JSON, a batch) are about the transport, not params.
+            guard let request = try? JSONDecoder().decode(JSONValue.self, from: Data(example.request.utf8)),
+                  let name = request["method"]?.stringValue, let method = RPCMethod(rawValue: name) else { continue }
+            let response = try JSONDecoder().decode(JSONValue.self, from: Data(example.response.split(separator: "\n").last!.utf8))
+            let refused = response["error"]?["data"]?["kind"]?.stringValue == "invalid_params"
+            do {
+                let params = try method.paramsType.init(method: name, params: request["params"])
+                let again = try method.paramsType.init(method: name, params: params.json)
+                #expect(again.json == params.json, "\(example.request)")
+            } catch {
+                #expect(refused, "\(example.request): \(error.message)")
+            }
+        }
+    }
+
     @Test func everyExampleIsWhatTheDaemonAnswers() async throws {
         let examples = try Self.examples()
         #expect(examples.count >= 8)
