@@ -1,6 +1,13 @@
+/// Which backend a `BackendError` is from: each client names its own, so an Ollama failure and
+/// a ComfyUI failure are different types (and are told apart where they become RPC errors).
+public protocol BackendIdentity: Sendable {
+    /// As messages name it: "Ollama", "ComfyUI".
+    static var name: String { get }
+}
+
 /// A failed call to a backend, as both backend clients report it: the backend's own message and
 /// status when it answered, else why it could not be reached.
-public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct BackendError<Backend: BackendIdentity>: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case unreachable, timeout, http, decoding, interrupted
     }
@@ -18,10 +25,10 @@ public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible 
         self.message = message
     }
 
-    /// `backend` names it in messages ("Ollama"); `httpMessage` turns a non-2xx status and body
-    /// into the sentence to report, in that backend's own error format.
-    public init(_ failure: HTTPCallFailure, backend: String, endpoint: String,
-                httpMessage: (_ status: Int, _ body: String) -> String) {
+    /// `httpMessage` turns a non-2xx status and body into the sentence to report, in that
+    /// backend's own error format.
+    public init(_ failure: HTTPCallFailure, endpoint: String, httpMessage: (_ status: Int, _ body: String) -> String) {
+        let backend = Backend.name
         switch failure {
         case .unreachable(let reason):
             self.init(kind: .unreachable, status: nil, message: "\(backend) is unreachable (\(reason)) at \(endpoint)")

@@ -3,12 +3,17 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 
-/// A failed ComfyUI call.
-public typealias ComfyUIError = BackendError
+/// ComfyUI, as a `BackendError` names it.
+public enum ComfyUIBackend: BackendIdentity {
+    public static let name = "ComfyUI"
+}
 
-extension BackendError {
+/// A failed ComfyUI call.
+public typealias ComfyUIError = BackendError<ComfyUIBackend>
+
+extension BackendError where Backend == ComfyUIBackend {
     init(_ failure: HTTPCallFailure, comfyEndpoint endpoint: String) {
-        self.init(failure, backend: "ComfyUI", endpoint: endpoint) { code, body in
+        self.init(failure, endpoint: endpoint) { code, body in
             // A rejected workflow: name the nodes, classes and inputs, not the JSON.
             if code == 400, let readable = ComfyValidation.describe(body) { return readable }
             let text = body.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -82,11 +82,11 @@ enum CLIExit {
     static func payload(for error: RPCClientError) -> RPCErrorPayload {
         switch error {
         case .remote(let payload): payload
-        case .notRunning: RPCErrorPayload(code: -32010, message: error.message, data: .init(kind: "not_running"))
+        case .notRunning: RPCErrorPayload(.notRunning, error.message)
         case .permissionDenied: RPCErrorPayload(.forbidden, error.message)
         case .timedOut: RPCErrorPayload(.timeout, error.message)
-        case .closed: RPCErrorPayload(code: -32011, message: error.message, data: .init(kind: "closed"))
-        case .protocolError: RPCErrorPayload(code: -32012, message: error.message, data: .init(kind: "protocol_error"))
+        case .closed: RPCErrorPayload(.closed, error.message)
+        case .protocolError: RPCErrorPayload(.protocolError, error.message)
         }
     }
 

@@ -14,8 +14,7 @@ struct ComfyService: Sendable {
     /// a running prompt, and sends no signal when it is done).
     func free() async throws -> ComfyFreeResult {
         let started = ContinuousClock.now
-        do {
-            let before = try await comfyui.systemStats().devices.first?.vramFree ?? 0
+        let before = try await comfyui.systemStats().devices.first?.vramFree ?? 0
             try await comfyui.free()
             var after = before
             let deadline = ContinuousClock.now + settleLimit
@@ -29,24 +28,5 @@ struct ComfyService: Sendable {
             return ComfyFreeResult(vramFreeBefore: ByteSize(bytes: before), vramFreeAfter: ByteSize(bytes: after),
                                    freed: ByteSize(bytes: after > before ? after - before : 0),
                                    elapsedMs: (ContinuousClock.now - started).milliseconds)
-        } catch let error as ComfyUIError {
-            throw RPCErrorPayload(comfy: error)
-        }
-    }
-}
-
-extension RPCErrorPayload {
-    /// A ComfyUI failure as an RPC error kind.
-    init(comfy error: ComfyUIError) {
-        switch error.kind {
-        case .unreachable, .interrupted:
-            self.init(.backendUnavailable, "\(error.message); start ComfyUI or check --comfyui-url")
-        case .timeout:
-            self.init(.timeout, error.message)
-        case .http where error.status == 400:
-            self.init(.invalidParams, error.message)
-        case .http, .decoding:
-            self.init(.backendError, error.message)
-        }
     }
 }

@@ -16,6 +16,6 @@ struct EventsService: Sendable {
             context.stream(id, data: data)
         }
         try Task.checkCancellation()
-        throw RPCErrorPayload(.shuttingDown, "the daemon is shutting down, which ends every subscription; subscribe again once it is back")
+        throw ShuttingDown(message: "the daemon is shutting down, which ends every subscription; subscribe again once it is back")
     }
 }

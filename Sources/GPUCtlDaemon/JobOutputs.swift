@@ -88,7 +88,7 @@ struct JobOutputs: Sendable {
         let temporary = path + ".partial"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw RPCErrorPayload(.internal, "cannot write \(temporary): \(String(cString: strerror(errno))); check --output-dir")
+            throw OutputError(message: "cannot write \(temporary): \(String(cString: strerror(errno))); check --output-dir")
         }
         let failure: Int32? = data.withUnsafeBytes { raw -> Int32? in
             var offset = 0
@@ -105,10 +105,10 @@ struct JobOutputs: Sendable {
         close(fd)
         if let failure {
             unlink(temporary)
-            throw RPCErrorPayload(.internal, "cannot write \(temporary): \(String(cString: strerror(failure))); check --output-dir")
+            throw OutputError(message: "cannot write \(temporary): \(String(cString: strerror(failure))); check --output-dir")
         }
         if rename(temporary, path) != 0 {
-            throw RPCErrorPayload(.internal, "cannot move \(temporary) to \(path): \(String(cString: strerror(errno)))")
+            throw OutputError(message: "cannot move \(temporary) to \(path): \(String(cString: strerror(errno)))")
         }
     }
 

@@ -24,9 +24,9 @@ struct JobService: Sendable {
         return try await supervisor.enqueue(spec.record(id: id, jobClass: params.requestClass))
     }
 
-    /// -32602 for comfy.submit.
-    static func fail(_ detail: String) -> RPCErrorPayload {
-        RPCErrorPayload(.invalidParams, "invalid params for \(RPCMethod.comfySubmit.rawValue): \(detail)")
+    /// A submission whose values are wrong for what they name.
+    static func fail(_ detail: String) -> JobError {
+        .badSubmission("invalid params for \(RPCMethod.comfySubmit.rawValue): \(detail)")
     }
 
     private func fromWorkflow(_ name: String, values given: [String: JSONValue], timeout: Double, vram: UInt64?) async throws -> JobSpec {
@@ -35,7 +35,7 @@ struct JobService: Sendable {
             let hint = Suggestion.closest(to: name, in: Array(workflows.templates.keys)).map { "; did you mean '\($0)'?" }
                 ?? "; list them with 'gpuctl workflows'"
             let broken = workflows.broken.first { $0.workflow == name }.map { " (it was skipped at start: \($0.problems.joined(separator: "; ")))" } ?? ""
-            throw RPCErrorPayload(.invalidParams, "no workflow named '\(name)'\(broken)\(hint)")
+            throw JobError.badSubmission("no workflow named '\(name)'\(broken)\(hint)")
         }
         var values = given
         // Image parameters naming a file on this machine: uploaded to ComfyUI's input folder first.
@@ -44,17 +44,13 @@ struct JobService: Sendable {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw Self.fail("parameter '\(key)' names \(path), which cannot be read; give an image file or the name of one in ComfyUI's input folder")
             }
-            do {
-                values[key] = .string(try await comfyui.uploadImage(data, filename: (path as NSString).lastPathComponent).name)
-            } catch {
-                throw RPCErrorPayload(comfy: error)
-            }
+            values[key] = .string(try await comfyui.uploadImage(data, filename: (path as NSString).lastPathComponent).name)
         }
         let graph: JSONValue
         do {
             graph = try template.graph(with: values)
         } catch {
-            throw RPCErrorPayload(.invalidParams, error.description)
+            throw JobError.badSubmission(error.description)
         }
         let bytes = vram ?? workflows.vram(of: template, models: supervisor.catalog)?.bytes ?? 0
         return JobSpec(workflow: name, parameters: .object(values), graph: graph, vramBytes: bytes, timeoutSeconds: timeout)

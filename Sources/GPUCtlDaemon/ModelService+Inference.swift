@@ -66,12 +66,13 @@ extension ModelService {
                 ollama: last?.metrics ?? OllamaMetrics(), gpuctl: Self.timing(admission, started: started))
         } catch {
             await supervisor.finish(admission)
-            let payload = RPCErrorPayload(ollama: error)
             if streaming, let id, relay.snapshot.sent > 0 {
+                // The caller has text already: the error follows it on the stream, as Ollama does.
+                let payload = RPCErrorPayload(error)
                 context.stream(id, data: JSONWriter.data(["error": ["kind": .string(payload.data?.kind ?? "internal"),
                                                                     "message": .string(payload.message)]]))
             }
-            throw payload
+            throw error
         }
     }
 
@@ -91,7 +92,7 @@ extension ModelService {
                                ollama: reply.metrics, gpuctl: Self.timing(admission, started: started))
         } catch {
             await supervisor.finish(admission)
-            throw RPCErrorPayload(ollama: error)
+            throw error
         }
     }
 

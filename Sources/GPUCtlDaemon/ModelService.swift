@@ -14,14 +14,9 @@ struct ModelService: Sendable {
     func resolve(_ name: String) async throws -> String {
         if let key = await supervisor.schedulerKey(for: name) { return key }
         if let spec = supervisor.catalog.model(named: name), spec.backend == .comfyui {
-            throw RPCErrorPayload(.invalidParams, "'\(name)' is a ComfyUI checkpoint, not an Ollama model; ComfyUI models are used through workflows")
+            throw ModelError.notAnOllamaModel(name)
         }
-        let local: [LocalModel]
-        do {
-            local = try await ollama.localModels()
-        } catch {
-            throw RPCErrorPayload(ollama: error)
-        }
+        let local = try await ollama.localModels()
         let wanted = OllamaName.normalise(name)
         if let found = local.first(where: { OllamaName.normalise($0.name) == wanted }) {
             await supervisor.register(found.name, diskSize: found.size)
@@ -29,8 +24,7 @@ struct ModelService: Sendable {
         }
         let known = supervisor.catalog.models.filter { $0.backend == .ollama }.flatMap { [$0.name] + $0.aliases }
             + local.map(\.name)
-        let hint = Suggestion.closest(to: name, in: known).map { "did you mean '\($0)'? " } ?? ""
-        throw RPCErrorPayload(.modelNotFound, "model '\(name)' is neither in the catalog nor in Ollama; \(hint)see 'gpuctl ps --all', or pull it with 'ollama pull \(name)'")
+        throw ModelError.notFound(name, suggestion: Suggestion.closest(to: name, in: known))
     }
 
     func list() async -> ModelsListResult { await supervisor.modelsList() }
@@ -47,12 +41,8 @@ struct ModelService: Sendable {
         // A new keep_alive for a model already loaded is sent to Ollama now.
         if let keepAlive, before.contains(admission.model) {
             let plan = await supervisor.loadPlan(for: admission.model)
-            do {
-                try await ollama.load(admission.model, keepAlive: keepAlive.ollamaValue, options: plan.options,
-                                      embeddingOnly: plan.embeddingOnly ?? false)
-            } catch {
-                throw RPCErrorPayload(ollama: error)
-            }
+            try await ollama.load(admission.model, keepAlive: keepAlive.ollamaValue, options: plan.options,
+                                  embeddingOnly: plan.embeddingOnly ?? false)
         }
         let after = await supervisor.residentNames()
         return ModelChangeResult(
@@ -119,33 +109,5 @@ extension Duration {
     var milliseconds: Double {
         let value = Double(components.seconds) * 1e3 + Double(components.attoseconds) / 1e15
         return (value * 1000).rounded() / 1000
-    }
-}
-
-extension RPCErrorPayload {
-    /// The one place where a backend failure becomes an RPC error kind.
-    init(ollama error: Error) {
-        if let payload = error as? RPCErrorPayload { self = payload; return }
-        if error is CancellationError { self.init(.cancelled, "cancelled: the request was withdrawn"); return }
-        guard let failure = error as? OllamaError else {
-            self.init(.internal, "internal error: \(error)")
-            return
-        }
-        switch failure.kind {
-        case .unreachable:
-            self.init(.backendUnavailable, "\(failure.message); start Ollama (systemctl start ollama) or check --ollama-url")
-        case .interrupted:
-            self.init(.backendUnavailable, "\(failure.message); Ollama may have crashed or restarted, check its log and retry")
-        case .timeout:
-            self.init(.timeout, "\(failure.message); the model may be too slow for this card, or raise --load-timeout")
-        case .http where failure.status == 404:
-            self.init(.modelNotFound, "Ollama: \(failure.message)")
-        case .http where failure.status == 400:
-            self.init(.invalidParams, "Ollama refused the request: \(failure.message)")
-        case .http where failure.status == 503 || failure.status == 429:
-            self.init(.overloaded, "Ollama is busy: \(failure.message); retry shortly")
-        case .http, .decoding:
-            self.init(.backendError, "Ollama failed: \(failure.message)")
-        }
     }
 }

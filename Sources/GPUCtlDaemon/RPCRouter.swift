@@ -93,7 +93,7 @@ public struct RPCRouter: RPCHandling {
             let params = try Params(method: call.method, params: call.params)
             return .encoding(try await body(params))
         } catch {
-            return .error(RPCErrorPayload(ollama: error))
+            return .error(RPCErrorPayload(error))
         }
     }
 

@@ -34,7 +34,7 @@ extension Supervisor {
         do {
             try await store.insertGrouped(record)
         } catch {
-            throw RPCErrorPayload(.internal, "could not queue the job: \(error.message)")
+            throw JobError.store(action: "could not queue the job", error)
         }
         return await line(record)
     }
@@ -97,11 +97,7 @@ extension Supervisor {
     func jobRefused(_ id: Scheduler.RequestID, _ failure: Scheduler.Failure) {
         guard let jobID = jobs.jobOf.removeValue(forKey: id) else { return }
         jobs.requestOf[jobID] = nil
-        var message = error(for: failure).message
-        if case .doesNotFit(_, let needed, let budgetBytes, _) = failure {
-            message = "job \(jobID) needs \(ByteSize(bytes: needed)) of VRAM but can never fit: the budget is \(ByteSize(bytes: budgetBytes)); lower the job's vram estimate or --reserve"
-        }
-        record(jobID, .failed, error: message)
+        record(jobID, .failed, error: refusal(for: failure).jobMessage(jobID))
     }
 
     /// The runner is done with a job (it ended, or goes back in line): ComfyUI is free again.
@@ -182,7 +178,7 @@ extension Supervisor {
     func cancelWaiting(job jobID: String) throws -> Bool {
         let record = try stored(jobID)
         guard !record.state.isFinal else {
-            throw RPCErrorPayload(.invalidParams, "job \(jobID) already ended as \(record.state.rawValue); there is nothing to cancel")
+            throw JobError.alreadyEnded(jobID, record.state)
         }
         if jobs.withRunner == jobID {
             runner.yield(.cancel(jobID))
@@ -199,8 +195,8 @@ extension Supervisor {
     /// The job's row, or `job_not_found`; a store failure is `internal`.
     private func stored(_ jobID: String) throws -> JobRecord {
         let found: JobRecord?
-        do { found = try store.job(id: jobID) } catch { throw RPCErrorPayload(.internal, error.message) }
-        guard let record = found else { throw RPCErrorPayload(.jobNotFound, "no job \(jobID); list jobs with 'gpuctl jobs'") }
+        do { found = try store.job(id: jobID) } catch { throw JobError.store(action: "", error) }
+        guard let record = found else { throw JobError.notFound(jobID) }
         return record
     }
 
@@ -218,7 +214,7 @@ extension Supervisor {
         do {
             return JobsListResult(jobs: try store.recentJobs(limit: limit, states: states).map { info($0) })
         } catch {
-            throw RPCErrorPayload(.internal, error.message)
+            throw JobError.store(action: "", error)
         }
     }
 

@@ -125,7 +125,7 @@ extension Supervisor {
         case .failure(let error):
             residency.lastLoadError[model] = error
             metrics.modelLoad(model, succeeded: false, duration: duration)
-            events.publish(DaemonEvent(.modelLoadFailed, model: model, error: RPCErrorPayload(ollama: error).message))
+            events.publish(DaemonEvent(.modelLoadFailed, model: model, error: RPCErrorPayload(error).message))
             apply(.loadFailed(model: model, reason: "\(error)"))
         }
     }
@@ -174,7 +174,7 @@ extension Supervisor {
             }
         }
         guard gone else {
-            throw RPCErrorPayload(.backendError, "Ollama still lists \(model) after it was asked to unload it; check Ollama's log, then retry")
+            throw ModelError.stillResident(model)
         }
         return true
     }
@@ -242,12 +242,9 @@ extension Supervisor {
             // The caller left meanwhile: give the run back at once.
             if !admissions.resolve(id, .success(admission)) { apply(.finished(id)) }
         case .fail(let id, let failure):
-            let requested = residency.pending.removeValue(forKey: id)?.requested
-            var payload = error(for: failure)
-            if let requested, case .loadFailed(let model, _) = failure, model != requested {
-                payload.message += " (it was tried as the fallback for \(requested))"
-            }
-            admissions.resolve(id, .failure(payload))
+            var refusal = refusal(for: failure)
+            refusal.fallbackFor = residency.pending.removeValue(forKey: id)?.requested
+            admissions.resolve(id, .failure(refusal))
         }
     }
 
@@ -260,21 +257,10 @@ extension Supervisor {
         }
     }
 
-    /// One sentence with the numbers: what was needed, what the card can give, and what to do.
-    func error(for failure: Scheduler.Failure) -> RPCErrorPayload {
-        switch failure {
-        case .unknownModel(let model):
-            return RPCErrorPayload(.modelNotFound, "model '\(model)' is neither in the catalog nor in Ollama; add it to models.json or pull it with 'ollama pull \(model)'")
-        case .doesNotFit(let model, let needed, let budgetBytes, let pinned):
-            let status = budget
-            return RPCErrorPayload(.doesNotFit, "\(model) needs \(ByteSize(bytes: needed)) but can never fit: the budget is \(ByteSize(bytes: budgetBytes)) (\(status.total) total − \(status.reserve) reserve − \(status.foreign) foreign) and pinned models hold \(ByteSize(bytes: pinned)); use a smaller model, lower --reserve, or unpin a model")
-        case .loadFailed(let model, let reason):
-            if let cause = residency.lastLoadError[model] {
-                let mapped = RPCErrorPayload(ollama: cause)
-                let kind = RPCErrorKind(rawValue: mapped.data?.kind ?? "") ?? .backendError
-                return RPCErrorPayload(kind, "Ollama could not load \(model): \(mapped.message)")
-            }
-            return RPCErrorPayload(.backendError, "Ollama could not load \(model): \(reason)")
-        }
+    /// The Scheduler's refusal with the budget's numbers and, for a failed load, its cause.
+    func refusal(for failure: Scheduler.Failure) -> SchedulerRefusal {
+        var refusal = SchedulerRefusal(failure: failure, budget: budget)
+        if case .loadFailed(let model, _) = failure { refusal.loadError = residency.lastLoadError[model] }
+        return refusal
     }
 }

@@ -18,6 +18,13 @@ public enum RPCErrorKind: String, Sendable, Codable, CaseIterable {
     case shuttingDown = "shutting_down"
     /// The backend answered, but with an error of its own (its message is passed on).
     case backendError = "backend_error"
+    // The client's own (never sent by the daemon; `gpuctl --json` prints them like the rest).
+    /// No daemon listens on the socket.
+    case notRunning = "not_running"
+    /// The daemon closed the connection before it answered.
+    case closed = "closed"
+    /// The daemon's answer is not what this client understands (another version?).
+    case protocolError = "protocol_error"
 
     /// The JSON-RPC error code: the standard ones for protocol errors, -32000 and below for
     /// gpuctl's own.
@@ -38,6 +45,9 @@ public enum RPCErrorKind: String, Sendable, Codable, CaseIterable {
         case .forbidden: -32007
         case .shuttingDown: -32008
         case .backendError: -32009
+        case .notRunning: -32010
+        case .closed: -32011
+        case .protocolError: -32012
         }
     }
 }

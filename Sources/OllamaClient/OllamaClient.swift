@@ -4,12 +4,17 @@ import Foundation
 import GPUCtlModels
 import Logging
 
-/// A failed Ollama call; its message is Ollama's own `error` text when Ollama answered.
-public typealias OllamaError = BackendError
+/// Ollama, as a `BackendError` names it.
+public enum OllamaBackend: BackendIdentity {
+    public static let name = "Ollama"
+}
 
-extension BackendError {
+/// A failed Ollama call; its message is Ollama's own `error` text when Ollama answered.
+public typealias OllamaError = BackendError<OllamaBackend>
+
+extension BackendError where Backend == OllamaBackend {
     init(_ failure: HTTPCallFailure, ollamaEndpoint endpoint: String) {
-        self.init(failure, backend: "Ollama", endpoint: endpoint) { _, body in
+        self.init(failure, endpoint: endpoint) { _, body in
             // Ollama's errors are {"error":"..."}; unknown routes are plain text.
             let text = (try? JSONParser.parse(Array(body.utf8)))?["error"]?.stringValue ?? body
             return text.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,0 +1,82 @@
+import ComfyUIClient
+import GPUCtlModels
+import GPUCtlStore
+import OllamaClient
+
+extension RPCErrorPayload {
+    /// The one place where an error becomes an RPC error kind and the sentence a caller reads:
+    /// used at the edges only (the router's replies, a stream's error notification, events).
+    init(_ error: any Error) {
+        switch error {
+        case let payload as RPCErrorPayload:
+            self = payload
+        case is CancellationError:
+            self.init(.cancelled, "cancelled: the request was withdrawn")
+        case let failure as OllamaError:
+            self.init(ollama: failure)
+        case let failure as ComfyUIError:
+            self.init(comfy: failure)
+        case let refusal as SchedulerRefusal:
+            let kind: RPCErrorKind = switch refusal.failure {
+            case .unknownModel: .modelNotFound
+            case .doesNotFit: .doesNotFit
+            case .loadFailed: refusal.loadError.map { RPCErrorPayload($0).kind ?? .backendError } ?? .backendError
+            }
+            self.init(kind, refusal.message)
+        case let failure as ModelError:
+            let kind: RPCErrorKind = switch failure {
+            case .notFound: .modelNotFound
+            case .notAnOllamaModel: .invalidParams
+            case .stillResident: .backendError
+            }
+            self.init(kind, failure.message)
+        case let failure as JobError:
+            let kind: RPCErrorKind = switch failure {
+            case .notFound: .jobNotFound
+            case .alreadyEnded, .badSubmission: .invalidParams
+            case .store: .internal
+            }
+            self.init(kind, failure.message)
+        case let failure as OutputError:
+            self.init(.internal, failure.message)
+        case let failure as StoreError:
+            self.init(.internal, failure.message)
+        case let stopping as ShuttingDown:
+            self.init(.shuttingDown, stopping.message)
+        default:
+            self.init(.internal, "internal error: \(error)")
+        }
+    }
+
+    private init(ollama failure: OllamaError) {
+        switch failure.kind {
+        case .unreachable:
+            self.init(.backendUnavailable, "\(failure.message); start Ollama (systemctl start ollama) or check --ollama-url")
+        case .interrupted:
+            self.init(.backendUnavailable, "\(failure.message); Ollama may have crashed or restarted, check its log and retry")
+        case .timeout:
+            self.init(.timeout, "\(failure.message); the model may be too slow for this card, or raise --load-timeout")
+        case .http where failure.status == 404:
+            self.init(.modelNotFound, "Ollama: \(failure.message)")
+        case .http where failure.status == 400:
+            self.init(.invalidParams, "Ollama refused the request: \(failure.message)")
+        case .http where failure.status == 503 || failure.status == 429:
+            self.init(.overloaded, "Ollama is busy: \(failure.message); retry shortly")
+        case .http, .decoding:
+            self.init(.backendError, "Ollama failed: \(failure.message)")
+        }
+    }
+
+    private init(comfy error: ComfyUIError) {
+        switch error.kind {
+        case .unreachable, .interrupted:
+            self.init(.backendUnavailable, "\(error.message); start ComfyUI or check --comfyui-url")
+        case .timeout:
+            self.init(.timeout, error.message)
+        case .http where error.status == 400:
+            self.init(.invalidParams, error.message)
+        case .http, .decoding:
+            self.init(.backendError, error.message)
+        }
+    }
+}
