@@ -2,41 +2,53 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOConcurrencyHelpers
 
 extension JSONHTTPClient {
-    /// POSTs `json` to `path` and hands the reply's NDJSON lines to `consume` as they arrive,
-    /// under the limits of `timeouts`. A non-2xx answer throws `HTTPCallFailure.status` with
-    /// its body; a limit that passes cancels the request and throws `.streamTimedOut`; cancelling
-    /// the caller cancels the request. Errors thrown by `consume` come out as they are.
-    public func postStreaming<Result: Sendable>(
-        _ path: String, json: Data, timeouts: StreamTimeouts,
-        consume: @escaping @Sendable (NDJSONLines) async throws -> Result
-    ) async throws -> Result {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = .POST
-        request.headers.add(name: "Accept", value: "application/x-ndjson, application/json")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: json))
+    /// POSTs `json` to `path` and hands each NDJSON line of the reply to `onLine` on
+    /// `eventLoop`, the moment it is read: the connection runs on that loop too, so a relay
+    /// that writes to a socket of the same loop needs no hand-off between threads. A future
+    /// returned by `onLine` holds back reading until it completes (backpressure); an error it
+    /// throws ends the call with that error. A non-2xx answer throws `HTTPCallFailure.status`
+    /// with its body; a limit of `timeouts` that passes cancels the request and throws
+    /// `.streamTimedOut`; cancelling the caller cancels the request. This is the one way
+    /// gpuctld reads a streamed answer (a single JSON object is a stream of one line).
+    public func postStreaming(
+        _ path: String, json: Data, timeouts: StreamTimeouts, on eventLoop: any EventLoop,
+        onLine: @escaping @Sendable (ByteBuffer) throws -> EventLoopFuture<Void>?
+    ) async throws {
+        let request: HTTPClient.Request
+        do {
+            request = try HTTPClient.Request(
+                url: baseURL + path, method: .POST,
+                headers: ["Content-Type": "application/json", "Accept": "application/x-ndjson, application/json"],
+                body: .data(json))
+        } catch {
+            throw HTTPCallFailure.unreachable("invalid URL \(baseURL + path)")
+        }
         let progress = StreamProgress()
-        let prepared = request
-        let http = self.http
-        let maximumErrorBody = min(maximumBodySize, 1 << 20)
+        let delegate = LineDelegate(progress: progress, maximumErrorBody: min(maximumBodySize, 1 << 20), onLine: onLine)
+        let task = http.execute(request: request, delegate: delegate, eventLoop: .delegateAndChannel(on: eventLoop))
         let started = ContinuousClock.now
         do {
-            let result = try await withThrowingTaskGroup(of: StreamOutcome<Result>.self) { group in
+            try await withThrowingTaskGroup(of: StreamOutcome<Void>.self) { group in
                 group.addTask {
-                    let response: HTTPClientResponse
                     do {
-                        // The watchdog enforces every limit; AHC's deadline is only a backstop.
-                        response = try await http.execute(prepared, deadline: .now() + .seconds(Int64(timeouts.total.components.seconds) + 5))
+                        try await withTaskCancellationHandler {
+                            try await task.futureResult.get()
+                        } onCancel: {
+                            task.cancel()
+                        }
                     } catch {
+                        if Task.isCancelled { throw CancellationError() }
+                        // What `onLine` threw comes out as it is.
+                        if let thrown = delegate.thrown { throw thrown }
+                        if error is HTTPCallFailure { throw error }
+                        // Once the answer has started, a broken connection is not "unreachable".
+                        if delegate.startedBody { throw HTTPCallFailure.interrupted(Self.describe(error)) }
                         throw Self.classify(error, timeout: timeouts.total)
                     }
-                    guard (200..<300).contains(response.status.code) else {
-                        let body = try await response.body.collect(upTo: maximumErrorBody)
-                        throw HTTPCallFailure.status(Int(response.status.code), body: String(buffer: body))
-                    }
-                    return .finished(try await consume(NDJSONLines(body: response.body, progress: progress)))
+                    return .finished(())
                 }
                 group.addTask {
                     let (kind, limit) = try await progress.watch(timeouts)
@@ -44,19 +56,103 @@ extension JSONHTTPClient {
                 }
                 let first = try await group.next()!
                 group.cancelAll()
-                switch first {
-                case .finished(let result): return result
-                case .timedOut(let kind, let limit): throw HTTPCallFailure.streamTimedOut(kind, seconds: limit.seconds)
+                if case .timedOut(let kind, let limit) = first {
+                    throw HTTPCallFailure.streamTimedOut(kind, seconds: limit.seconds)
                 }
             }
             log(.POST, path, started, outcome: "streamed", call: "ok")
-            return result
         } catch {
             log(.POST, path, started, outcome: "\(error)", call: BackendCall.outcome(of: error))
             throw error
         }
     }
+}
 
+/// AsyncHTTPClient's delegate for an NDJSON answer: splits lines as body parts arrive, on the
+/// connection's event loop. Every callback runs on that loop, which is what makes the mutable
+/// state safe.
+final class LineDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
+    typealias Response = Void
+
+    private let progress: StreamProgress
+    private let maximumErrorBody: Int
+    private let onLine: @Sendable (ByteBuffer) throws -> EventLoopFuture<Void>?
+    private var status: HTTPResponseStatus = .ok
+    private var pending = ByteBuffer()
+    private var errorBody = ByteBuffer()
+    private let started = NIOLockedFlag()
+    private let thrownBox = NIOLockedValueBox<Error?>(nil)
+
+    /// What `onLine` threw, if it did.
+    var thrown: Error? { thrownBox.withLockedValue { $0 } }
+
+    init(progress: StreamProgress, maximumErrorBody: Int, onLine: @escaping @Sendable (ByteBuffer) throws -> EventLoopFuture<Void>?) {
+        self.progress = progress
+        self.maximumErrorBody = maximumErrorBody
+        self.onLine = onLine
+    }
+
+    /// True once a byte of a 2xx body has arrived.
+    var startedBody: Bool { started.value }
+
+    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        status = head.status
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        progress.markChunk()
+        var buffer = buffer
+        guard (200..<300).contains(status.code) else {
+            if errorBody.readableBytes < maximumErrorBody { errorBody.writeBuffer(&buffer) }
+            return task.eventLoop.makeSucceededVoidFuture()
+        }
+        started.set()
+        pending.writeBuffer(&buffer)
+        var last: EventLoopFuture<Void>?
+        do {
+            while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = pending.readSlice(length: newline - pending.readerIndex)!
+                pending.moveReaderIndex(forwardBy: 1)
+                if line.readableBytes > 0, let future = try onLine(line) { last = future }
+            }
+            pending.discardReadBytes()
+            guard pending.readableBytes <= NDJSON.maximumLineLength else {
+                throw HTTPCallFailure.undecodable("a line longer than \(NDJSON.maximumLineLength >> 20) MiB")
+            }
+        } catch {
+            thrownBox.withLockedValue { $0 = error }
+            return task.eventLoop.makeFailedFuture(error)
+        }
+        return last ?? task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
+        guard (200..<300).contains(status.code) else {
+            throw HTTPCallFailure.status(Int(status.code), body: String(buffer: errorBody))
+        }
+        // A single object comes without a trailing newline.
+        if pending.readableBytes > 0 {
+            let line = pending
+            pending.clear()
+            do {
+                _ = try onLine(line)
+            } catch {
+                thrownBox.withLockedValue { $0 = error }
+                throw error
+            }
+        }
+    }
+}
+
+/// A flag set once, readable from any thread.
+final class NIOLockedFlag: Sendable {
+    private let box = NIOLockedValueBox(false)
+    func set() { box.withLockedValue { $0 = true } }
+    var value: Bool { box.withLockedValue { $0 } }
+}
+
+extension JSONHTTPClient {
     /// Turns what AsyncHTTPClient threw into a failure a backend client can report.
     static func classify(_ error: Error, timeout: Duration) -> Error {
         if error is HTTPCallFailure || error is CancellationError { return error }
@@ -76,65 +172,10 @@ enum StreamOutcome<Result: Sendable>: Sendable {
     case timedOut(StreamTimeoutKind, Duration)
 }
 
-/// The lines of an NDJSON body, each without its newline, as they arrive. Every body chunk
-/// counts as progress for the call's idle limit.
-public struct NDJSONLines: AsyncSequence, Sendable {
-    public typealias Element = ByteBuffer
-    let body: HTTPClientResponse.Body
-    let progress: StreamProgress
+/// NDJSON as the backends send it.
+public enum NDJSON {
     /// A line longer than this is an error (a backend never sends one).
     public static let maximumLineLength = 64 << 20
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        var chunks: HTTPClientResponse.Body.AsyncIterator
-        let progress: StreamProgress
-        var pending = ByteBuffer()
-        var finished = false
-
-        public mutating func next() async throws -> ByteBuffer? {
-            while true {
-                if let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-                    let length = newline - pending.readerIndex
-                    let line = pending.readSlice(length: length)!
-                    pending.moveReaderIndex(forwardBy: 1)
-                    if line.readableBytes == 0 { continue }
-                    return line
-                }
-                if finished {
-                    // The last line may lack its newline (a non-streamed object never has one).
-                    guard pending.readableBytes > 0 else { return nil }
-                    defer { pending.clear() }
-                    return pending
-                }
-                let next: ByteBuffer?
-                do {
-                    next = try await chunks.next()
-                } catch {
-                    if Task.isCancelled { throw CancellationError() }
-                    throw HTTPCallFailure.interrupted(JSONHTTPClient.describe(error))
-                }
-                guard let chunk = next else {
-                    finished = true
-                    continue
-                }
-                progress.markChunk()
-                if pending.readableBytes == 0 {
-                    pending = chunk
-                } else {
-                    pending.discardReadBytes()
-                    var chunk = chunk
-                    pending.writeBuffer(&chunk)
-                }
-                guard pending.readableBytes <= NDJSONLines.maximumLineLength else {
-                    throw HTTPCallFailure.undecodable("a line longer than \(NDJSONLines.maximumLineLength >> 20) MiB")
-                }
-            }
-        }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(chunks: body.makeAsyncIterator(), progress: progress)
-    }
 }
 
 extension Duration {

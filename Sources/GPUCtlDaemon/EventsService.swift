@@ -9,11 +9,11 @@ struct EventsService: Sendable {
 
     func subscribe(_ params: EventsSubscribeParams, id callID: JSONValue?, streamTo context: RPCCallContext) async throws -> Never {
         let filter = Set(params.types)
-        let id = callID ?? .null
+        let stream = context.stream(for: callID ?? .null)
         for await event in hub.subscribe(filter: filter) {
             try Task.checkCancellation()
             guard let data = try? JSONEncoder.rpc.encode(event) else { continue }
-            context.stream(id, data: data)
+            stream.send(data)
         }
         try Task.checkCancellation()
         throw ShuttingDown(message: "the daemon is shutting down, which ends every subscription; subscribe again once it is back")

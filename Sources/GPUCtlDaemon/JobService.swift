@@ -104,12 +104,13 @@ struct JobService: Sendable {
     /// Streams `{"job","state"|"progress"}` notifications until the job ends, then returns it.
     func wait(_ params: JobIDParams, id callID: JSONValue?, streamTo context: RPCCallContext) async throws -> JobInfo {
         let id = params.id
-        let (current, stream) = try await supervisor.watch(id)
-        guard let stream else { return current }
-        context.stream(callID ?? .null, data: (try? JSONEncoder.rpc.encode(JobNotification(job: id, state: current.state))) ?? Data())
-        for await notification in stream {
+        let (current, changes) = try await supervisor.watch(id)
+        guard let changes else { return current }
+        let stream = context.stream(for: callID ?? .null)
+        stream.send((try? JSONEncoder.rpc.encode(JobNotification(job: id, state: current.state))) ?? Data())
+        for await notification in changes {
             try Task.checkCancellation()
-            context.stream(callID ?? .null, data: (try? JSONEncoder.rpc.encode(notification)) ?? Data())
+            stream.send((try? JSONEncoder.rpc.encode(notification)) ?? Data())
         }
         try Task.checkCancellation()
         return try await supervisor.job(id)

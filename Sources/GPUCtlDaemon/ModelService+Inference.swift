@@ -2,7 +2,6 @@ import Foundation
 import GPUCtlCore
 import GPUCtlModels
 import GPUCtlRPC
-import NIOCore
 import OllamaClient
 
 extension ModelService {
@@ -29,7 +28,7 @@ extension ModelService {
         let started = ContinuousClock.now
         let name = call.model
         // Chunks go out as notifications unless `stream` is false or the call has no id.
-        let streaming = call.stream != false && id != nil
+        let stream = context.stream(for: call.stream == false ? nil : id)
         let model = try await resolve(name)
         let admission = try await supervisor.admit(model, requestClass: call.requestClass)
         let relay = Relay()
@@ -38,25 +37,25 @@ extension ModelService {
             let keepAlive = await keepAlive(for: admission.model)
             // Each chunk: kept for the result, and sent on as a notification when streaming.
             // Read on the connection's event loop, the notification is written at once and its
-            // write's future holds back reading Ollama (backpressure), with no thread hand-off.
-            let onChunk: @Sendable (InferenceChunk) throws -> EventLoopFuture<Void>? = { chunk in
+            // write holds back reading Ollama (backpressure), with no thread hand-off.
+            let onChunk: @Sendable (InferenceChunk) -> Void = { chunk in
                 relay.add(chunk)
-                guard streaming, let id, !chunk.text.isEmpty || chunk.thinking != nil else { return nil }
+                guard stream.isOpen, !chunk.text.isEmpty || chunk.thinking != nil else { return }
                 relay.countSent()
-                return context.stream(id, data: Self.notification(chunk))
+                stream.send(Self.notification(chunk))
             }
             switch call {
             case .chat(let params):
                 let request = ChatRequest(
                     model: admission.model, messages: params.messages, format: params.format, tools: params.tools,
                     think: params.think, options: merged, keepAlive: keepAlive)
-                try await ollama.chat(request, on: context.eventLoop, onChunk: onChunk)
+                try await ollama.chat(request, into: stream, onChunk: onChunk)
             case .generate(let params):
                 let request = GenerateRequest(
                     model: admission.model, prompt: params.prompt, system: params.system, suffix: params.suffix,
                     raw: params.raw, format: params.format, images: params.images, think: params.think, options: merged,
                     keepAlive: keepAlive)
-                try await ollama.generate(request, on: context.eventLoop, onChunk: onChunk)
+                try await ollama.generate(request, into: stream, onChunk: onChunk)
             }
             await supervisor.finish(admission)
             let (text, thinking, last, _) = relay.snapshot
@@ -66,10 +65,10 @@ extension ModelService {
                 ollama: last?.metrics ?? OllamaMetrics(), gpuctl: Self.timing(admission, started: started))
         } catch {
             await supervisor.finish(admission)
-            if streaming, let id, relay.snapshot.sent > 0 {
+            if relay.snapshot.sent > 0 {
                 // The caller has text already: the error follows it on the stream, as Ollama does.
                 let payload = RPCErrorPayload(error)
-                context.stream(id, data: JSONWriter.data(["error": ["kind": .string(payload.data?.kind ?? "internal"),
+                stream.send(JSONWriter.data(["error": ["kind": .string(payload.data?.kind ?? "internal"),
                                                                     "message": .string(payload.message)]]))
             }
             throw error

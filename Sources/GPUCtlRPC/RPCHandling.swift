@@ -20,20 +20,17 @@ extension RPCHandling {
 public struct RPCCallContext: Sendable {
     public var peer: PeerCredentials?
     /// The connection's event loop: work done on it can stream without a thread hand-off.
-    public var eventLoop: any EventLoop
+    let eventLoop: any EventLoop
     private let sendNotification: @Sendable (Data) -> EventLoopFuture<Void>?
 
-    public init(peer: PeerCredentials?, eventLoop: any EventLoop,
-                sendNotification: @escaping @Sendable (Data) -> EventLoopFuture<Void>?) {
+    init(peer: PeerCredentials?, eventLoop: any EventLoop, sendNotification: @escaping @Sendable (Data) -> EventLoopFuture<Void>?) {
         self.peer = peer
         self.eventLoop = eventLoop
         self.sendNotification = sendNotification
     }
 
-    /// Sends `{"method":"stream","params":{"id":…,"data":…}}` for this call. Called on
-    /// `eventLoop`, it writes at once and returns the write's future (for backpressure).
-    @discardableResult
-    public func stream(_ id: JSONValue, data: Data) -> EventLoopFuture<Void>? {
-        sendNotification(RPCWire.streamNotification(id: id, data: data))
+    /// The notifications of the call whose id is `id` (none for a call without one).
+    public func stream(for id: JSONValue?) -> RPCStream {
+        RPCStream(id: id, eventLoop: eventLoop, sendNotification: sendNotification)
     }
 }

@@ -4,21 +4,6 @@ import GPUCtlModels
 import NIOCore
 
 extension OllamaClient {
-    /// `POST /api/generate`, streamed: `consume` reads the chunks as Ollama writes them; the
-    /// last has `done` set. Cancelling the caller cancels the request upstream.
-    public func generate<Result: Sendable>(
-        _ request: GenerateRequest, consume: @escaping @Sendable (InferenceStream) async throws -> Result
-    ) async throws -> Result {
-        try await streamed("/api/generate", body: request.body, consume: consume)
-    }
-
-    /// `POST /api/chat`, streamed like `generate`.
-    public func chat<Result: Sendable>(
-        _ request: ChatRequest, consume: @escaping @Sendable (InferenceStream) async throws -> Result
-    ) async throws -> Result {
-        try await streamed("/api/chat", body: request.body, consume: consume)
-    }
-
     /// `POST /api/embed`: one vector per input.
     public func embed(_ request: EmbedRequest) async throws -> EmbedResponse {
         let reply = try await single("/api/embed", body: request.body)
@@ -75,37 +60,6 @@ extension OllamaClient {
         }
     }
 
-    /// A POST whose answer is one JSON object, read under the stream limits (it may wait for a load).
-    private func single(_ path: String, body: JSONValue) async throws -> JSONValue {
-        let endpoint = baseURL + path
-        return try await streamed(path, body: body) { stream in
-            var last: JSONValue?
-            for try await line in stream.lines {
-                let value = try InferenceStream.parse(line, endpoint: endpoint)
-                if let message = value["error"]?.stringValue {
-                    throw OllamaError(kind: .http, status: 200, message: message)
-                }
-                last = value
-            }
-            guard let last else {
-                throw OllamaError(kind: .decoding, status: nil, message: "Ollama sent an empty answer to \(endpoint)")
-            }
-            return last
-        }
-    }
-
-    private func streamed<Result: Sendable>(
-        _ path: String, body: JSONValue, consume: @escaping @Sendable (InferenceStream) async throws -> Result
-    ) async throws -> Result {
-        let json = JSONWriter.data(body)
-        let endpoint = baseURL + path
-        return try await retryingRefused(endpoint) {
-            try await http.postStreaming(path, json: json, timeouts: streamTimeouts) { lines in
-                try await consume(InferenceStream(lines: lines, endpoint: endpoint))
-            }
-        }
-    }
-
     /// Runs `call`, again after a backoff while the connection is refused (nothing was sent,
     /// so repeating is safe); its failures come out as OllamaErrors.
     func retryingRefused<Result>(_ endpoint: String, _ call: () async throws -> Result) async throws -> Result {
@@ -119,62 +73,6 @@ extension OllamaClient {
             } catch {
                 throw OllamaError.wrapping(error, ollamaEndpoint: endpoint)
             }
-        }
-    }
-}
-
-/// The chunks of a streamed generate or chat answer. A line `{"error":…}` (Ollama's way to
-/// report a failure once streaming has started) is thrown as an `OllamaError`; an answer that
-/// ends without a `done` chunk is thrown as interrupted.
-public struct InferenceStream: AsyncSequence, Sendable {
-    public typealias Element = InferenceChunk
-    let lines: NDJSONLines
-    let endpoint: String
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        var lines: NDJSONLines.AsyncIterator
-        let endpoint: String
-        var sawDone = false
-
-        public mutating func next() async throws -> InferenceChunk? {
-            let line: ByteBuffer?
-            do {
-                line = try await lines.next()
-            } catch let failure as HTTPCallFailure {
-                throw OllamaError(failure, ollamaEndpoint: endpoint)
-            }
-            guard let line else {
-                if sawDone { return nil }
-                throw OllamaError(kind: .interrupted, status: nil,
-                                  message: "Ollama's answer from \(endpoint) ended before it was done")
-            }
-            let chunk = try InferenceStream.chunk(from: line, endpoint: endpoint)
-            sawDone = sawDone || chunk.done
-            return chunk
-        }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(lines: lines.makeAsyncIterator(), endpoint: endpoint)
-    }
-
-    /// One line as a chunk; `{"error":…}` (Ollama's failure after streaming started) is thrown.
-    static func chunk(from line: ByteBuffer, endpoint: String) throws -> InferenceChunk {
-        let value = try parse(line, endpoint: endpoint)
-        if let message = value["error"]?.stringValue {
-            throw OllamaError(kind: .http, status: 200, message: message)
-        }
-        guard let chunk = InferenceChunk(value) else {
-            throw OllamaError(kind: .decoding, status: nil, message: "Ollama sent a chunk without text to \(endpoint)")
-        }
-        return chunk
-    }
-
-    static func parse(_ line: ByteBuffer, endpoint: String) throws -> JSONValue {
-        do {
-            return try JSONParser.parse(line.readableBytesView)
-        } catch {
-            throw OllamaError(kind: .decoding, status: nil, message: "Ollama sent a line that is not JSON to \(endpoint) (\(error))")
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import GPUCtlModels
 import GPUCtlTestSupport
 import Logging
+import NIOCore
 import NIOPosix
 import OllamaClient
 import Testing
@@ -13,15 +14,10 @@ import Testing
         try await BackendClientTests.withOllama(retry: RetryPolicy(attempts: 2, baseDelay: .milliseconds(10)), body)
     }
 
-    static func collect(_ stream: InferenceStream) async throws -> [InferenceChunk] {
-        var chunks: [InferenceChunk] = []
-        for try await chunk in stream { chunks.append(chunk) }
-        return chunks
-    }
 
     @Test func generateStreamsChunksAndEndsWithMetrics() async throws {
         try await withOllama { fake, client in
-            let chunks = try await client.generate(GenerateRequest(model: "llama3.1:8b", prompt: "hi"), consume: Self.collect)
+            let chunks = try await client.generateChunks(GenerateRequest(model: "llama3.1:8b", prompt: "hi"))
             #expect(chunks.count == 13)
             #expect(chunks.map(\.text).joined() == "The quick brown fox jumps over the lazy dog and runs away")
             let last = try #require(chunks.last)
@@ -35,7 +31,7 @@ import Testing
         try await withOllama { _, client in
             let request = ChatRequest(model: "llama3.2:3b", messages: [ChatMessage(role: "user", content: "hi")],
                                       options: ["num_predict": 3])
-            let chunks = try await client.chat(request, consume: Self.collect)
+            let chunks = try await client.chatChunks(request)
             #expect(chunks.map(\.text).joined() == "The quick brown")
             #expect(chunks.last?.doneReason == "length")
         }
@@ -69,7 +65,7 @@ import Testing
     @Test func notFoundErrorsCarryOllamasOwnWordsPerEndpoint() async throws {
         try await withOllama { _, client in
             await #expect(throws: OllamaError(kind: .http, status: 404, message: "model 'nosuch' not found")) {
-                _ = try await client.generate(GenerateRequest(model: "nosuch", prompt: "x"), consume: Self.collect)
+                _ = try await client.generateChunks(GenerateRequest(model: "nosuch", prompt: "x"))
             }
             await #expect(throws: OllamaError(kind: .http, status: 404, message: "model \"nosuch\" not found, try pulling it first")) {
                 _ = try await client.embed(EmbedRequest(model: "nosuch", input: ["x"]))
@@ -78,14 +74,13 @@ import Testing
                 _ = try await client.show("nosuch")
             }
             await #expect(throws: OllamaError(kind: .http, status: 400, message: "\"nomic-embed-text\" does not support generate")) {
-                _ = try await client.generate(GenerateRequest(model: "nomic-embed-text", prompt: "x"), consume: Self.collect)
+                _ = try await client.generateChunks(GenerateRequest(model: "nomic-embed-text", prompt: "x"))
             }
             await #expect(throws: OllamaError(kind: .http, status: 500, message: "option \"temperature\" must be of type float32")) {
-                _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x", options: ["temperature": "hot"]),
-                                              consume: Self.collect)
+                _ = try await client.generateChunks(GenerateRequest(model: "llama3.2:3b", prompt: "x", options: ["temperature": "hot"]))
             }
             await #expect(throws: OllamaError(kind: .http, status: 400, message: "time: missing unit in duration \"300\"")) {
-                _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x", keepAlive: "300"), consume: Self.collect)
+                _ = try await client.generateChunks(GenerateRequest(model: "llama3.2:3b", prompt: "x", keepAlive: "300"))
             }
         }
     }
@@ -95,9 +90,7 @@ import Testing
             fake.configure { $0.errorNextStreamAfter = (3, "CUDA error: out of memory") }
             let seen = LockedBox(0)
             await #expect(throws: OllamaError(kind: .http, status: 200, message: "CUDA error: out of memory")) {
-                _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x")) { stream in
-                    for try await _ in stream { seen.mutate { $0 += 1 } }
-                }
+                _ = try await client.generateChunks(GenerateRequest(model: "llama3.2:3b", prompt: "x")) { _ in seen.mutate { $0 += 1 } }
             }
             #expect(seen.value == 3)
         }
@@ -106,7 +99,7 @@ import Testing
     @Test func aStreamCutMidWayIsInterruptedNotAHang() async throws {
         try await withOllama { fake, client in
             fake.configure { $0.dropNextStreamAfter = 2 }
-            await #expect { _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
+            await #expect { _ = try await client.generateChunks(GenerateRequest(model: "llama3.2:3b", prompt: "x")) }
                 throws: { ($0 as? OllamaError)?.kind == .interrupted }
             #expect(await eventually { await fake.inFlight["llama3.2:3b"] == 0 })
         }
@@ -117,11 +110,11 @@ import Testing
             var strict = client
             strict.streamTimeouts = StreamTimeouts(firstByte: .milliseconds(200), idle: .milliseconds(200), total: .seconds(30))
             fake.configure { $0.firstByteDelay = .seconds(2) }
-            await #expect { _ = try await strict.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
+            await #expect { _ = try await strict.generateChunks(GenerateRequest(model: "llama3.2:3b", prompt: "x")) }
                 throws: { ($0 as? OllamaError)?.kind == .timeout && "\($0)".contains("first byte") }
             fake.configure { $0.firstByteDelay = .zero; $0.tokenDelay = .seconds(1) }
             strict.streamTimeouts.firstByte = .seconds(10)
-            await #expect { _ = try await strict.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
+            await #expect { _ = try await strict.generateChunks(GenerateRequest(model: "llama3.2:3b", prompt: "x")) }
                 throws: { ($0 as? OllamaError)?.kind == .timeout && "\($0)".contains("idle") }
             // The fake sees the request go away: nothing is left in flight.
             #expect(await eventually { await fake.inFlight["llama3.2:3b"] == 0 })
@@ -133,9 +126,7 @@ import Testing
             fake.configure { $0.tokenDelay = .milliseconds(50); $0.tokens = 1000 }
             let firstChunk = LockedBox(false)
             let task = Task {
-                try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x")) { stream in
-                    for try await _ in stream { firstChunk.mutate { $0 = true } }
-                }
+                try await client.generateChunks(GenerateRequest(model: "llama3.2:3b", prompt: "x")) { _ in firstChunk.mutate { $0 = true } }
             }
             #expect(await eventually { firstChunk.value })
             #expect(await fake.inFlight["llama3.2:3b"] == 1)
@@ -148,34 +139,57 @@ import Testing
     @Test func aRefusedConnectionIsUnreachable() async throws {
         try await withOllama { fake, client in
             await fake.stop()
-            await #expect { _ = try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), consume: Self.collect) }
+            await #expect { _ = try await client.generateChunks(GenerateRequest(model: "llama3.2:3b", prompt: "x")) }
                 throws: { ($0 as? OllamaError)?.kind == .unreachable }
             try await fake.start()
         }
     }
 
-    @Test func theEventLoopFormCallsBackOnThatLoopWithTheSameErrors() async throws {
+    @Test func theSinksLoopIsWhereChunksArriveWithTheSameErrors() async throws {
         try await withOllama { fake, client in
             let loop = MultiThreadedEventLoopGroup.singleton.next()
             let seen = LockedBox<(count: Int, onLoop: Bool, text: String)>((0, true, ""))
-            try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "hi"), on: loop) { chunk in
+            try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "hi"), into: LoopSink(eventLoop: loop)) { chunk in
                 seen.mutate { $0.count += 1; $0.onLoop = $0.onLoop && loop.inEventLoop; $0.text += chunk.text }
-                return nil
             }
             #expect(seen.value.count == 13 && seen.value.onLoop)
             #expect(seen.value.text == "The quick brown fox jumps over the lazy dog and runs away")
             fake.configure { $0.errorNextStreamAfter = (2, "CUDA error: out of memory") }
             await #expect(throws: OllamaError(kind: .http, status: 200, message: "CUDA error: out of memory")) {
                 try await client.chat(ChatRequest(model: "llama3.2:3b", messages: [ChatMessage(role: "user", content: "x")]),
-                                      on: loop) { _ in nil }
+                                      into: LoopSink(eventLoop: loop)) { _ in }
             }
             fake.configure { $0.dropNextStreamAfter = 2 }
-            await #expect { try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), on: loop) { _ in nil } }
+            await #expect { try await client.generate(GenerateRequest(model: "llama3.2:3b", prompt: "x"), into: LoopSink(eventLoop: loop)) { _ in } }
                 throws: { ($0 as? OllamaError)?.kind == .interrupted }
             await #expect(throws: OllamaError(kind: .http, status: 404, message: "model 'nosuch' not found")) {
-                try await client.generate(GenerateRequest(model: "nosuch", prompt: "x"), on: loop) { _ in nil }
+                try await client.generate(GenerateRequest(model: "nosuch", prompt: "x"), into: LoopSink(eventLoop: loop)) { _ in }
             }
             #expect(await eventually { await fake.inFlight["llama3.2:3b"] == 0 })
         }
+    }
+}
+
+/// A sink on one loop with nothing to wait for.
+struct LoopSink: RelaySink {
+    var eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+    func backpressure() -> EventLoopFuture<Void>? { nil }
+}
+
+extension OllamaClient {
+    /// Every chunk of a generate, each also handed to `each` as it arrives.
+    func generateChunks(_ request: GenerateRequest, each: @escaping @Sendable (InferenceChunk) -> Void = { _ in }) async throws -> [InferenceChunk] {
+        let chunks = LockedBox<[InferenceChunk]>([])
+        try await generate(request, into: LoopSink()) { chunk in
+            chunks.mutate { $0.append(chunk) }
+            each(chunk)
+        }
+        return chunks.value
+    }
+
+    func chatChunks(_ request: ChatRequest) async throws -> [InferenceChunk] {
+        let chunks = LockedBox<[InferenceChunk]>([])
+        try await chat(request, into: LoopSink()) { chunk in chunks.mutate { $0.append(chunk) } }
+        return chunks.value
     }
 }

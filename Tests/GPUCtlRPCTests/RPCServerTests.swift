@@ -24,7 +24,7 @@ import Testing
                 try? await Task.sleep(for: .milliseconds(300))
                 return .encoding(["done": true])
             case "stream":
-                for index in 0..<3 { context.stream(call.id ?? .null, data: Data("{\"n\":\(index)}".utf8)) }
+                for index in 0..<3 { context.stream(for: call.id ?? .null).send(Data("{\"n\":\(index)}".utf8)) }
                 return .encoding(["count": 3])
             default:
                 return .error(RPCErrorPayload(.methodNotFound, "method not found: '\(call.method)'"))
