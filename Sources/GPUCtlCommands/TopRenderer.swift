@@ -43,9 +43,9 @@ public enum TopRenderer {
     static func card(_ status: StatusResult, models: ModelsListResult?, width: Int, paint: Painter) -> [Line] {
         let total = max(status.gpu.total.bytes, 1)
         let held = (models?.models ?? []).filter { $0.state != "absent" }
-        let resident = held.filter { $0.name != comfyName }.map { ($0.name, ($0.sizeVRAM ?? $0.footprint)?.bytes ?? 0) }
+        let resident = held.map { ($0.name, ($0.sizeVRAM ?? $0.footprint)?.bytes ?? 0) }
         // ComfyUI: what gpuctld leases to it, or what the GPU says its process holds, the larger.
-        let leasedToComfy = held.first { $0.name == comfyName }.flatMap { ($0.sizeVRAM ?? $0.footprint)?.bytes } ?? 0
+        let leasedToComfy = status.backends.comfyui.held?.bytes ?? 0
         let comfy = max(leasedToComfy, status.gpu.processes.filter { $0.owner == "comfyui" }.reduce(0) { $0 + $1.used.bytes })
         struct Segment {
             var glyph: Character
@@ -83,9 +83,6 @@ public enum TopRenderer {
             Line("      " + legend.joined(separator: "  ")),
         ]
     }
-
-    /// The Scheduler's name for what ComfyUI holds, as models.list shows it.
-    static let comfyName = "@comfyui"
 
     static func backends(_ backends: BackendsStatus, paint: Painter) -> (String, String) {
         var painted = "Backends"

@@ -5,9 +5,9 @@ extension Scheduler {
     /// or a ComfyUI job that needs its VRAM).
     public typealias RequestID = UInt64
 
-    /// The resident that stands for ComfyUI: what it holds on the card (checkpoints, caches)
-    /// during a job and after it, until `/free`. Its "unload" is a `/free`.
-    public static let comfyUI = "@comfyui"
+    /// The backend the job lane runs on: ComfyUI. Its working set (checkpoints, caches) is the
+    /// holder `.backend(.comfyui)`, held during a job and after it until it is freed.
+    public static let jobBackend = Backend.comfyui
 
     /// What the Scheduler knows of a model it may place: from the catalog and the store.
     public struct ModelPolicy: Sendable, Equatable {
@@ -41,6 +41,8 @@ extension Scheduler {
         case loadFailed(model: String, reason: String)
         /// /api/ps no longer lists the model.
         case unloaded(model: String)
+        /// The backend gave its working set back (ComfyUI's /free finished, or it went away).
+        case freed(Backend)
         /// An unload was asked for but the model is still listed: it counts as loaded again.
         case unloadFailed(model: String)
         /// Someone asked for this model to go (`models.unload`, `models.swap`): at once when
@@ -57,18 +59,22 @@ extension Scheduler {
         /// A ComfyUI job needs `bytes` on the card. A `resumed` one (found in ComfyUI after a
         /// restart, or handed back because ComfyUI went away) goes before every other job.
         case jobRequested(RequestID, bytes: UInt64, requestClass: JobClass, resumed: Bool = false)
-        /// Whether a job may be submitted now: ComfyUI is up and its queue holds no one else's work.
-        case comfyAvailable(Bool)
-        /// What ComfyUI holds on the card now (its process, or /system_stats).
-        case comfyObserved(UInt64)
+        /// Whether the backend may take work now (for ComfyUI: it is up).
+        case backendAvailable(Backend, Bool)
+        /// What the backend's working set holds on the card now (ComfyUI: /system_stats).
+        case backendObserved(Backend, bytes: UInt64)
     }
 
     /// What the Supervisor must do, in order.
     public enum Action: Sendable, Equatable {
         case load(model: String)
         case unload(model: String)
+        /// Ask the backend to give its working set back (ComfyUI: `/free`); answered `.freed`.
+        case free(Backend)
         /// Run the request on `model` (its fallback when the one asked for could not be used).
         case run(RequestID, model: String)
+        /// Run the job on the backend: its memory is set aside.
+        case runJob(RequestID, on: Backend)
         case fail(RequestID, Failure)
         /// Send `.tick` at this instant: a waiting request is held back only by the swap-rate limit.
         case wake(at: ContinuousClock.Instant)
@@ -85,7 +91,7 @@ extension Scheduler {
 
     public enum Phase: String, Sendable, Equatable { case loading, loaded, unloading }
 
-    /// A model Ollama holds, or is loading or unloading for us.
+    /// A model Ollama holds (or is loading or unloading for us), or a backend's working set.
     public struct Resident: Sendable, Equatable {
         public internal(set) var phase: Phase
         public internal(set) var bytes: UInt64

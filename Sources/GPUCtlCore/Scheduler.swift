@@ -15,14 +15,14 @@ import GPUCtlModels
 public struct Scheduler: Sendable {
     public private(set) var budget: UInt64
     private var policies: [String: ModelPolicy]
-    public internal(set) var residents: [String: Resident] = [:]
+    public internal(set) var residents: [Holder: Resident] = [:]
     private var waiting = WaitingQueue()
     /// ComfyUI jobs waiting for their turn and their VRAM (Scheduler+Jobs.swift).
     var jobs = WaitingQueue()
     var resumedJobs: [Waiting] = []
-    /// Jobs go to ComfyUI only while it is up and holds no one else's work.
-    public internal(set) var comfyAvailable = false
-    var running: [RequestID: String] = [:]
+    /// Backends that may take work now (the job lane waits for its backend).
+    public internal(set) var available: Set<Backend> = []
+    var running: [RequestID: Holder] = [:]
     /// How long a batch request waits before it ranks with interactive ones.
     public var batchAging: Duration = .seconds(30)
     /// How long a loaded model stays before it may be evicted for another model's request.
@@ -34,7 +34,15 @@ public struct Scheduler: Sendable {
     }
 
     /// Models held now and their bytes (loading and unloading ones included).
-    public var residentBytes: [String: UInt64] { residents.mapValues(\.bytes) }
+    public var residentBytes: [String: UInt64] {
+        Dictionary(uniqueKeysWithValues: residents.compactMap { holder, resident in holder.model.map { ($0, resident.bytes) } })
+    }
+    /// Everything held now, models and backends' working sets.
+    public var heldBytes: [Holder: UInt64] { residents.mapValues(\.bytes) }
+    /// What `model` has on the card, if anything.
+    public func resident(_ model: String) -> Resident? { residents[.model(model)] }
+    /// What `backend`'s working set has on the card, if anything.
+    public func resident(_ backend: Backend) -> Resident? { residents[.backend(backend)] }
     public var usedBytes: UInt64 { residents.values.reduce(0) { $0 + $1.bytes } }
     public var waitingCount: Int { waiting.count }
     /// ComfyUI jobs waiting for their turn.
@@ -58,33 +66,35 @@ public struct Scheduler: Sendable {
             guard policies[model] != nil else { return [.fail(id, .unknownModel(model))] }
             waiting.append(Waiting(id: id, model: model, requestClass: requestClass, since: now, exact: exact))
         case .finished(let id):
-            if let model = running.removeValue(forKey: id), var resident = residents[model] {
+            if let holder = running.removeValue(forKey: id), var resident = residents[holder] {
                 resident.inFlight = max(0, resident.inFlight - 1)
                 resident.lastUsed = now
-                residents[model] = resident
-                actions += unloadIfMarked(model)
+                residents[holder] = resident
+                if let model = holder.model { actions += unloadIfMarked(model) }
             }
         case .cancelled(let id):
             waiting.remove(id)
             jobs.remove(id)
             resumedJobs.removeAll { $0.id == id }
         case .loaded(let model, let bytes):
-            var resident = residents[model] ?? Resident(phase: .loaded, bytes: bytes, lastUsed: now, loadedAt: now)
+            var resident = residents[.model(model)] ?? Resident(phase: .loaded, bytes: bytes, lastUsed: now, loadedAt: now)
             resident.phase = .loaded
             resident.bytes = bytes
             resident.loadedAt = now
-            residents[model] = resident
+            residents[.model(model)] = resident
             actions += unloadIfMarked(model)
         case .loadFailed(let model, let reason):
-            residents[model] = nil
+            residents[.model(model)] = nil
             actions += redirectOrFail(model) { .loadFailed(model: model, reason: reason) }
         case .unloaded(let model):
-            if residents[model]?.inFlight ?? 0 == 0 { residents[model] = nil }
+            if residents[.model(model)]?.inFlight ?? 0 == 0 { residents[.model(model)] = nil }
+        case .freed(let backend):
+            if residents[.backend(backend)]?.inFlight ?? 0 == 0 { residents[.backend(backend)] = nil }
         case .unloadFailed(let model):
-            residents[model]?.phase = .loaded
-            residents[model]?.unloadWhenIdle = false
+            residents[.model(model)]?.phase = .loaded
+            residents[.model(model)]?.unloadWhenIdle = false
         case .unloadRequested(let model):
-            residents[model]?.unloadWhenIdle = true
+            residents[.model(model)]?.unloadWhenIdle = true
             actions += unloadIfMarked(model)
         case .observed(let held):
             reconcile(held, now: now)
@@ -95,20 +105,20 @@ public struct Scheduler: Sendable {
         case .tick:
             break
         case .jobRequested(let id, let bytes, let requestClass, let resumed):
-            let job = Waiting(id: id, model: Self.comfyUI, requestClass: requestClass, since: now, exact: true, bytes: bytes)
+            let job = Waiting(id: id, model: Self.jobBackend.rawValue, requestClass: requestClass, since: now, exact: true, bytes: bytes)
             if resumed { resumedJobs.append(job) } else { jobs.append(job) }
-        case .comfyAvailable(let available):
-            comfyAvailable = available
-        case .comfyObserved(let bytes):
-            observeComfy(bytes, now: now)
+        case .backendAvailable(let backend, let isAvailable):
+            if isAvailable { available.insert(backend) } else { available.remove(backend) }
+        case .backendObserved(let backend, let bytes):
+            observe(backend, holding: bytes, now: now)
         }
         return actions + schedule(now: now)
     }
 
     private mutating func unloadIfMarked(_ model: String) -> [Action] {
-        guard let resident = residents[model], resident.unloadWhenIdle, resident.phase == .loaded,
+        guard let resident = residents[.model(model)], resident.unloadWhenIdle, resident.phase == .loaded,
               resident.inFlight == 0 else { return [] }
-        residents[model]?.phase = .unloading
+        residents[.model(model)]?.phase = .unloading
         return [.unload(model: model)]
     }
 
@@ -123,21 +133,21 @@ public struct Scheduler: Sendable {
     /// Observations win: a model loaded behind our back is counted; one that vanished is gone.
     /// A model we are loading keeps the larger of the estimate and what is measured so far.
     private mutating func reconcile(_ held: [String: UInt64], now: ContinuousClock.Instant) {
-        for (model, bytes) in held where model != Self.comfyUI {
-            if var resident = residents[model] {
+        for (model, bytes) in held {
+            if var resident = residents[.model(model)] {
                 if resident.phase == .loading {
                     resident.bytes = max(resident.bytes, bytes)
                 } else {
                     resident.bytes = bytes
                 }
-                residents[model] = resident
+                residents[.model(model)] = resident
             } else {
-                residents[model] = Resident(phase: .loaded, bytes: bytes, lastUsed: now, loadedAt: now)
+                residents[.model(model)] = Resident(phase: .loaded, bytes: bytes, lastUsed: now, loadedAt: now)
             }
         }
-        for (model, resident) in residents where model != Self.comfyUI && held[model] == nil && resident.phase != .loading
-            && resident.inFlight == 0 {
-            residents[model] = nil
+        for (holder, resident) in residents where resident.phase != .loading && resident.inFlight == 0 {
+            guard let model = holder.model, held[model] == nil else { continue }
+            residents[holder] = nil
         }
     }
 
@@ -145,15 +155,15 @@ public struct Scheduler: Sendable {
         var actions: [Action] = []
         // Requests for loaded models run at once, whatever their rank, oldest first.
         var runnable: [Waiting] = []
-        for (model, resident) in residents where resident.phase == .loaded && !resident.unloadWhenIdle
-            && waiting.hasWaiting(for: model) {
+        for (holder, resident) in residents where resident.phase == .loaded && !resident.unloadWhenIdle {
+            guard let model = holder.model, waiting.hasWaiting(for: model) else { continue }
             let requests = waiting.takeAll(for: model)
-            residents[model]?.inFlight += requests.count
-            residents[model]?.lastUsed = now
+            residents[holder]?.inFlight += requests.count
+            residents[holder]?.lastUsed = now
             runnable += requests
         }
         for request in runnable.sorted(by: { ($0.since, $0.id) < ($1.since, $1.id) }) {
-            running[request.id] = request.model
+            running[request.id] = .model(request.model)
             actions.append(.run(request.id, model: request.model))
         }
         // One load at a time, and none while an eviction is in progress.
@@ -164,28 +174,22 @@ public struct Scheduler: Sendable {
         }
         guard let next = modelNext, let policy = policies[next.model] else { return actions }
         // Resident but on its way out: it reloads once the unload is done.
-        guard residents[next.model] == nil else { return actions }
-        let pinned = pinnedBytes(except: next.model)
+        guard residents[.model(next.model)] == nil else { return actions }
+        let pinned = pinnedBytes(except: .model(next.model))
         if policy.footprint > budget - min(budget, pinned) {
             let failure = Failure.doesNotFit(model: next.model, needed: policy.footprint, budget: budget, pinned: pinned)
             return actions + redirectOrFail(next.model) { failure } + schedule(now: now)
         }
         let free = budget - min(budget, usedBytes)
         if policy.footprint <= free {
-            residents[next.model] = Resident(phase: .loading, bytes: policy.footprint, lastUsed: now, loadedAt: now)
+            residents[.model(next.model)] = Resident(phase: .loading, bytes: policy.footprint, lastUsed: now, loadedAt: now)
             return actions + [.load(model: next.model)]
         }
         let room = makeRoom(for: policy.footprint, free: free, now: now)
-        if let victims = room.victims {
-            for model in victims {
-                residents[model]?.phase = .unloading
-                actions.append(.unload(model: model))
-            }
-            return actions
-        }
+        if let victims = room.victims { return actions + victims.map { evict($0) } }
         // It cannot fit now. A fallback that is loaded, or fits in what is free, serves at once.
         if let fallback = policy.fallback, let fallbackPolicy = policies[fallback],
-           residents[fallback]?.phase == .loaded || fallbackPolicy.footprint <= free,
+           residents[.model(fallback)]?.phase == .loaded || fallbackPolicy.footprint <= free,
            waiting.retarget(next.model, to: fallback) {
             return actions + schedule(now: now)
         }
@@ -197,20 +201,20 @@ public struct Scheduler: Sendable {
     /// Idle, unpinned residents to unload so `needed` fits beside `free`: lowest priority, then
     /// least recently used, as few as make it fit. nil victims when it cannot fit now; `wake`
     /// when only models younger than `minimumResidency` hold it back.
-    func makeRoom(for needed: UInt64, free: UInt64, excluding: String? = nil,
-                  now: ContinuousClock.Instant) -> (victims: [String]?, wake: ContinuousClock.Instant?) {
+    func makeRoom(for needed: UInt64, free: UInt64, excluding: Holder? = nil,
+                  now: ContinuousClock.Instant) -> (victims: [Holder]?, wake: ContinuousClock.Instant?) {
         let idle = residents.filter {
-            $0.key != excluding && $0.value.phase == .loaded && $0.value.inFlight == 0 && !(policies[$0.key]?.pinned ?? false)
+            $0.key != excluding && $0.value.phase == .loaded && $0.value.inFlight == 0 && !(policy(of: $0.key)?.pinned ?? false)
         }
         let candidates = idle.filter { now - $0.value.loadedAt >= minimumResidency }.sorted { lhs, rhs in
-            let left = policies[lhs.key]?.priority ?? ModelSpec.defaultPriority
-            let right = policies[rhs.key]?.priority ?? ModelSpec.defaultPriority
+            let left = policy(of: lhs.key)?.priority ?? ModelSpec.defaultPriority
+            let right = policy(of: rhs.key)?.priority ?? ModelSpec.defaultPriority
             return left != right ? left < right : lhs.value.lastUsed < rhs.value.lastUsed
         }
         var freed = free
-        var victims: [String] = []
-        for (model, resident) in candidates where freed < needed {
-            victims.append(model)
+        var victims: [Holder] = []
+        for (holder, resident) in candidates where freed < needed {
+            victims.append(holder)
             freed += resident.bytes
         }
         if freed >= needed { return (victims, nil) }
@@ -219,8 +223,20 @@ public struct Scheduler: Sendable {
         return (nil, young.values.map { $0.loadedAt + minimumResidency }.min())
     }
 
-    /// Bytes held by pinned residents other than `model`.
-    func pinnedBytes(except model: String) -> UInt64 {
-        residents.filter { $0.key != model && (policies[$0.key]?.pinned ?? false) }.values.reduce(0) { $0 + $1.bytes }
+    /// Bytes held by pinned residents other than `holder`.
+    func pinnedBytes(except holder: Holder) -> UInt64 {
+        residents.filter { $0.key != holder && (policy(of: $0.key)?.pinned ?? false) }.values.reduce(0) { $0 + $1.bytes }
+    }
+
+    /// A model's policy; a backend's working set has none (default priority, never pinned).
+    func policy(of holder: Holder) -> ModelPolicy? { holder.model.flatMap { policies[$0] } }
+
+    /// Starts giving `holder`'s memory back: an unload for a model, a free for a backend.
+    mutating func evict(_ holder: Holder) -> Action {
+        residents[holder]?.phase = .unloading
+        switch holder {
+        case .model(let model): return .unload(model: model)
+        case .backend(let backend): return .free(backend)
+        }
     }
 }

@@ -116,7 +116,7 @@ extension Supervisor {
         jobReleased(jobID)
         guard let queued = self.record(jobID, .queued, error: nil) else { return }
         logger.warning("job \(jobID) waits for ComfyUI: \(reason)")
-        apply(.comfyAvailable(false))
+        apply(.backendAvailable(.comfyui, false))
         request(queued, resumed: true)
     }
 
@@ -231,7 +231,7 @@ extension Supervisor {
     /// ended since it was asked for.
     func observe(comfyHeld bytes: UInt64, epoch: Int) {
         guard epoch == jobs.comfyEpoch else { return }
-        apply(.comfyObserved(bytes))
+        apply(.backendObserved(.comfyui, bytes: bytes))
     }
 
     var comfyEpoch: Int { jobs.comfyEpoch }
@@ -239,6 +239,6 @@ extension Supervisor {
     /// ComfyUI's /free finished (or ComfyUI is gone, and its memory with it).
     func comfyFreed() {
         jobs.comfyEpoch += 1
-        apply(.unloaded(model: Scheduler.comfyUI))
+        apply(.freed(.comfyui))
     }
 }

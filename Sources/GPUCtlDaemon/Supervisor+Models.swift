@@ -164,10 +164,10 @@ extension Supervisor {
     /// Asks for `model` to be unloaded and waits until /api/ps no longer lists it. Returns false
     /// when it was not resident, throws when Ollama would not let it go.
     func unload(_ model: String) async throws -> Bool {
-        guard residency.scheduler.residents[model] != nil else { return false }
+        guard residency.scheduler.resident(model) != nil else { return false }
         apply(.unloadRequested(model: model))
         let gone = await withCheckedContinuation { continuation in
-            if residency.scheduler.residents[model] == nil {
+            if residency.scheduler.resident(model) == nil {
                 continuation.resume(returning: true)
             } else {
                 residency.unloadWaiters[model, default: []].append(continuation)
@@ -193,8 +193,8 @@ extension Supervisor {
     /// Ollama models on the card now (loaded, or loaded and being unloaded), and their bytes.
     private var modelsOnCard: [String: UInt64] {
         var models: [String: UInt64] = [:]
-        for (name, resident) in residency.scheduler.residents where name != Scheduler.comfyUI && resident.phase != .loading {
-            models[name] = resident.bytes
+        for (holder, resident) in residency.scheduler.residents where resident.phase != .loading {
+            if let name = holder.model { models[name] = resident.bytes }
         }
         return models
     }
@@ -219,15 +219,18 @@ extension Supervisor {
             residency.epoch += 1
             residency.loadStarted[model] = .now
             work.yield(.load(model))
-        case .unload(let model) where model == Scheduler.comfyUI:
+        case .free(.comfyui):
             jobs.comfyEpoch += 1
             work.yield(.freeComfy)
+        case .free(.ollama):
+            // Ollama's memory is its models', each unloaded by name: the Scheduler never frees it whole.
+            break
         case .unload(let model):
             residency.epoch += 1
             work.yield(.unload(model))
         case .wake(let instant):
             work.yield(.wake(instant))
-        case .run(let id, let model) where model == Scheduler.comfyUI:
+        case .runJob(let id, on: _):
             jobAdmitted(id)
         case .fail(let id, let failure) where jobs.jobOf[id] != nil:
             jobRefused(id, failure)
@@ -250,7 +253,7 @@ extension Supervisor {
 
     private func resolveUnloadWaiters(failed: String?) {
         for (model, waiters) in residency.unloadWaiters {
-            let gone = residency.scheduler.residents[model] == nil
+            let gone = residency.scheduler.resident(model) == nil
             guard gone || model == failed else { continue }
             residency.unloadWaiters[model] = nil
             for waiter in waiters { waiter.resume(returning: gone) }

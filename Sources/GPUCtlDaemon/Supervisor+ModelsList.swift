@@ -5,7 +5,7 @@ import GPUCtlModels
 extension Supervisor {
     /// Resident models (loading and unloading ones included), sorted.
     func residentNames() -> [String] {
-        residency.scheduler.residents.keys.sorted()
+        residency.scheduler.residentBytes.keys.sorted()
     }
 
     /// The catalog's Ollama models merged with what is resident, then models only Ollama has.
@@ -13,10 +13,10 @@ extension Supervisor {
         let scheduler = residency.scheduler
         let waiting = scheduler.waitingByModel
         var names = catalog.models.filter { $0.backend == .ollama }.map(\.name)
-        names += scheduler.residents.keys.filter { !names.contains($0) }.sorted()
+        names += scheduler.residentBytes.keys.filter { !names.contains($0) }.sorted()
         let entries = names.map { name -> ModelEntry in
             let spec = catalog.model(named: name)
-            let resident = scheduler.residents[name]
+            let resident = scheduler.resident(name)
             let running = residency.lastRunning[name]
             let learned = (try? store.footprint(subject: Self.footprintSubject(name)))?.peakBytes
             let keepAlive = residency.keepAliveOverrides[name] ?? spec?.keepAlive
@@ -42,7 +42,7 @@ extension Supervisor {
     /// backends. Built from state the Supervisor holds; never waits on a backend.
     func statusLine() -> String {
         let status = status()
-        let resident = residency.scheduler.residents.keys.filter { $0 != Scheduler.comfyUI }.sorted()
+        let resident = residentNames()
         let models = resident.isEmpty ? "no model loaded" : "\(resident.count) loaded (\(resident.joined(separator: ", ")))"
         let jobs = status.jobs
         func backend(_ name: String, _ state: BackendStatus) -> String { "\(name) \(state.state.rawValue)" }
@@ -54,14 +54,14 @@ extension Supervisor {
 extension Supervisor {
     /// What the metrics gauges show now.
     func metricsSnapshot() -> MetricsSnapshot {
-        let residents = residency.scheduler.residents
-        let comfyBytes = residents[Scheduler.comfyUI]?.bytes ?? 0
+        let models = residency.scheduler.residentBytes
+        let comfyBytes = residency.scheduler.resident(.comfyui)?.bytes ?? 0
         return MetricsSnapshot(
             budget: budget, vramUsed: gpu.used.bytes,
-            leased: ["ollama": residency.scheduler.usedBytes - comfyBytes, "comfyui": comfyBytes],
-            modelsResident: residents.keys.filter { $0 != Scheduler.comfyUI }.count,
+            leased: ["ollama": models.values.reduce(0, +), "comfyui": comfyBytes],
+            modelsResident: models.count,
             queueDepth: ["models": residency.scheduler.waitingByClass, "jobs": residency.scheduler.waitingJobsByClass],
-            backendsUp: [.ollama: ollama.state == .up, .comfyui: comfyui.state == .up],
+            backendsUp: backends.byBackend.mapValues { $0.state == .up },
             eventSubscribers: events.subscriberCount)
     }
 

@@ -18,8 +18,8 @@ public actor Supervisor {
     private var metricsURL: String?
     let logger: Logger
     private(set) var gpu: GPUStatus
-    private(set) var ollama: BackendStatus
-    private(set) var comfyui: BackendStatus
+    /// Each backend's last probe, keyed by backend.
+    private(set) var backends: BackendsStatus
     /// Which Ollama models are resident and who waits for what (Supervisor+Models.swift).
     var residency: ResidencyState
     let admissions = Admissions()
@@ -52,8 +52,8 @@ public actor Supervisor {
             name: "declared (no GPU readable)", total: declared, used: ByteSize(bytes: 0), free: declared,
             source: .declared, processes: [])
         self.gpu = gpu
-        self.ollama = BackendStatus(url: configuration.ollamaURL)
-        self.comfyui = BackendStatus(url: configuration.comfyUIURL)
+        self.backends = BackendsStatus([.ollama: BackendStatus(url: configuration.ollamaURL),
+                                        .comfyui: BackendStatus(url: configuration.comfyUIURL)])
         var scheduler = Scheduler(budget: Self.budget(gpu, configuration).budget.bytes,
                                   policies: Self.policies(catalog: catalog, store: store, logger: logger))
         scheduler.minimumResidency = configuration.minimumResidency
@@ -85,12 +85,21 @@ public actor Supervisor {
                 socket: configuration.socketPath, stateDir: configuration.stateDirectory, metricsURL: metricsURL),
             gpu: gpu,
             budget: budget,
-            backends: BackendsStatus(ollama: ollama, comfyui: comfyui),
+            backends: backendsWithHoldings,
             catalog: catalog.summary(path: configuration.catalogPath),
             jobs: jobs)
     }
 
     func setMetricsURL(_ url: String) { metricsURL = url }
+
+    /// The backends' last probes, each with what the Scheduler charges it on the card now.
+    var backendsWithHoldings: BackendsStatus {
+        var result = backends
+        let scheduler = residency.scheduler
+        result[.ollama].held = ByteSize(bytes: scheduler.residentBytes.values.reduce(0, +))
+        result[.comfyui].held = ByteSize(bytes: scheduler.resident(.comfyui)?.bytes ?? 0)
+        return result
+    }
 
     /// `workflows.list`: each template with its parameters and VRAM, and what was skipped.
     nonisolated func workflowsList() -> WorkflowsListResult {
@@ -126,18 +135,18 @@ public actor Supervisor {
 
     /// A finished backend probe.
     public func observe(backend: Backend, status: BackendStatus) {
-        let previous = backend == .ollama ? ollama : comfyui
+        let previous = backends[backend]
         if previous.state != status.state {
             let detail = status.state == .up ? "version \(status.version ?? "?")" : status.lastError ?? "no detail"
             logger.notice("\(backend.rawValue) is \(status.state.rawValue)", metadata: ["backend.url": "\(status.url)", "backend.detail": "\(detail)"])
             events.publish(DaemonEvent(.backend, state: status.state.rawValue, backend: backend.rawValue,
                                        error: status.state == .up ? nil : status.lastError))
         }
-        switch backend {
-        case .ollama: ollama = status
-        case .comfyui:
-            comfyui = status
-            if residency.scheduler.comfyAvailable != (status.state == .up) { apply(.comfyAvailable(status.state == .up)) }
+        backends[backend] = status
+        // The job lane waits for its backend; model requests go to Ollama whatever its state
+        // (an unreachable Ollama fails them with a sentence of its own).
+        if backend == Scheduler.jobBackend, residency.scheduler.available.contains(backend) != (status.state == .up) {
+            apply(.backendAvailable(backend, status.state == .up))
         }
     }
 

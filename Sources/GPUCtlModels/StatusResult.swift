@@ -136,9 +136,13 @@ public struct BackendStatus: Codable, Sendable, Equatable {
     public var latencyMs: Double?
     /// When the last probe finished (ISO 8601).
     public var checkedAt: String?
+    /// What gpuctld charges this backend on the card now: Ollama's resident models, ComfyUI's
+    /// working set (its checkpoints and caches, during a job and after it).
+    public var held: ByteSize?
 
     public init(url: String, state: BackendState = .unknown, version: String? = nil, lastError: String? = nil,
-                latencyMs: Double? = nil, checkedAt: String? = nil) {
+                latencyMs: Double? = nil, checkedAt: String? = nil, held: ByteSize? = nil) {
+        self.held = held
         self.url = url
         self.state = state
         self.version = version
@@ -148,13 +152,41 @@ public struct BackendStatus: Codable, Sendable, Equatable {
     }
 }
 
+/// Every backend gpuctld manages, keyed by its name: `{"ollama": {…}, "comfyui": {…}}`.
 public struct BackendsStatus: Codable, Sendable, Equatable {
-    public var ollama: BackendStatus
-    public var comfyui: BackendStatus
+    public private(set) var byBackend: [Backend: BackendStatus]
+
+    public init(_ byBackend: [Backend: BackendStatus]) {
+        self.byBackend = byBackend
+    }
 
     public init(ollama: BackendStatus, comfyui: BackendStatus) {
-        self.ollama = ollama
-        self.comfyui = comfyui
+        self.init([.ollama: ollama, .comfyui: comfyui])
+    }
+
+    /// A backend's status; one never probed is `unknown` at no URL.
+    public subscript(backend: Backend) -> BackendStatus {
+        get { byBackend[backend] ?? BackendStatus(url: "") }
+        set { byBackend[backend] = newValue }
+    }
+
+    public var ollama: BackendStatus {
+        get { self[.ollama] }
+        set { self[.ollama] = newValue }
+    }
+
+    public var comfyui: BackendStatus {
+        get { self[.comfyui] }
+        set { self[.comfyui] = newValue }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let keyed = try [String: BackendStatus](from: decoder)
+        byBackend = Dictionary(uniqueKeysWithValues: keyed.compactMap { key, value in Backend(rawValue: key).map { ($0, value) } })
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try Dictionary(uniqueKeysWithValues: byBackend.map { ($0.key.rawValue, $0.value) }).encode(to: encoder)
     }
 }
 

@@ -139,6 +139,8 @@ import Testing
                 case .run(let id, _): pending.append(.finished(id)); served += 1
                 case .fail: failed += 1
                 case .wake: pending.append(.tick)
+                // No jobs in this trace: the job lane never acts.
+                case .free, .runJob: Issue.record("seed \(seed): \(action) without a job")
                 }
             }
         }

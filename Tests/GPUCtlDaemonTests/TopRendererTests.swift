@@ -14,7 +14,8 @@ import Testing
             gpu: GPUStatus(name: "NVIDIA RTX 4090", total: gib(24), used: gib(13), free: gib(11), source: .nvml, processes: []),
             budget: BudgetStatus(total: gib(24), reserve: gib(0.5), foreign: gib(1), budget: gib(22.5)),
             backends: BackendsStatus(ollama: BackendStatus(url: "http://127.0.0.1:11434", state: .up, version: "0.33.0"),
-                                     comfyui: BackendStatus(url: "http://127.0.0.1:8188", state: .down, lastError: "connection refused")),
+                                     comfyui: BackendStatus(url: "http://127.0.0.1:8188", state: .down, lastError: "connection refused",
+                                                            held: gib(5))),
             catalog: CatalogSummary(path: nil, models: 2, ollama: 2, comfyui: 0, pinned: 0, declaredVRAM: gib(9)),
             jobs: JobCounts(queued: 1, running: 1))
         func entry(_ name: String, _ vram: Double, expires: Date?) -> ModelEntry {
@@ -23,8 +24,7 @@ import Testing
                        expiresAt: expires.map { $0.formatted(Date.ISO8601FormatStyle()) }, lastUsed: nil, inFlight: 1,
                        waiting: 2, priority: 50, pinned: false, keepAlive: "5m", fallback: nil)
         }
-        let models = ModelsListResult(models: [entry("llama3.1:8b", 6, expires: now.addingTimeInterval(240)),
-                                               entry("@comfyui", 5, expires: nil)],
+        let models = ModelsListResult(models: [entry("llama3.1:8b", 6, expires: now.addingTimeInterval(240))],
                                       budget: status.budget, used: gib(11))
         let running = JobInfo(id: "9ae49fdf-0000-4000-8000-000000000001", state: "running", jobClass: "interactive",
                               workflow: "txt2img", promptId: nil, attempts: 1, vram: gib(5), timeoutSeconds: 3600,
