@@ -112,6 +112,8 @@ public final class Daemon: Sendable {
         let comfyui = ComfyUIClient(baseURL: configuration.comfyUIURL, httpClient: httpClient,
                                     quickTimeout: configuration.backendProbeTimeout, logger: logger,
                                     observer: { metrics.backendCall(.comfyui, $0) })
+        // Every backend gpuctld manages: a new one is a client, an adapter, and one line here.
+        let backends = BackendRegistry([OllamaAdapter(ollama: ollama), ComfyUIAdapter(comfyui: comfyui)])
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
         serverConfiguration.inheritedListener = configuration.systemd.listenFD
         serverConfiguration.peerPolicy = peerPolicy
@@ -127,12 +129,12 @@ public final class Daemon: Sendable {
                                            comfyui: comfyui, metrics: metrics, logger: logger)
             services = [
                 GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
-                ModelWorker(work: work, ollama: ollama, comfy: ComfyService(comfyui: comfyui), supervisor: supervisor, logger: logger),
+                ModelWorker(work: work, ollama: ollama, backends: backends, supervisor: supervisor, logger: logger),
                 ComfyJobRunner(comfyui: comfyui, supervisor: supervisor, inputs: runnerInputs, feed: runnerContinuation,
                                clientID: "gpuctld-\(Self.clientSuffix(configuration.stateDirectory))",
                                outputs: JobOutputs(comfyui: comfyui, directory: configuration.outputDirectory, store: store),
                                settings: configuration.jobLifecycle, logger: logger),
-                BackendMonitor(ollama: ollama, comfyui: comfyui, supervisor: supervisor,
+                BackendMonitor(backends: backends, supervisor: supervisor,
                                interval: configuration.backendProbeInterval),
                 // Last in the list, so it is the first to stop: no new calls while the rest winds down.
                 RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod, events: supervisor.events),

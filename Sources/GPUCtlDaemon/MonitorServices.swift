@@ -6,11 +6,10 @@ import Logging
 import OllamaClient
 import ServiceLifecycle
 
-/// Probes Ollama and ComfyUI in the background, each call with its own deadline, and tells the
-/// Supervisor. The `status` method only ever reads the last result.
+/// Probes every managed backend in the background, each call with its own deadline, and tells
+/// the Supervisor what it found (up or down, and what it holds). `status` only reads the last.
 struct BackendMonitor: Service {
-    let ollama: OllamaClient
-    let comfyui: ComfyUIClient
+    let backends: BackendRegistry
     let supervisor: Supervisor
     let interval: Duration
 
@@ -24,26 +23,40 @@ struct BackendMonitor: Service {
     }
 
     func probeOnce() async {
-        let epoch = await supervisor.residencyEpoch
-        let comfyEpoch = await supervisor.comfyEpoch
-        async let ollamaStatus = probe(url: ollama.baseURL) { () async throws -> String in try await ollama.version() }
-        // What Ollama holds, including models loaded behind gpuctld's back.
-        async let running = try? ollama.runningModels()
-        async let comfyStatus = probe(url: comfyui.baseURL) { () async throws -> String in
-            let stats = try await comfyui.systemStats()
-            // What ComfyUI's own allocator holds: checkpoints and caches, ours or someone else's.
-            if let device = stats.devices.first { await supervisor.observe(comfyHeld: device.torchVRAMTotal, epoch: comfyEpoch) }
-            return stats.system.comfyuiVersion ?? "unknown"
+        // Taken before asking: an answer that predates a load, an unload or a job is dropped.
+        var epochs: [Backend: Int] = [:]
+        for managed in backends.all { epochs[managed.backend] = await supervisor.holdingsEpoch(managed.backend) }
+        let results = await withTaskGroup(of: (Backend, BackendStatus, BackendHoldings?).self) { group in
+            for managed in backends.all {
+                group.addTask {
+                    let (status, probe) = await Self.probe(managed)
+                    return (managed.backend, status, probe?.holdings)
+                }
+            }
+            var results: [(Backend, BackendStatus, BackendHoldings?)] = []
+            for await result in group { results.append(result) }
+            return results
         }
-        let (first, second) = await (ollamaStatus, comfyStatus)
         // A probe cut short by shutdown says nothing about the backend.
         guard !Task.isCancelled else { return }
-        await supervisor.observe(backend: .ollama, status: first)
-        if let running = await running { await supervisor.observe(running: running, epoch: epoch) }
-        await supervisor.observe(backend: .comfyui, status: second)
+        for (backend, status, holdings) in results.sorted(by: { $0.0.rawValue > $1.0.rawValue }) {
+            await supervisor.observe(backend: backend, status: status)
+            if let holdings { await supervisor.observe(holdings, epoch: epochs[backend] ?? 0) }
+        }
     }
 
-    private func probe(url: String, _ call: @Sendable () async throws -> String) async -> BackendStatus {
+    private static func probe(_ managed: any ManagedBackend) async -> (BackendStatus, BackendProbe?) {
+        let url = managed.url
+        var found: BackendProbe?
+        let status = await probe(url: url) { () async throws -> String in
+            let probe = try await managed.probe()
+            found = probe
+            return probe.version
+        }
+        return (status, found)
+    }
+
+    private static func probe(url: String, _ call: () async throws -> String) async -> BackendStatus {
         let started = ContinuousClock.now
         let outcome: Result<String, Error>
         do { outcome = .success(try await call()) } catch { outcome = .failure(error) }

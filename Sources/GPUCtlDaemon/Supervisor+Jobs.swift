@@ -236,9 +236,22 @@ extension Supervisor {
 
     var comfyEpoch: Int { jobs.comfyEpoch }
 
-    /// ComfyUI's /free finished (or ComfyUI is gone, and its memory with it).
-    func comfyFreed() {
-        jobs.comfyEpoch += 1
-        apply(.freed(.comfyui))
+    /// A backend's free finished (or the backend is gone, and its memory with it).
+    func freed(_ backend: Backend) {
+        if backend == .comfyui { jobs.comfyEpoch += 1 }
+        apply(.freed(backend))
+    }
+
+    /// Bumped whenever what `backend` holds changes hands: a probe taken before is stale.
+    func holdingsEpoch(_ backend: Backend) -> Int {
+        backend == .comfyui ? jobs.comfyEpoch : residency.epoch
+    }
+
+    /// What a probe found a backend holding.
+    func observe(_ holdings: BackendHoldings, epoch: Int) {
+        switch holdings {
+        case .models(let running): observe(running: running, epoch: epoch)
+        case .workingSet(let bytes): observe(comfyHeld: bytes, epoch: epoch)
+        }
     }
 }

@@ -219,12 +219,9 @@ extension Supervisor {
             residency.epoch += 1
             residency.loadStarted[model] = .now
             work.yield(.load(model))
-        case .free(.comfyui):
-            jobs.comfyEpoch += 1
-            work.yield(.freeComfy)
-        case .free(.ollama):
-            // Ollama's memory is its models', each unloaded by name: the Scheduler never frees it whole.
-            break
+        case .free(let backend):
+            if backend == .comfyui { jobs.comfyEpoch += 1 }
+            work.yield(.free(backend))
         case .unload(let model):
             residency.epoch += 1
             work.yield(.unload(model))

@@ -13,8 +13,9 @@ enum ModelWork: Sendable {
     case wake(ContinuousClock.Instant)
     /// A waiting request's caller went away.
     case cancelled(Scheduler.RequestID)
-    /// ComfyUI's cache must go (a model needs the room): /free, then confirm the memory is back.
-    case freeComfy
+    /// A backend's working set must go (a model needs the room): ComfyUI's /free, then
+    /// confirm the memory is back.
+    case free(Backend)
 }
 
 /// Carries out loads and unloads against Ollama and confirms each with /api/ps (bounded
@@ -22,7 +23,7 @@ enum ModelWork: Sendable {
 struct ModelWorker: Service {
     let work: AsyncStream<ModelWork>
     let ollama: OllamaClient
-    let comfy: ComfyService
+    let backends: BackendRegistry
     let supervisor: Supervisor
     /// How long /api/ps may take to show a load or an unload.
     var confirmTimeout: Duration = .seconds(15)
@@ -50,15 +51,17 @@ struct ModelWorker: Service {
             try? await Task.sleep(until: instant, clock: .continuous)
             await supervisor.tick()
         case .cancelled(let id): await supervisor.cancelWaiting(id)
-        case .freeComfy:
+        case .free(let backend):
             do {
-                let freed = try await comfy.free()
-                logger.info("ComfyUI freed \(freed.freed) for a model in \(freed.elapsedMs) ms")
+                if let managed = backends[backend] {
+                    let outcome = try await managed.freeWorkingSet()
+                    logger.info("\(outcome) for a model")
+                }
             } catch {
                 // Down or failing: either way what it held is not ours to wait for.
-                logger.warning("ComfyUI /free failed: \(error)")
+                logger.warning("\(backend.rawValue) could not free its memory: \(error)")
             }
-            await supervisor.comfyFreed()
+            await supervisor.freed(backend)
         }
     }
 
