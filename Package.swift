@@ -93,9 +93,10 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // In-process fake Ollama and ComfyUI: real HTTP/WebSocket servers on 127.0.0.1:0.
+        // In-process fake Ollama and ComfyUI (real HTTP/WebSocket servers on 127.0.0.1:0), a fake
+        // NVML, and the helpers tests share. No daemon: client tests do not build it.
         .target(name: "GPUCtlTestSupport", dependencies: [
-            "GPUCtlModels", "GPUCtlDaemon", "GPUCtlRPC", "ProcessSpawn",
+            "GPUCtlModels", "GPUCtlRPC", "ProcessSpawn",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -104,6 +105,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The real daemon in-process against the fakes.
+        .target(name: "GPUCtlTestDaemon", dependencies: [
+            "GPUCtlDaemon", "GPUCtlTestSupport", "GPUCtlModels", "GPUCtlRPC",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // One test target per library target.
         .testTarget(name: "ProcessSpawnTests", dependencies: ["ProcessSpawn"]),
         .testTarget(name: "GPUCtlModelsTests", dependencies: ["GPUCtlModels"]),
         .testTarget(name: "GPUCtlCoreTests", dependencies: ["GPUCtlCore", "GPUCtlModels"]),
@@ -114,16 +122,29 @@ let package = Package(
             "GPUCtlStore", "GPUCtlModels", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "GPUCtlRPCTests", dependencies: ["GPUCtlRPC", "GPUCtlModels", "GPUCtlTestSupport"]),
-        .testTarget(name: "BackendClientTests", dependencies: [
-            "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport", "GPUCtlModels",
+        .testTarget(name: "OllamaClientTests", dependencies: [
+            "OllamaClient", "GPUCtlTestSupport", "GPUCtlModels",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "ComfyUIClientTests", dependencies: [
+            "ComfyUIClient", "GPUCtlTestSupport", "GPUCtlModels",
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "WSClient", package: "swift-websocket"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GPUCtlDaemonTests", dependencies: [
-            "GPUCtlDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "GPUCtlCommands", "GPUCtlStore", "ComfyUIClient", "ProcessSpawn",
+            "GPUCtlDaemon", "GPUCtlTestDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "GPUCtlCore", "GPUCtlStore",
+            "ComfyUIClient", "OllamaClient", "ProcessSpawn",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "GPUCtlCommandsTests", dependencies: [
+            "GPUCtlCommands", "GPUCtlTestDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "ProcessSpawn",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,22 +2,17 @@ import Foundation
 import GPUCtlDaemon
 import GPUCtlModels
 import GPUCtlRPC
+import GPUCtlTestDaemon
 import GPUCtlTestSupport
 import Testing
 
 /// ComfyUI jobs through the daemon: submitted one at a time, followed over /ws, outputs saved.
 @Suite(.timeLimit(.minutes(3))) struct ComfyJobTests {
-    static let catalog = """
-    {"models": {
-      "llama3.1:8b": {"backend": "ollama", "vram": "6GiB", "priority": 60},
-      "llama3.2:3b": {"backend": "ollama", "vram": "3GiB", "priority": 50},
-      "v1-5-pruned-emaonly.safetensors": {"backend": "comfyui", "vram": "5GiB"}
-    }}
-    """
+    static let catalog = BackendTestBed.jobsCatalog
 
     static func start(vram: UInt64 = 16 << 30, configure: @escaping (inout DaemonConfiguration) -> Void = { _ in })
         async throws -> BackendTestBed {
-        try await BackendTestBed.start(vram: vram, catalog: catalog, configure: configure)
+        try await BackendTestBed.startForJobs(vram: vram, configure: configure)
     }
 
     static func submit(_ bed: BackendTestBed, _ params: JSONValue) async throws -> JobInfo {

@@ -1,6 +1,7 @@
 import Foundation
 import ProcessSpawn
 import GPUCtlModels
+import GPUCtlTestDaemon
 import GPUCtlTestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import GPUCtlModels
 import GPUCtlRPC
+import GPUCtlTestDaemon
 import GPUCtlTestSupport
 import Testing
 

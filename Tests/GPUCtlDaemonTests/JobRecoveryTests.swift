@@ -2,6 +2,7 @@ import Foundation
 import GPUCtlModels
 import GPUCtlRPC
 import GPUCtlStore
+import GPUCtlTestDaemon
 import GPUCtlTestSupport
 import Testing
 

@@ -3,6 +3,7 @@ import Foundation
 import GPUCtlDaemon
 import GPUCtlModels
 import GPUCtlRPC
+import GPUCtlTestDaemon
 import GPUCtlTestSupport
 import NIOCore
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import GPUCtlModels
+import GPUCtlTestDaemon
 import GPUCtlTestSupport
 import ProcessSpawn
 import Testing

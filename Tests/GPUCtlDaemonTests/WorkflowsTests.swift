@@ -2,6 +2,7 @@ import Foundation
 import GPUCtlCommands
 import GPUCtlModels
 import GPUCtlRPC
+import GPUCtlTestDaemon
 import GPUCtlTestSupport
 import Testing
 

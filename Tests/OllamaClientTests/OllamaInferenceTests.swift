@@ -11,7 +11,7 @@ import Testing
 /// OllamaClient's loads, streams, errors and limits against the fake Ollama.
 @Suite(.timeLimit(.minutes(3))) struct OllamaInferenceTests {
     func withOllama(_ body: (FakeOllama, OllamaClient) async throws -> Void) async throws {
-        try await BackendClientTests.withOllama(retry: RetryPolicy(attempts: 2, baseDelay: .milliseconds(10)), body)
+        try await OllamaClientTests.withOllama(retry: RetryPolicy(attempts: 2, baseDelay: .milliseconds(10)), body)
     }
 
 

@@ -1,5 +1,6 @@
 import Foundation
 import GPUCtlDaemon
+import GPUCtlTestSupport
 import GPUCtlModels
 import GPUCtlRPC
 
@@ -103,5 +104,22 @@ public final class BackendTestBed: Sendable {
         try await daemon.stop()
         await ollama.stop()
         await comfyui.stop()
+    }
+}
+
+extension BackendTestBed {
+    /// Two Ollama models and the checkpoint the workflows under Workflows/ name.
+    public static let jobsCatalog = """
+    {"models": {
+      "llama3.1:8b": {"backend": "ollama", "vram": "6GiB", "priority": 60},
+      "llama3.2:3b": {"backend": "ollama", "vram": "3GiB", "priority": 50},
+      "v1-5-pruned-emaonly.safetensors": {"backend": "comfyui", "vram": "5GiB"}
+    }}
+    """
+
+    /// A bed for ComfyUI jobs: a 16 GiB card and `jobsCatalog`.
+    public static func startForJobs(vram: UInt64 = 16 << 30, configure: @escaping (inout DaemonConfiguration) -> Void = { _ in })
+        async throws -> BackendTestBed {
+        try await start(vram: vram, catalog: jobsCatalog, configure: configure)
     }
 }

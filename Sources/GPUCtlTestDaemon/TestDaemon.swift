@@ -1,24 +1,8 @@
 import Foundation
 import GPUCtlDaemon
+import GPUCtlTestSupport
 import GPUCtlRPC
 import Logging
-
-/// A short-lived temporary directory (Unix socket paths must stay under 108 bytes).
-public struct TemporaryDirectory: Sendable {
-    public let path: String
-
-    public init() throws {
-        var template = Array("/tmp/gpuctl-test-XXXXXX".utf8CString)
-        guard let result = mkdtemp(&template) else {
-            throw CocoaError(.fileWriteUnknown)
-        }
-        path = String(cString: result)
-    }
-
-    public func file(_ name: String) -> String { "\(path)/\(name)" }
-
-    public func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// The real daemon, started in-process on a temporary socket and store, pointed at the fakes.
 public final class TestDaemon: Sendable {
@@ -73,19 +57,4 @@ public final class TestDaemon: Sendable {
     }
 }
 
-/// How much longer every deadline of `eventually` is: `GPUCTL_TEST_SLOWDOWN` (a whole
-/// number, default 1), set by scripts/sanitize because instrumented code runs several times slower.
-public let testSlowdown: Int = max(1, Int(ProcessInfo.processInfo.environment["GPUCTL_TEST_SLOWDOWN"] ?? "") ?? 1)
 
-/// Waits until `condition` holds (an error counts as not yet), checking every few
-/// milliseconds, up to `limit` (times `testSlowdown`). Returns whether it held; tests assert
-/// on that, never on time.
-public func eventually(within limit: Duration = .seconds(10),
-                       _ condition: @Sendable () async throws -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + limit * testSlowdown
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return (try? await condition()) == true
-}

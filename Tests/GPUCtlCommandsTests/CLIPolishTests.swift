@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GPUCtlCommands
 import GPUCtlModels
+import GPUCtlTestDaemon
 import GPUCtlTestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import GPUCtlCommands
 import GPUCtlModels
+import GPUCtlTestDaemon
 import GPUCtlTestSupport
 import Testing
 
@@ -22,7 +23,7 @@ import Testing
     /// The done-means of issue 5: top shows a job's progress live, follows a resize, and
     /// gives the terminal back as it found it.
     @Test func topShowsAJobsProgressLiveFollowsResizeAndRestoresTheTerminal() async throws {
-        let bed = try await BackendTestBed.start(catalog: ComfyJobTests.catalog)
+        let bed = try await BackendTestBed.start(catalog: BackendTestBed.jobsCatalog)
         bed.comfyui.configure { $0.stepDelay = .milliseconds(20) }
         let top = try PseudoTerminal("gpuctl", ["top", "--socket", bed.daemon.socketPath], environment: ["NO_COLOR": "1"],
                                      columns: 100, rows: 30)

@@ -28,7 +28,7 @@ import Testing
     }
 
     func withComfyUI(_ body: (FakeComfyUI, ComfyUIClient) async throws -> Void) async throws {
-        try await BackendClientTests.running(FakeComfyUI(gpu: VirtualGPU(totalBytes: 8 << 30)), start: { try await $0.start() },
+        try await ClientHarness.running(FakeComfyUI(gpu: VirtualGPU(totalBytes: 8 << 30)), start: { try await $0.start() },
                                              stop: { await $0.stop() },
                                              client: { ComfyUIClient(baseURL: $0.baseURL, httpClient: $1, quickTimeout: .seconds(10), logger: Logger(label: "test")) },
                                              body)
@@ -111,7 +111,7 @@ import Testing
 /// Following `/ws`: the order ComfyUI sends, and reconnection after a drop.
 @Suite(.timeLimit(.minutes(3))) struct ComfyUIEventFollowingTests {
     @Test func aRunArrivesInComfyUIsOrderAndADropIsFollowedByAReconnect() async throws {
-        try await BackendClientTests.running(
+        try await ClientHarness.running(
             FakeComfyUI(gpu: VirtualGPU(totalBytes: 8 << 30)), start: { try await $0.start() }, stop: { await $0.stop() },
             client: { ComfyUIClient(baseURL: $0.baseURL, httpClient: $1, quickTimeout: .seconds(10), logger: Logger(label: "test")) }
         ) { fake, client in

@@ -35,7 +35,7 @@ import Testing
 
     @Test func anUnansweredUpgradeIsADropAndCancellationEndsTheFollower() async throws {
         let silent = try SilentListener()
-        try await withHTTPClient(BackendClientTests.httpConfiguration) { http in
+        try await withHTTPClient(ClientHarness.httpConfiguration) { http in
             let client = ComfyUIClient(baseURL: "http://127.0.0.1:\(silent.port)", httpClient: http,
                                        quickTimeout: .milliseconds(100), logger: Logger(label: "test"))
             let items = LockedBox<[ComfyStreamItem]>([])

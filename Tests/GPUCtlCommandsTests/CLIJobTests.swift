@@ -1,12 +1,13 @@
 import Foundation
 import GPUCtlModels
+import GPUCtlTestDaemon
 import GPUCtlTestSupport
 import Testing
 
 /// gpuctl run / jobs / job / cancel, as processes against the daemon and the fake ComfyUI.
 @Suite(.timeLimit(.minutes(3))) struct CLIJobTests {
     @Test func runWaitsAndPrintsTheOutputThenJobsAndJobShowIt() async throws {
-        let bed = try await ComfyJobTests.start()
+        let bed = try await BackendTestBed.startForJobs()
         let socket = bed.daemon.socketPath
         let run = try await ChildProcess.run("gpuctl", ["--socket", socket, "run", "invert", "--set", "width=32", "--set", "prefix=cli/x", "--wait"])
         #expect(run.status == 0, "\(run)")
@@ -27,7 +28,7 @@ import Testing
     }
 
     @Test func aBadParameterIsOneLineAndNothingIsQueued() async throws {
-        let bed = try await ComfyJobTests.start()
+        let bed = try await BackendTestBed.startForJobs()
         let socket = bed.daemon.socketPath
         let run = try await ChildProcess.run("gpuctl", ["--socket", socket, "run", "invert", "--set", "widht=3"])
         #expect(run.status == 1 && run.stderr == "gpuctl: workflow 'invert': unknown parameter 'widht'; did you mean 'width'?\n", "\(run)")
