@@ -11,7 +11,13 @@ public final class EventHub: Sendable {
 
     private struct Subscriber {
         var filter: Set<String>
+        /// Only this job's events (a `jobs.wait`), when set.
+        var job: String?
         var continuation: AsyncStream<DaemonEvent>.Continuation
+
+        func takes(_ event: DaemonEvent) -> Bool {
+            event.matches(filter) && (job == nil || event.job == job)
+        }
     }
 
     private struct State {
@@ -25,15 +31,16 @@ public final class EventHub: Sendable {
 
     public init() {}
 
-    /// A stream of events from now on, those `filter` takes (see `DaemonEvent.matches`). It
-    /// starts with a `subscribed` event and ends when the caller stops iterating.
-    public func subscribe(filter: Set<String> = []) -> AsyncStream<DaemonEvent> {
+    /// A stream of events from now on, those `filter` takes (see `DaemonEvent.matches`), and
+    /// with `job` only that job's. It starts with a `subscribed` event and ends when the caller
+    /// stops iterating. (A job's last event is its newest, so a slow reader never loses it.)
+    public func subscribe(filter: Set<String> = [], job: String? = nil) -> AsyncStream<DaemonEvent> {
         let (stream, continuation) = AsyncStream<DaemonEvent>.makeStream(bufferingPolicy: .bufferingNewest(Self.bufferSize))
         continuation.yield(DaemonEvent(.subscribed))
         let id = state.withLockedValue { state -> Int? in
             guard !state.closed else { return nil }
             state.next += 1
-            state.subscribers[state.next] = Subscriber(filter: filter, continuation: continuation)
+            state.subscribers[state.next] = Subscriber(filter: filter, job: job, continuation: continuation)
             return state.next
         }
         guard let id else {
@@ -49,7 +56,7 @@ public final class EventHub: Sendable {
     /// Sends `event` to every subscriber that takes it.
     public func publish(_ event: DaemonEvent) {
         let targets = state.withLockedValue { state in
-            state.subscribers.values.filter { event.matches($0.filter) }.map(\.continuation)
+            state.subscribers.values.filter { $0.takes(event) }.map(\.continuation)
         }
         guard !targets.isEmpty else { return }
         var lost = 0
@@ -69,8 +76,12 @@ public final class EventHub: Sendable {
         for continuation in all { continuation.finish() }
     }
 
-    /// Subscribers now.
+    /// Subscribers now (job watchers included).
     public var subscriberCount: Int { state.withLockedValue { $0.subscribers.count } }
+    /// Subscribers that follow `job` alone.
+    public func subscriberCount(job: String) -> Int {
+        state.withLockedValue { $0.subscribers.values.filter { $0.job == job }.count }
+    }
     /// Events lost to subscribers that fell behind, since start.
     public var dropped: Int { state.withLockedValue { $0.dropped } }
 }

@@ -92,7 +92,7 @@ struct JobService: Sendable {
         if try await supervisor.cancelWaiting(job: id) { return try await supervisor.job(id) }
         if let stream {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { for await _ in stream {} }
+                group.addTask { for await _ in JobChanges(stream) {} }
                 group.addTask { try? await Task.sleep(for: .seconds(30)) }
                 await group.next()
                 group.cancelAll()
@@ -108,11 +108,44 @@ struct JobService: Sendable {
         guard let changes else { return current }
         let stream = context.stream(for: callID ?? .null)
         stream.send((try? JSONEncoder.rpc.encode(JobNotification(job: id, state: current.state))) ?? Data())
-        for await notification in changes {
+        for await notification in JobChanges(changes) {
             try Task.checkCancellation()
             stream.send((try? JSONEncoder.rpc.encode(notification)) ?? Data())
         }
         try Task.checkCancellation()
         return try await supervisor.job(id)
     }
+}
+
+/// A job's events as `jobs.wait` sends them (`{"job","state"|"progress"}`), ending with the
+/// first final state (or when the daemon stops).
+struct JobChanges: AsyncSequence, Sendable {
+    let events: AsyncStream<DaemonEvent>
+
+    init(_ events: AsyncStream<DaemonEvent>) {
+        self.events = events
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var events: AsyncStream<DaemonEvent>.AsyncIterator
+        var ended = false
+
+        mutating func next() async -> JobNotification? {
+            while !ended, let event = await events.next() {
+                guard let job = event.job else { continue }
+                switch event.type {
+                case .jobState:
+                    ended = event.state.flatMap(JobState.init(rawValue:))?.isFinal ?? false
+                    return JobNotification(job: job, state: event.state, error: event.error)
+                case .jobProgress:
+                    return JobNotification(job: job, progress: event.progress)
+                default:
+                    continue
+                }
+            }
+            return nil
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(events: events.makeAsyncIterator()) }
 }

@@ -19,8 +19,6 @@ struct JobsState {
     /// The job the runner holds now.
     var withRunner: String?
     var progress: [String: JobProgress] = [:]
-    var watchers: [String: [Int: AsyncStream<JobNotification>.Continuation]] = [:]
-    var nextWatcher = 0
     /// Bumped whenever ComfyUI's memory changes hands: a /system_stats answer taken before is stale.
     var comfyEpoch = 0
     /// Jobs taken up after a restart that ComfyUI may already hold (submitted or running).
@@ -133,45 +131,27 @@ extension Supervisor {
             return nil
         }
         logger.info("job \(jobID) is \(state.rawValue)", metadata: error.map { ["job.error": "\($0)"] } ?? [:])
-        notify(jobID, JobNotification(job: jobID, state: state.rawValue, error: error))
         events.publish(DaemonEvent(.jobState, job: jobID, state: state.rawValue, error: error))
-        if state.isFinal {
-            metrics.jobFinished(state)
-            endWatchers(jobID)
-        }
+        if state.isFinal { metrics.jobFinished(state) }
         return updated
     }
 
     func progress(_ jobID: String, _ progress: JobProgress) {
         jobs.progress[jobID] = progress
-        notify(jobID, JobNotification(job: jobID, progress: progress))
         events.publish(DaemonEvent(.jobProgress, job: jobID, progress: progress))
     }
 
-    private func notify(_ jobID: String, _ notification: JobNotification) {
-        for watcher in jobs.watchers[jobID]?.values ?? [:].values { watcher.yield(notification) }
-    }
-
-    private func endWatchers(_ jobID: String) {
-        for watcher in jobs.watchers.removeValue(forKey: jobID)?.values ?? [:].values { watcher.finish() }
-    }
-
-    /// The job now and, unless it has ended, a stream of its changes until it does.
-    func watch(_ jobID: String) throws -> (JobInfo, AsyncStream<JobNotification>?) {
+    /// The job now and, unless it has ended, its events from now on (state changes and
+    /// progress, from the EventHub, which every change goes through anyway).
+    func watch(_ jobID: String) throws -> (JobInfo, AsyncStream<DaemonEvent>?) {
         let current = try job(jobID)
         guard !current.isFinal else { return (current, nil) }
-        let (stream, continuation) = AsyncStream<JobNotification>.makeStream()
-        let key = jobs.nextWatcher
-        jobs.nextWatcher += 1
-        jobs.watchers[jobID, default: [:]][key] = continuation
-        continuation.onTermination = { _ in Task { await self.unwatch(jobID, key) } }
-        return (current, stream)
+        // On the actor: no change can be published between the read and the subscription.
+        return (current, events.subscribe(filter: ["job"], job: jobID))
     }
 
-    private func unwatch(_ jobID: String, _ key: Int) { jobs.watchers[jobID]?[key] = nil }
-
     /// How many `jobs.wait` calls follow the job now (so a test can start work once one does).
-    public func watcherCount(_ jobID: String) -> Int { jobs.watchers[jobID]?.count ?? 0 }
+    public func watcherCount(_ jobID: String) -> Int { events.subscriberCount(job: jobID) }
 
     /// Cancels a job that waits in line at once; one the runner holds is handed to it (it
     /// deletes or interrupts it in ComfyUI). Returns false when the runner has it.
