@@ -73,60 +73,62 @@ public struct DaemonConfiguration: Sendable {
     }
 }
 
-/// The daemon's flags as typed, before defaults; each may also come from a `GPUCTL_*` variable.
-public struct DaemonFlags: Sendable {
-    public var socket: String?
-    public var stateDir: String?
-    public var config: String?
-    public var ollamaURL: String?
-    public var comfyUIURL: String?
-    public var vram: String?
-    public var reserve: String?
-    public var allowGroup: String?
-    public var logLevel: String?
-    public var gpuIndex: String?
-    public var loadTimeout: String?
-    public var minResidency: String?
-    public var workflows: String?
-    public var outputDir: String?
-    public var jobTimeout: String?
-    /// `HOST:PORT` for `/metrics`.
-    public var metricsListen: String?
-    /// Lets `metricsListen` name an address other than loopback.
-    public var metricsAllowRemote = false
+/// The daemon's settings as given on the command line, before the environment and defaults.
+public struct DaemonFlags: Sendable, Equatable {
+    /// Each given setting's text (a switch that is on: "1").
+    public var values: [DaemonSetting: String] = [:]
 
     public init(socket: String? = nil, stateDir: String? = nil, config: String? = nil, ollamaURL: String? = nil,
                 comfyUIURL: String? = nil, vram: String? = nil, reserve: String? = nil, allowGroup: String? = nil,
                 logLevel: String? = nil, gpuIndex: String? = nil, loadTimeout: String? = nil, minResidency: String? = nil,
                 workflows: String? = nil, outputDir: String? = nil, jobTimeout: String? = nil) {
-        self.workflows = workflows
-        self.outputDir = outputDir
-        self.jobTimeout = jobTimeout
-        self.loadTimeout = loadTimeout
-        self.minResidency = minResidency
-        self.socket = socket
-        self.stateDir = stateDir
-        self.config = config
-        self.ollamaURL = ollamaURL
-        self.comfyUIURL = comfyUIURL
-        self.vram = vram
-        self.reserve = reserve
-        self.allowGroup = allowGroup
-        self.logLevel = logLevel
-        self.gpuIndex = gpuIndex
+        let given: [(DaemonSetting, String?)] = [
+            (.socket, socket), (.stateDir, stateDir), (.config, config), (.ollamaURL, ollamaURL), (.comfyUIURL, comfyUIURL),
+            (.vram, vram), (.reserve, reserve), (.allowGroup, allowGroup), (.logLevel, logLevel), (.gpuIndex, gpuIndex),
+            (.loadTimeout, loadTimeout), (.minResidency, minResidency), (.workflows, workflows), (.outputDir, outputDir),
+            (.jobTimeout, jobTimeout),
+        ]
+        for case (let setting, let value?) in given { values[setting] = value }
     }
 
-    /// Every setting and its environment variable, for the docs and the environment file.
-    public static let environmentVariables = [
-        "GPUCTL_SOCKET", "GPUCTL_STATE_DIR", "GPUCTL_CONFIG", "GPUCTL_OLLAMA_URL", "GPUCTL_COMFYUI_URL",
-        "GPUCTL_VRAM", "GPUCTL_RESERVE", "GPUCTL_ALLOW_GROUP", "GPUCTL_LOG_LEVEL", "GPUCTL_GPU_INDEX",
-        "GPUCTL_LOAD_TIMEOUT", "GPUCTL_MIN_RESIDENCY", "GPUCTL_WORKFLOWS", "GPUCTL_OUTPUT_DIR", "GPUCTL_JOB_TIMEOUT",
-        "GPUCTL_METRICS_LISTEN", "GPUCTL_METRICS_ALLOW_REMOTE",
-    ]
+    public subscript(setting: DaemonSetting) -> String? {
+        get { values[setting] }
+        set { values[setting] = newValue }
+    }
+
+    /// Reads gpuctld's arguments: `--flag VALUE`, `--flag=VALUE`, and switches. A flag it does
+    /// not know is refused with the nearest one it does.
+    public init(arguments: [String]) throws(ConfigurationError) {
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            guard argument.hasPrefix("--") else {
+                throw ConfigurationError("'\(argument)' is not an option; every setting is a --flag (see gpuctld --help)")
+            }
+            let parts = argument.dropFirst(2).split(separator: "=", maxSplits: 1).map(String.init)
+            let name = parts.first ?? ""
+            guard let setting = DaemonSetting.allCases.first(where: { $0.flag == name }) else {
+                let hint = Suggestion.closest(to: name, in: DaemonSetting.allCases.map(\.flag)).map { "; did you mean --\($0)?" } ?? "; see gpuctld --help"
+                throw ConfigurationError("there is no option --\(name)\(hint)")
+            }
+            if setting.valueName == nil {
+                guard parts.count == 1 else { throw ConfigurationError("--\(setting.flag) is a switch and takes no value") }
+                values[setting] = "1"
+            } else if parts.count == 2 {
+                values[setting] = parts[1]
+            } else if let value = rest.popFirst(), !value.hasPrefix("--") {
+                values[setting] = value
+            } else {
+                throw ConfigurationError("--\(setting.flag) needs a value (\(setting.valueName!))")
+            }
+        }
+    }
+
+    /// Every setting's environment variable, for the docs and the environment file.
+    public static var environmentVariables: [String] { DaemonSetting.allCases.map(\.variable) }
 }
 
 /// A setting that cannot be used; the message names the flag, its variable and the fix.
-public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
@@ -137,67 +139,67 @@ extension DaemonConfiguration {
     public static func resolve(flags: DaemonFlags, environment: [String: String],
                                fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) },
                                isRoot: Bool = getuid() == 0) throws(ConfigurationError) -> DaemonConfiguration {
-        func value(_ flag: String?, _ variable: String) -> String? {
-            if let flag, !flag.isEmpty { return flag }
-            if let env = environment[variable], !env.isEmpty { return env }
+        func value(_ setting: DaemonSetting) -> String? {
+            if let flag = flags[setting], !flag.isEmpty { return flag }
+            if let env = environment[setting.variable], !env.isEmpty { return env }
             return nil
         }
-        let socket = SocketPath.resolve(flag: flags.socket, environment: environment)
-        let stateDir = value(flags.stateDir, "GPUCTL_STATE_DIR") ?? defaultStateDirectory(environment, isRoot: isRoot)
-        var catalog = value(flags.config, "GPUCTL_CONFIG")
+        let socket = SocketPath.resolve(flag: flags[.socket], environment: environment)
+        let stateDir = value(.stateDir) ?? defaultStateDirectory(environment, isRoot: isRoot)
+        var catalog = value(.config)
         if let path = catalog, !fileExists(path) {
-            throw ConfigurationError("--config / GPUCTL_CONFIG names \(path), which does not exist; create it (see models.json in the repository) or leave the setting out")
+            throw ConfigurationError("\(DaemonSetting.config.label) names \(path), which does not exist; create it (see models.json in the repository) or leave the setting out")
         }
         if catalog == nil {
             catalog = ["models.json", "/etc/gpuctl/models.json"].first(where: fileExists)
         }
         var configuration = DaemonConfiguration(socketPath: socket, stateDirectory: stateDir, catalogPath: catalog,
-                                                outputDirectory: value(flags.outputDir, "GPUCTL_OUTPUT_DIR"))
-        if let path = value(flags.workflows, "GPUCTL_WORKFLOWS") {
+                                                outputDirectory: value(.outputDir))
+        if let path = value(.workflows) {
             guard fileExists(path) else {
-                throw ConfigurationError("--workflows / GPUCTL_WORKFLOWS names \(path), which does not exist; point it at a folder of workflow templates (see Workflows/ in the repository) or leave it out")
+                throw ConfigurationError("\(DaemonSetting.workflows.label) names \(path), which does not exist; point it at a folder of workflow templates (see Workflows/ in the repository) or leave it out")
             }
             configuration.workflowsDirectory = path
         } else {
             configuration.workflowsDirectory = ["Workflows", "/etc/gpuctl/workflows"].first(where: fileExists)
         }
-        if let url = value(flags.ollamaURL, "GPUCTL_OLLAMA_URL") {
-            configuration.ollamaURL = try checkURL(url, flag: "--ollama-url", variable: "GPUCTL_OLLAMA_URL")
+        if let url = value(.ollamaURL) {
+            configuration.ollamaURL = try checkURL(url, .ollamaURL)
         }
-        if let url = value(flags.comfyUIURL, "GPUCTL_COMFYUI_URL") {
-            configuration.comfyUIURL = try checkURL(url, flag: "--comfyui-url", variable: "GPUCTL_COMFYUI_URL")
+        if let url = value(.comfyUIURL) {
+            configuration.comfyUIURL = try checkURL(url, .comfyUIURL)
         }
-        if let text = value(flags.vram, "GPUCTL_VRAM") {
-            configuration.declaredVRAM = try size(text, flag: "--vram", variable: "GPUCTL_VRAM")
+        if let text = value(.vram) {
+            configuration.declaredVRAM = try size(text, .vram)
         }
-        if let text = value(flags.reserve, "GPUCTL_RESERVE") {
-            configuration.reserve = try size(text, flag: "--reserve", variable: "GPUCTL_RESERVE")
+        if let text = value(.reserve) {
+            configuration.reserve = try size(text, .reserve)
         }
-        configuration.allowGroup = value(flags.allowGroup, "GPUCTL_ALLOW_GROUP")
-        if let text = value(flags.logLevel, "GPUCTL_LOG_LEVEL") {
+        configuration.allowGroup = value(.allowGroup)
+        if let text = value(.logLevel) {
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
                 let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
-                throw ConfigurationError("--log-level / GPUCTL_LOG_LEVEL is '\(text)'; use one of \(levels)")
+                throw ConfigurationError("\(DaemonSetting.logLevel.label) is '\(text)'; use one of \(levels)")
             }
             configuration.logLevel = level
         }
-        if let text = value(flags.gpuIndex, "GPUCTL_GPU_INDEX") {
+        if let text = value(.gpuIndex) {
             guard let index = Int(text), index >= 0 else {
-                throw ConfigurationError("--gpu-index / GPUCTL_GPU_INDEX is '\(text)'; use a card number such as 0")
+                throw ConfigurationError("\(DaemonSetting.gpuIndex.label) is '\(text)'; use a card number such as 0")
             }
             configuration.gpuIndex = index
         }
-        if let text = value(flags.loadTimeout, "GPUCTL_LOAD_TIMEOUT") {
-            configuration.loadTimeout = try duration(text, flag: "--load-timeout", variable: "GPUCTL_LOAD_TIMEOUT", minimum: .seconds(1))
+        if let text = value(.loadTimeout) {
+            configuration.loadTimeout = try duration(text, .loadTimeout, minimum: .seconds(1))
         }
-        if let text = value(flags.minResidency, "GPUCTL_MIN_RESIDENCY") {
-            configuration.minimumResidency = try duration(text, flag: "--min-residency", variable: "GPUCTL_MIN_RESIDENCY", minimum: .zero)
+        if let text = value(.minResidency) {
+            configuration.minimumResidency = try duration(text, .minResidency, minimum: .zero)
         }
-        if let text = value(flags.jobTimeout, "GPUCTL_JOB_TIMEOUT") {
-            configuration.jobTimeout = try duration(text, flag: "--job-timeout", variable: "GPUCTL_JOB_TIMEOUT", minimum: .seconds(1))
+        if let text = value(.jobTimeout) {
+            configuration.jobTimeout = try duration(text, .jobTimeout, minimum: .seconds(1))
         }
-        if let text = value(flags.metricsListen, "GPUCTL_METRICS_LISTEN") {
-            let remote = flags.metricsAllowRemote || ["1", "true", "yes"].contains(environment["GPUCTL_METRICS_ALLOW_REMOTE"]?.lowercased() ?? "")
+        if let text = value(.metricsListen) {
+            let remote = ["1", "true", "yes"].contains(value(.metricsAllowRemote)?.lowercased() ?? "")
             configuration.metricsListen = try ListenAddress.parse(text, allowRemote: remote)
         }
         configuration.systemd = SystemdEnvironment(environment: environment)
@@ -215,27 +217,27 @@ extension DaemonConfiguration {
         return "/var/lib/gpuctl"
     }
 
-    private static func checkURL(_ text: String, flag: String, variable: String) throws(ConfigurationError) -> String {
+    private static func checkURL(_ text: String, _ setting: DaemonSetting) throws(ConfigurationError) -> String {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
               url.host != nil else {
-            throw ConfigurationError("\(flag) / \(variable) is '\(text)'; write a URL like http://127.0.0.1:11434")
+            throw ConfigurationError("\(setting.label) is '\(text)'; write a URL like http://127.0.0.1:11434")
         }
         return text.hasSuffix("/") ? String(text.dropLast()) : text
     }
 
     /// A Go-style duration (`90s`, `5m`, `1h30m`), as Ollama's own settings are written.
-    private static func duration(_ text: String, flag: String, variable: String,
+    private static func duration(_ text: String, _ setting: DaemonSetting,
                                  minimum: Duration) throws(ConfigurationError) -> Duration {
         guard case .seconds(let seconds)? = KeepAlive(parsing: text), text != "0" || minimum == .zero,
               Duration.milliseconds(Int64(seconds * 1000)) >= minimum else {
-            throw ConfigurationError("\(flag) / \(variable) is '\(text)'; write a duration like 90s, 5m or 1h30m")
+            throw ConfigurationError("\(setting.label) is '\(text)'; write a duration like 90s, 5m or 1h30m")
         }
         return .milliseconds(Int64(seconds * 1000))
     }
 
-    private static func size(_ text: String, flag: String, variable: String) throws(ConfigurationError) -> ByteSize {
+    private static func size(_ text: String, _ setting: DaemonSetting) throws(ConfigurationError) -> ByteSize {
         guard let size = ByteSize(parsing: text) else {
-            throw ConfigurationError("\(flag) / \(variable) is '\(text)'; write a size like 24GiB or 512MiB")
+            throw ConfigurationError("\(setting.label) is '\(text)'; write a size like 24GiB or 512MiB")
         }
         return size
     }

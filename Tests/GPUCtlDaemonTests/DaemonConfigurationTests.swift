@@ -94,5 +94,28 @@ import Testing
             #expect(example.contains("#\(variable)="), "gpuctld.env.example lacks \(variable)")
             #expect(readme.contains("`\(variable)`"), "README lacks \(variable)")
         }
+        // The table is the settings' declaration, rendered: README shows it as it is.
+        #expect(readme.contains(DaemonSetting.markdownTable), "README's settings table should read:\n\(DaemonSetting.markdownTable)")
+    }
+
+    @Test func gpuctldReadsItsFlagsFromTheTable() throws {
+        let flags = try DaemonFlags(arguments: ["--socket", "/s.sock", "--vram=24GiB", "--metrics-allow-remote", "--log-level", "debug"])
+        #expect(flags[.socket] == "/s.sock" && flags[.vram] == "24GiB" && flags[.metricsAllowRemote] == "1" && flags[.logLevel] == "debug")
+        #expect(try flags == DaemonFlags(arguments: ["--socket=/s.sock", "--vram", "24GiB", "--metrics-allow-remote", "--log-level=debug"]))
+        #expect(throws: ConfigurationError("there is no option --state-dri; did you mean --state-dir?")) {
+            try DaemonFlags(arguments: ["--state-dri", "/x"])
+        }
+        #expect(throws: ConfigurationError("--vram needs a value (SIZE)")) { try DaemonFlags(arguments: ["--vram"]) }
+        #expect(throws: ConfigurationError("--metrics-allow-remote is a switch and takes no value")) {
+            try DaemonFlags(arguments: ["--metrics-allow-remote=yes"])
+        }
+        #expect(throws: ConfigurationError("'serve' is not an option; every setting is a --flag (see gpuctld --help)")) {
+            try DaemonFlags(arguments: ["serve"])
+        }
+        // The switch from the environment, as before.
+        let configuration = try DaemonConfiguration.resolve(flags: DaemonFlags(arguments: ["--metrics-listen", "0.0.0.0:9464"]),
+                                                            environment: ["GPUCTL_METRICS_ALLOW_REMOTE": "1", "HOME": "/h"],
+                                                            fileExists: { _ in false }, isRoot: false)
+        #expect(configuration.metricsListen != nil)
     }
 }

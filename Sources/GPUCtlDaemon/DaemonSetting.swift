@@ -1,0 +1,116 @@
+/// Every daemon setting, declared once: its flag, its `GPUCTL_*` variable, its default and what
+/// it does. gpuctld's flag parsing and `--help`, the configuration's resolution, the README's
+/// table (`markdownTable`, checked by a test) and the environment file's check all read this.
+public enum DaemonSetting: String, CaseIterable, Sendable {
+    case socket, stateDir, config, ollamaURL, comfyUIURL, vram, reserve, allowGroup, logLevel, gpuIndex
+    case loadTimeout, workflows, outputDir, jobTimeout, metricsListen, metricsAllowRemote, minResidency
+
+    /// The long flag, without its dashes.
+    public var flag: String {
+        switch self {
+        case .socket: "socket"
+        case .stateDir: "state-dir"
+        case .config: "config"
+        case .ollamaURL: "ollama-url"
+        case .comfyUIURL: "comfyui-url"
+        case .vram: "vram"
+        case .reserve: "reserve"
+        case .allowGroup: "allow-group"
+        case .logLevel: "log-level"
+        case .gpuIndex: "gpu-index"
+        case .loadTimeout: "load-timeout"
+        case .workflows: "workflows"
+        case .outputDir: "output-dir"
+        case .jobTimeout: "job-timeout"
+        case .metricsListen: "metrics-listen"
+        case .metricsAllowRemote: "metrics-allow-remote"
+        case .minResidency: "min-residency"
+        }
+    }
+
+    /// The environment variable read when the flag is not given.
+    public var variable: String { "GPUCTL_" + flag.uppercased().replacingOccurrences(of: "-", with: "_") }
+
+    /// What the flag takes (`PATH`, `SIZE`, …); nil for a switch.
+    public var valueName: String? {
+        switch self {
+        case .socket, .config: "PATH"
+        case .stateDir, .workflows, .outputDir: "DIR"
+        case .ollamaURL, .comfyUIURL: "URL"
+        case .vram, .reserve: "SIZE"
+        case .allowGroup: "NAME"
+        case .logLevel: "LEVEL"
+        case .gpuIndex: "N"
+        case .loadTimeout, .jobTimeout, .minResidency: "DURATION"
+        case .metricsListen: "HOST:PORT"
+        case .metricsAllowRemote: nil
+        }
+    }
+
+    /// The default, as the docs write it (Markdown).
+    public var defaultText: String {
+        switch self {
+        case .socket: "`$XDG_RUNTIME_DIR/gpuctl/gpuctld.sock`, else `/run/gpuctl/gpuctld.sock`"
+        case .stateDir: "`$STATE_DIRECTORY`, `~/.local/state/gpuctl`, or `/var/lib/gpuctl` as root"
+        case .config: "`./models.json`, then `/etc/gpuctl/models.json`"
+        case .ollamaURL: "`http://127.0.0.1:11434`"
+        case .comfyUIURL: "`http://127.0.0.1:8188`"
+        case .vram, .allowGroup, .metricsListen: "none"
+        case .reserve: "`512MiB`"
+        case .logLevel: "`info`"
+        case .gpuIndex: "`0`"
+        case .loadTimeout: "`5m`"
+        case .workflows: "`./Workflows`, then `/etc/gpuctl/workflows`"
+        case .outputDir: "`STATE_DIR/outputs`"
+        case .jobTimeout: "`1h`"
+        case .metricsAllowRemote: "off"
+        case .minResidency: "`2s`"
+        }
+    }
+
+    /// What it does (Markdown; empty when the flag says it all).
+    public var about: String {
+        switch self {
+        case .socket: "the socket served"
+        case .stateDir: "the SQLite store"
+        case .config: "the model catalog"
+        case .ollamaURL, .comfyUIURL: ""
+        case .vram: "the card's total when no GPU can be read"
+        case .reserve: "kept free for the desktop and CUDA contexts"
+        case .allowGroup: "members may use the socket (it is given to this group)"
+        case .logLevel: "trace … critical"
+        case .gpuIndex: "which card on a multi-GPU machine"
+        case .loadTimeout: "how long Ollama may take to send the first byte of an answer (a model load included)"
+        case .workflows: "ComfyUI workflow templates; a broken one is reported by name and skipped"
+        case .outputDir: "where each job's output files are saved, one folder per job id"
+        case .jobTimeout: "how long a ComfyUI job may run (unless it sets its own `timeout`) before it is interrupted and failed"
+        case .metricsListen: "serve Prometheus metrics at `http://HOST:PORT/metrics`; loopback addresses only (`127.0.0.1:9464`, `[::1]:9464`)"
+        case .metricsAllowRemote: "let `--metrics-listen` name another address (metrics name your models and jobs)"
+        case .minResidency: "a loaded model stays at least this long before another model's request may evict it (the swap-rate limit; `models.swap` and `models.unload` ignore it)"
+        }
+    }
+
+    /// How errors name it: `--state-dir / GPUCTL_STATE_DIR`.
+    public var label: String { "--\(flag) / \(variable)" }
+
+    /// README's table of settings, as it must read.
+    public static var markdownTable: String {
+        var lines = ["| flag | variable | default | |", "|---|---|---|---|"]
+        for setting in allCases {
+            let flag = "`--\(setting.flag)\(setting.valueName.map { " \($0)" } ?? "")`"
+            let variable = "`\(setting.variable)`" + (setting.valueName == nil ? " (`1`)" : "")
+            lines.append("| \(flag) | \(variable) | \(setting.defaultText) |" + (setting.about.isEmpty ? " |" : " \(setting.about) |"))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// gpuctld's `--help` list of options.
+    public static var helpText: String {
+        allCases.map { setting in
+            let head = "--\(setting.flag)\(setting.valueName.map { " \($0)" } ?? "")"
+            let about = setting.about.isEmpty ? "" : "\(setting.about.replacingOccurrences(of: "`", with: "")) "
+            let defaultText = setting.defaultText.replacingOccurrences(of: "`", with: "")
+            return "  \(head)\n      \(about)(\(setting.variable); default \(defaultText))"
+        }.joined(separator: "\n")
+    }
+}
