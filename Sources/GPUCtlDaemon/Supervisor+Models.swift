@@ -179,7 +179,10 @@ extension Supervisor {
         return true
     }
 
-    func setKeepAlive(_ keepAlive: KeepAlive, for model: String) { residency.keepAliveOverrides[model] = keepAlive }
+    func setKeepAlive(_ keepAlive: KeepAlive, for model: String) {
+        residency.keepAliveOverrides[model] = keepAlive
+        publish()
+    }
 
     /// Feeds the Scheduler and carries out what it decides.
     func apply(_ event: Scheduler.Event) {
@@ -188,6 +191,7 @@ extension Supervisor {
         announceResidencyChanges(since: before)
         for action in actions { execute(action) }
         resolveUnloadWaiters(failed: nil)
+        publish()
     }
 
     /// Ollama models on the card now (loaded, or loaded and being unloaded), and their bytes.

@@ -9,17 +9,18 @@ extension Supervisor {
     }
 
     /// The catalog's Ollama models merged with what is resident, then models only Ollama has.
-    func modelsList() -> ModelsListResult {
-        let scheduler = residency.scheduler
+    nonisolated func modelsList() -> ModelsListResult {
+        let snapshot = published.current
+        let scheduler = snapshot.scheduler
         let waiting = scheduler.waitingByModel
         var names = catalog.models.filter { $0.backend == .ollama }.map(\.name)
         names += scheduler.residentBytes.keys.filter { !names.contains($0) }.sorted()
         let entries = names.map { name -> ModelEntry in
             let spec = catalog.model(named: name)
             let resident = scheduler.resident(name)
-            let running = residency.lastRunning[name]
+            let running = snapshot.lastRunning[name]
             let learned = (try? store.footprint(subject: Self.footprintSubject(name)))?.peakBytes
-            let keepAlive = residency.keepAliveOverrides[name] ?? spec?.keepAlive
+            let keepAlive = snapshot.keepAliveOverrides[name] ?? spec?.keepAlive
             return ModelEntry(
                 name: name, aliases: spec?.aliases ?? [], inCatalog: spec != nil,
                 state: resident?.phase.rawValue ?? "absent",
@@ -28,21 +29,22 @@ extension Supervisor {
                 size: running.map { ByteSize(bytes: $0.size) },
                 sizeVRAM: resident.map { ByteSize(bytes: $0.bytes) },
                 expiresAt: resident == nil ? nil : running?.expiresAt,
-                lastUsed: residency.lastUsed[name].map { $0.formatted(.iso8601) },
+                lastUsed: snapshot.lastUsed[name].map { $0.formatted(.iso8601) },
                 inFlight: resident?.inFlight ?? 0, waiting: waiting[name] ?? 0,
                 priority: spec?.priority ?? ModelSpec.defaultPriority, pinned: spec?.pinned ?? false,
                 keepAlive: keepAlive?.description, fallback: spec?.fallback)
         }
-        return ModelsListResult(models: entries, budget: budget, used: ByteSize(bytes: scheduler.usedBytes))
+        return ModelsListResult(models: entries, budget: Self.budget(snapshot.gpu, configuration),
+                                used: ByteSize(bytes: scheduler.usedBytes))
     }
 }
 
 extension Supervisor {
     /// One line for `systemctl status` (systemd's STATUS=): budget, what is resident, jobs,
     /// backends. Built from state the Supervisor holds; never waits on a backend.
-    func statusLine() -> String {
+    nonisolated func statusLine() -> String {
         let status = status()
-        let resident = residentNames()
+        let resident = published.current.scheduler.residentBytes.keys.sorted()
         let models = resident.isEmpty ? "no model loaded" : "\(resident.count) loaded (\(resident.joined(separator: ", ")))"
         let jobs = status.jobs
         func backend(_ name: String, _ state: BackendStatus) -> String { "\(name) \(state.state.rawValue)" }
@@ -53,20 +55,21 @@ extension Supervisor {
 
 extension Supervisor {
     /// What the metrics gauges show now.
-    func metricsSnapshot() -> MetricsSnapshot {
-        let models = residency.scheduler.residentBytes
-        let comfyBytes = residency.scheduler.resident(.comfyui)?.bytes ?? 0
+    nonisolated func metricsSnapshot() -> MetricsSnapshot {
+        let snapshot = published.current
+        let models = snapshot.scheduler.residentBytes
+        let comfyBytes = snapshot.scheduler.resident(.comfyui)?.bytes ?? 0
         return MetricsSnapshot(
-            budget: budget, vramUsed: gpu.used.bytes,
+            budget: Self.budget(snapshot.gpu, configuration), vramUsed: snapshot.gpu.used.bytes,
             leased: ["ollama": models.values.reduce(0, +), "comfyui": comfyBytes],
             modelsResident: models.count,
-            queueDepth: ["models": residency.scheduler.waitingByClass, "jobs": residency.scheduler.waitingJobsByClass],
-            backendsUp: backends.byBackend.mapValues { $0.state == .up },
+            queueDepth: ["models": snapshot.scheduler.waitingByClass, "jobs": snapshot.scheduler.waitingJobsByClass],
+            backendsUp: snapshot.backends.byBackend.mapValues { $0.state == .up },
             eventSubscribers: events.subscriberCount)
     }
 
     /// The `metrics` method and `/metrics`: every family in Prometheus' text format.
-    public func metricsText() -> String {
+    public nonisolated func metricsText() -> String {
         metrics.exposition(metricsSnapshot())
     }
 }

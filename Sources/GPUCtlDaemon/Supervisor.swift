@@ -13,9 +13,11 @@ public actor Supervisor {
     /// The ComfyUI workflow templates read at start.
     let workflows: WorkflowCatalog
     let store: JobStore
-    private let startedAt = ContinuousClock.now
+    let startedAt = ContinuousClock.now
     /// Where `/metrics` is served, once the HTTP listener is bound.
-    private var metricsURL: String?
+    var metricsURL: String?
+    /// The read models' state, published after every change (ReadModels.swift).
+    nonisolated let published: PublishedSnapshot
     let logger: Logger
     private(set) var gpu: GPUStatus
     /// Each backend's last probe, keyed by backend.
@@ -52,12 +54,14 @@ public actor Supervisor {
             name: "declared (no GPU readable)", total: declared, used: ByteSize(bytes: 0), free: declared,
             source: .declared, processes: [])
         self.gpu = gpu
-        self.backends = BackendsStatus([.ollama: BackendStatus(url: configuration.ollamaURL),
-                                        .comfyui: BackendStatus(url: configuration.comfyUIURL)])
+        let backends = BackendsStatus([.ollama: BackendStatus(url: configuration.ollamaURL),
+                                       .comfyui: BackendStatus(url: configuration.comfyUIURL)])
+        self.backends = backends
         var scheduler = Scheduler(budget: Self.budget(gpu, configuration).budget.bytes,
                                   policies: Self.policies(catalog: catalog, store: store, logger: logger))
         scheduler.minimumResidency = configuration.minimumResidency
         self.residency = ResidencyState(scheduler: scheduler)
+        self.published = PublishedSnapshot(SupervisorSnapshot(gpu: gpu, backends: backends, scheduler: scheduler))
     }
 
     static func budget(_ gpu: GPUStatus, _ configuration: DaemonConfiguration) -> BudgetStatus {
@@ -68,37 +72,9 @@ public actor Supervisor {
 
     var budget: BudgetStatus { Self.budget(gpu, configuration) }
 
-    /// One snapshot for the `status` method.
-    public func status() -> StatusResult {
-        let jobs: JobCounts
-        do {
-            jobs = try store.jobCounts()
-        } catch {
-            logger.error("could not count jobs: \(error.message)")
-            jobs = JobCounts()
-        }
-        let elapsed = ContinuousClock.now - startedAt
-        return StatusResult(
-            daemon: DaemonStatus(
-                version: GPUCtlVersion.current, pid: ProcessInfo.processInfo.processIdentifier,
-                uptimeSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-                socket: configuration.socketPath, stateDir: configuration.stateDirectory, metricsURL: metricsURL),
-            gpu: gpu,
-            budget: budget,
-            backends: backendsWithHoldings,
-            catalog: catalog.summary(path: configuration.catalogPath),
-            jobs: jobs)
-    }
-
-    func setMetricsURL(_ url: String) { metricsURL = url }
-
-    /// The backends' last probes, each with what the Scheduler charges it on the card now.
-    var backendsWithHoldings: BackendsStatus {
-        var result = backends
-        let scheduler = residency.scheduler
-        result[.ollama].held = ByteSize(bytes: scheduler.residentBytes.values.reduce(0, +))
-        result[.comfyui].held = ByteSize(bytes: scheduler.resident(.comfyui)?.bytes ?? 0)
-        return result
+    func setMetricsURL(_ url: String) {
+        metricsURL = url
+        publish()
     }
 
     /// `workflows.list`: each template with its parameters and VRAM, and what was skipped.
@@ -130,6 +106,7 @@ public actor Supervisor {
         case .failure(let error):
             if gpu.lastError != error.message { logger.warning("GPU sample failed: \(error.message)") }
             gpu.lastError = error.message
+            publish()
         }
     }
 
@@ -143,6 +120,7 @@ public actor Supervisor {
                                        error: status.state == .up ? nil : status.lastError))
         }
         backends[backend] = status
+        publish()
         // The job lane waits for its backend; model requests go to Ollama whatever its state
         // (an unreachable Ollama fails them with a sentence of its own).
         if backend == Scheduler.jobBackend, residency.scheduler.available.contains(backend) != (status.state == .up) {
