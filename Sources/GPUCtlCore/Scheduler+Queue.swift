@@ -9,6 +9,8 @@ extension Scheduler {
         private var byModel: [String: [RequestID]] = [:]
         private var interactive = Line()
         private var batch = Line()
+        /// Kept as requests come and go, so metrics and read models never walk the queue.
+        private(set) var countsByClass: [JobClass: Int] = [:]
 
         /// Ids in arrival order; removed ones are skipped lazily when they reach the head.
         struct Line: Sendable {
@@ -36,13 +38,15 @@ extension Scheduler {
         var count: Int { entries.count }
         var isEmpty: Bool { entries.isEmpty }
         var countsByModel: [String: Int] { byModel.mapValues(\.count).filter { $0.value > 0 } }
-        /// Waiting requests per class (a walk over them: for metrics, not for decisions).
-        var countsByClass: [JobClass: Int] {
-            entries.values.reduce(into: [:]) { $0[$1.requestClass, default: 0] += 1 }
+
+        private mutating func count(_ request: Waiting, _ change: Int) {
+            let next = countsByClass[request.requestClass, default: 0] + change
+            countsByClass[request.requestClass] = next > 0 ? next : nil
         }
 
         mutating func append(_ request: Waiting) {
             entries[request.id] = request
+            count(request, 1)
             byModel[request.model, default: []].append(request.id)
             if request.requestClass == .interactive { interactive.append(request.id) } else { batch.append(request.id) }
         }
@@ -50,6 +54,7 @@ extension Scheduler {
         @discardableResult
         mutating func remove(_ id: RequestID) -> Waiting? {
             guard let request = entries.removeValue(forKey: id) else { return nil }
+            count(request, -1)
             byModel[request.model]?.removeAll { $0 == id }
             if byModel[request.model]?.isEmpty == true { byModel[request.model] = nil }
             interactive.compact(entries)
@@ -62,7 +67,9 @@ extension Scheduler {
         /// Removes and returns every request waiting for `model`, oldest first.
         mutating func takeAll(for model: String) -> [Waiting] {
             guard let ids = byModel.removeValue(forKey: model) else { return [] }
-            return ids.compactMap { entries.removeValue(forKey: $0) }
+            let taken = ids.compactMap { entries.removeValue(forKey: $0) }
+            for request in taken { count(request, -1) }
+            return taken
         }
 
         /// Every request waiting for `model` now waits for `other` (its fallback), except exact

@@ -10,11 +10,41 @@ import OllamaClient
 struct SupervisorSnapshot: Sendable {
     var gpu: GPUStatus
     var backends: BackendsStatus
-    var scheduler: Scheduler
+    var scheduler: SchedulerView
     var lastRunning: [String: RunningModel] = [:]
     var lastUsed: [String: Date] = [:]
     var keepAliveOverrides: [String: KeepAlive] = [:]
     var metricsURL: String?
+}
+
+/// What the read models need of the Scheduler, copied in O(models), never O(waiting requests):
+/// a copy of the Scheduler itself would make its next change copy its whole queue.
+struct SchedulerView: Sendable {
+    var residents: [Holder: Scheduler.Resident] = [:]
+    /// Each known model's footprint (its policy's).
+    var footprints: [String: UInt64] = [:]
+    var waitingByModel: [String: Int] = [:]
+    var waitingByClass: [JobClass: Int] = [:]
+    var waitingJobsByClass: [JobClass: Int] = [:]
+
+    init() {}
+
+    init(_ scheduler: Scheduler, models: [String]) {
+        residents = scheduler.residents
+        for name in models + scheduler.residentBytes.keys {
+            if let policy = scheduler.policy(name) { footprints[name] = policy.footprint }
+        }
+        waitingByModel = scheduler.waitingByModel
+        waitingByClass = scheduler.waitingByClass
+        waitingJobsByClass = scheduler.waitingJobsByClass
+    }
+
+    var residentBytes: [String: UInt64] {
+        Dictionary(uniqueKeysWithValues: residents.compactMap { holder, resident in holder.model.map { ($0, resident.bytes) } })
+    }
+    var usedBytes: UInt64 { residents.values.reduce(0) { $0 + $1.bytes } }
+    func resident(_ model: String) -> Scheduler.Resident? { residents[.model(model)] }
+    func resident(_ backend: Backend) -> Scheduler.Resident? { residents[.backend(backend)] }
 }
 
 /// The latest snapshot, behind a lock.
@@ -34,7 +64,8 @@ extension Supervisor {
     /// Publishes the state the read models are built from (called after every change).
     func publish() {
         published.publish(SupervisorSnapshot(
-            gpu: gpu, backends: backends, scheduler: residency.scheduler, lastRunning: residency.lastRunning,
+            gpu: gpu, backends: backends, scheduler: SchedulerView(residency.scheduler, models: ollamaModelNames),
+            lastRunning: residency.lastRunning,
             lastUsed: residency.lastUsed, keepAliveOverrides: residency.keepAliveOverrides, metricsURL: metricsURL))
     }
 
@@ -62,10 +93,15 @@ extension Supervisor {
     }
 
     /// The backends' last probes, each with what the Scheduler charges it on the card now.
-    static func withHoldings(_ backends: BackendsStatus, _ scheduler: Scheduler) -> BackendsStatus {
+    static func withHoldings(_ backends: BackendsStatus, _ scheduler: SchedulerView) -> BackendsStatus {
         var result = backends
         result[.ollama].held = ByteSize(bytes: scheduler.residentBytes.values.reduce(0, +))
         result[.comfyui].held = ByteSize(bytes: scheduler.resident(.comfyui)?.bytes ?? 0)
         return result
     }
+}
+
+extension Supervisor {
+    /// The catalog's Ollama models, by name.
+    nonisolated var ollamaModelNames: [String] { catalog.models.filter { $0.backend == .ollama }.map(\.name) }
 }

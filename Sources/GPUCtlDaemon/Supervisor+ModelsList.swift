@@ -25,7 +25,7 @@ extension Supervisor {
                 name: name, aliases: spec?.aliases ?? [], inCatalog: spec != nil,
                 state: resident?.phase.rawValue ?? "absent",
                 declaredVRAM: spec?.vram, learnedVRAM: learned.map { ByteSize(bytes: UInt64(max(0, $0))) },
-                footprint: scheduler.policy(name).map { ByteSize(bytes: $0.footprint) },
+                footprint: scheduler.footprints[name].map { ByteSize(bytes: $0) },
                 size: running.map { ByteSize(bytes: $0.size) },
                 sizeVRAM: resident.map { ByteSize(bytes: $0.bytes) },
                 expiresAt: resident == nil ? nil : running?.expiresAt,

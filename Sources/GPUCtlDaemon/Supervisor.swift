@@ -61,7 +61,7 @@ public actor Supervisor {
                                   policies: Self.policies(catalog: catalog, store: store, logger: logger))
         scheduler.minimumResidency = configuration.minimumResidency
         self.residency = ResidencyState(scheduler: scheduler)
-        self.published = PublishedSnapshot(SupervisorSnapshot(gpu: gpu, backends: backends, scheduler: scheduler))
+        self.published = PublishedSnapshot(SupervisorSnapshot(gpu: gpu, backends: backends, scheduler: SchedulerView()))
     }
 
     static func budget(_ gpu: GPUStatus, _ configuration: DaemonConfiguration) -> BudgetStatus {

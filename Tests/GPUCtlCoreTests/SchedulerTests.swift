@@ -157,6 +157,22 @@ import Testing
         #expect(served + failed == Int(nextID - 1))
         #expect(s.waitingCount == 0)
     }
+
+    /// Kept as requests come and go (read models and metrics never walk the queue).
+    @Test func waitingCountsPerClassFollowArrivalsRunsAndCancels() {
+        var s = scheduler(budget: 8 << 30, ["a": .init(footprint: 6 * Self.gib), "b": .init(footprint: 6 * Self.gib)])
+        _ = s.handle(.requested(1, model: "a", requestClass: .interactive), now: at(0))
+        _ = s.handle(.requested(2, model: "b", requestClass: .batch), now: at(0))
+        _ = s.handle(.requested(3, model: "b", requestClass: .interactive), now: at(0))
+        // 1 loads "a" and is no longer counted once it runs; "b" waits.
+        #expect(s.waitingByClass == [.interactive: 2, .batch: 1])
+        _ = s.handle(.loaded(model: "a", bytes: 6 * Self.gib), now: at(1))
+        #expect(s.waitingByClass == [.interactive: 1, .batch: 1])
+        _ = s.handle(.cancelled(2), now: at(2))
+        #expect(s.waitingByClass == [.interactive: 1])
+        _ = s.handle(.cancelled(3), now: at(2))
+        #expect(s.waitingByClass == [:])
+    }
 }
 
 /// A tiny deterministic generator, so a failing seed can be replayed.
