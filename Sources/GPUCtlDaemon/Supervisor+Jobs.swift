@@ -6,7 +6,8 @@ import GPUCtlStore
 
 /// What the job runner is told: a job to run, what ComfyUI's /ws says, time passing, a cancel.
 enum RunnerInput: Sendable {
-    case admitted(AdmittedJob)
+    /// The Scheduler gave ComfyUI to this job; `resumed`: ComfyUI may hold it already.
+    case admitted(jobID: String, resumed: Bool)
     case comfy(ComfyStreamItem)
     case tick
     case cancel(String)
@@ -53,7 +54,7 @@ extension Supervisor {
 
     /// At start: jobs ComfyUI may hold (submitted, running) are resumed first and reconciled by
     /// the runner; admitted ones go back in line; queued ones keep their order. Returns how many.
-    func restoreJobs() -> Int {
+    func restoreJobs() async -> Int {
         do {
             let open = try store.jobs(in: [.submitted, .running, .admitted, .queued])
             for record in open where record.state == .submitted || record.state == .running {
@@ -62,7 +63,7 @@ extension Supervisor {
             }
             for var record in open where record.state == .admitted || record.state == .queued {
                 if record.state == .admitted {
-                    record = try store.transition(jobID: record.id, to: .queued, error: nil)
+                    record = try await store.transitionWaiting(jobID: record.id, to: .queued)
                 }
                 request(record, resumed: false)
             }
@@ -76,26 +77,18 @@ extension Supervisor {
     /// The Scheduler gave ComfyUI to a job: recorded, then handed to the runner.
     func jobAdmitted(_ id: Scheduler.RequestID) {
         guard let jobID = jobs.jobOf[id] else { return apply(.finished(id)) }
-        let record: JobRecord
-        if jobs.resumed.remove(jobID) != nil {
-            // ComfyUI may hold it: the runner reconciles it as it was.
-            guard let stored = try? store.job(id: jobID), !stored.state.isFinal else { return apply(.finished(id)) }
-            record = stored
-        } else {
-            // Queued: one write moves it on (and refuses a job that ended meanwhile).
-            guard let admitted = self.record(jobID, .admitted) else { return apply(.finished(id)) }
-            record = admitted
-        }
+        // The runner records it admitted (or, resumed, reads it as it was), off this actor.
+        let resumed = jobs.resumed.remove(jobID) != nil
         jobs.withRunner = jobID
         jobs.comfyEpoch += 1
-        runner.yield(.admitted(AdmittedJob(record)))
+        runner.yield(.admitted(jobID: jobID, resumed: resumed))
     }
 
     /// The Scheduler refused a job (it can never fit).
     func jobRefused(_ id: Scheduler.RequestID, _ failure: Scheduler.Failure) {
         guard let jobID = jobs.jobOf.removeValue(forKey: id) else { return }
         jobs.requestOf[jobID] = nil
-        record(jobID, .failed, error: refusal(for: failure).jobMessage(jobID))
+        work.yield(.recordJob(jobID, .failed, error: refusal(for: failure).jobMessage(jobID)))
     }
 
     /// The runner is done with a job (it ended, or goes back in line): ComfyUI is free again.
@@ -110,22 +103,24 @@ extension Supervisor {
 
     /// ComfyUI could not be reached before it took the job: the job goes back in line, first,
     /// and waits for ComfyUI (never failed for that alone).
-    func requeue(_ jobID: String, reason: String) {
+    func requeue(_ jobID: String, reason: String) async {
         jobReleased(jobID)
-        guard let queued = self.record(jobID, .queued, error: nil) else { return }
+        guard let queued = await record(jobID, .queued, error: nil) else { return }
         logger.warning("job \(jobID) waits for ComfyUI: \(reason)")
         apply(.backendAvailable(.comfyui, false))
         request(queued, resumed: true)
     }
 
     /// Records a state change, then tells those waiting on the job. nil when it had already
-    /// ended (a late event: the first end wins).
+    /// ended (a late event: the first end wins). Written on the store's own writer, off the
+    /// actor: the Supervisor never waits on SQLite for a job's state.
     @discardableResult
-    func record(_ jobID: String, _ state: JobState, error: String? = nil, result: String? = nil,
-                countAttempt: Bool = false) -> JobRecord? {
+    nonisolated func record(_ jobID: String, _ state: JobState, error: String? = nil, result: String? = nil,
+                            countAttempt: Bool = false) async -> JobRecord? {
         let updated: JobRecord
         do {
-            updated = try store.transition(jobID: jobID, to: state, error: error, result: result, countAttempt: countAttempt)
+            updated = try await store.transitionWaiting(jobID: jobID, to: state, error: error, result: result,
+                                                        countAttempt: countAttempt)
         } catch {
             logger.warning("job \(jobID): \(error.message)")
             return nil
@@ -155,7 +150,7 @@ extension Supervisor {
 
     /// Cancels a job that waits in line at once; one the runner holds is handed to it (it
     /// deletes or interrupts it in ComfyUI). Returns false when the runner has it.
-    func cancelWaiting(job jobID: String) throws -> Bool {
+    func cancelWaiting(job jobID: String) async throws -> Bool {
         let record = try stored(jobID)
         guard !record.state.isFinal else {
             throw JobError.alreadyEnded(jobID, record.state)
@@ -168,8 +163,14 @@ extension Supervisor {
             jobs.jobOf[id] = nil
             apply(.cancelled(id))
         }
-        self.record(jobID, .cancelled, error: "cancelled before it ran")
+        await self.record(jobID, .cancelled, error: "cancelled before it ran")
         return true
+    }
+
+    /// A job the runner takes up again after a restart, as stored; nil when it ended meanwhile.
+    nonisolated func storedOpenJob(_ jobID: String) -> JobRecord? {
+        guard let stored = try? store.job(id: jobID), !stored.state.isFinal else { return nil }
+        return stored
     }
 
     /// The job's row, or `job_not_found`; a store failure is `internal`.

@@ -104,6 +104,15 @@ extension Supervisor {
 
     func remember(embeddingOnly: Bool, for model: String) { residency.embeddingOnly[model] = embeddingOnly }
 
+    /// Saves a measured size as the model's learned footprint (off the actor, by the worker).
+    nonisolated func saveFootprint(_ model: String, bytes: UInt64) {
+        do {
+            _ = try store.recordFootprint(subject: Self.footprintSubject(model), bytes: bytes)
+        } catch {
+            logger.error("could not record the footprint of \(model): \(error.message)")
+        }
+    }
+
     /// A load ended. Its measured size becomes the model's learned footprint.
     func loadFinished(_ model: String, result: Result<RunningModel, Error>, duration: Duration) {
         residency.epoch += 1
@@ -111,11 +120,7 @@ extension Supervisor {
         case .success(let running):
             residency.lastLoad[model] = (.now, duration)
             residency.lastRunning[model] = running
-            do {
-                _ = try store.recordFootprint(subject: Self.footprintSubject(model), bytes: running.sizeVRAM)
-            } catch {
-                logger.error("could not record the footprint of \(model): \(error.message)")
-            }
+            work.yield(.recordFootprint(model: model, bytes: running.sizeVRAM))
             if var policy = residency.scheduler.policy(model), running.sizeVRAM > policy.footprint {
                 policy.footprint = running.sizeVRAM
                 apply(.policyChanged(model: model, policy))

@@ -51,22 +51,39 @@ extension JobStore {
     public func transition(jobID: String, to state: JobState, error: String? = nil, result: String? = nil,
                            countAttempt: Bool = false, at now: Date = Date()) throws(StoreError) -> JobRecord {
         try write("update a job") { db in
-            guard var job = try Self.job(db, id: jobID) else {
-                throw StoreError("job \(jobID) does not exist")
+            try Self.transition(db, jobID: jobID, to: state, error: error, result: result, countAttempt: countAttempt, at: now)
+        }
+    }
+
+    /// One state change and its event; final states never change.
+    private static func transition(_ db: Database, jobID: String, to state: JobState, error: String?, result: String?,
+                                   countAttempt: Bool, at now: Date) throws -> JobRecord {
+        guard var job = try Self.job(db, id: jobID) else { throw StoreError("job \(jobID) does not exist") }
+        guard !job.state.isFinal else { throw StoreError("job \(jobID) already ended as \(job.state.rawValue)") }
+        job.state = state
+        job.updatedAt = now
+        if let error { job.error = error }
+        if let result { job.result = result }
+        if countAttempt { job.attempts += 1 }
+        try db.cachedStatement(sql: """
+            UPDATE jobs SET state = ?, updated_at = ?, error = ?, result = ?, attempts = ? WHERE id = ?
+            """).execute(arguments: [job.state.rawValue, StoreDate.text(now), job.error, job.result, job.attempts, jobID])
+        try addEvent(db, jobID: jobID, at: now, state: state, message: error)
+        return job
+    }
+
+    /// `transition`, written on the store's own writer: the caller is suspended, not blocked
+    /// (the Supervisor's actor never waits on SQLite for a state change).
+    public func transitionWaiting(jobID: String, to state: JobState, error: String? = nil, result: String? = nil,
+                                  countAttempt: Bool = false) async throws(StoreError) -> JobRecord {
+        do {
+            return try await writer.write { db in
+                try Self.transition(db, jobID: jobID, to: state, error: error, result: result, countAttempt: countAttempt, at: Date())
             }
-            guard !job.state.isFinal else {
-                throw StoreError("job \(jobID) already ended as \(job.state.rawValue)")
-            }
-            job.state = state
-            job.updatedAt = now
-            if let error { job.error = error }
-            if let result { job.result = result }
-            if countAttempt { job.attempts += 1 }
-            try db.cachedStatement(sql: """
-                UPDATE jobs SET state = ?, updated_at = ?, error = ?, result = ?, attempts = ? WHERE id = ?
-                """).execute(arguments: [job.state.rawValue, StoreDate.text(now), job.error, job.result, job.attempts, jobID])
-            try Self.addEvent(db, jobID: jobID, at: now, state: state, message: error)
-            return job
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("could not update a job in the store at \(path): \(error)")
         }
     }
 

@@ -9,7 +9,7 @@ public final class JobStore: Sendable {
     /// The database file's name inside the state directory.
     public static let fileName = "gpuctl.sqlite"
 
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     let groupCommit = GroupCommit()
     /// The database file's path.
     public let path: String

@@ -35,7 +35,14 @@ struct ComfyJobRunner: Service {
                 for await input in inputs {
                     let event: JobEvent?
                     switch input {
-                    case .admitted(let job):
+                    case .admitted(let jobID, let resumed):
+                        // Queued: one write moves it on (and refuses a job that ended meanwhile).
+                        let record = resumed ? supervisor.storedOpenJob(jobID) : await supervisor.record(jobID, .admitted)
+                        guard let record else {
+                            await supervisor.jobReleased(jobID)
+                            continue
+                        }
+                        let job = AdmittedJob(record)
                         held = HeldJob(job: job)
                         event = .admitted(job.ticket)
                     case .cancel(let jobID): event = .cancel(jobID: jobID)

@@ -16,6 +16,10 @@ enum ModelWork: Sendable {
     /// A backend's working set must go (a model needs the room): ComfyUI's /free, then
     /// confirm the memory is back.
     case free(Backend)
+    /// A job state the Supervisor decided inside a Scheduler action (a refusal), written off it.
+    case recordJob(String, JobState, error: String)
+    /// A load's measured size, saved as the model's learned footprint.
+    case recordFootprint(model: String, bytes: UInt64)
 }
 
 /// Carries out loads and unloads against Ollama and confirms each with /api/ps (bounded
@@ -62,6 +66,10 @@ struct ModelWorker: Service {
                 logger.warning("\(backend.rawValue) could not free its memory: \(error)")
             }
             await supervisor.freed(backend)
+        case .recordJob(let jobID, let state, let error):
+            await supervisor.record(jobID, state, error: error)
+        case .recordFootprint(let model, let bytes):
+            supervisor.saveFootprint(model, bytes: bytes)
         }
     }
 
