@@ -122,6 +122,7 @@ let package = Package(
             "GPUCtlStore", "GPUCtlModels", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "GPUCtlRPCTests", dependencies: ["GPUCtlRPC", "GPUCtlModels", "GPUCtlTestSupport"]),
+        .testTarget(name: "BackendHTTPTests", dependencies: ["BackendHTTP"]),
         .testTarget(name: "OllamaClientTests", dependencies: [
             "OllamaClient", "GPUCtlTestSupport", "GPUCtlModels",
             .product(name: "NIOCore", package: "swift-nio"),
