@@ -31,39 +31,49 @@ extension JSONHTTPClient {
         let task = http.execute(request: request, delegate: delegate, eventLoop: .delegateAndChannel(on: eventLoop))
         let started = ContinuousClock.now
         do {
-            try await withThrowingTaskGroup(of: StreamOutcome<Void>.self) { group in
-                group.addTask {
-                    do {
-                        try await withTaskCancellationHandler {
-                            try await task.futureResult.get()
-                        } onCancel: {
-                            task.cancel()
-                        }
-                    } catch {
-                        if Task.isCancelled { throw CancellationError() }
-                        // What `onLine` threw comes out as it is.
-                        if let thrown = delegate.thrown { throw thrown }
-                        if error is HTTPCallFailure { throw error }
-                        // Once the answer has started, a broken connection is not "unreachable".
-                        if delegate.startedBody { throw HTTPCallFailure.interrupted(Self.describe(error)) }
-                        throw Self.classify(error, timeout: timeouts.total)
-                    }
-                    return .finished(())
-                }
-                group.addTask {
-                    let (kind, limit) = try await progress.watch(timeouts)
-                    return .timedOut(kind, limit)
-                }
-                let first = try await group.next()!
-                group.cancelAll()
-                if case .timedOut(let kind, let limit) = first {
-                    throw HTTPCallFailure.streamTimedOut(kind, seconds: limit.seconds)
-                }
+            try await watch(task, progress: progress, timeouts: timeouts) { error in
+                // What `onLine` threw comes out as it is.
+                if let thrown = delegate.thrown { return thrown }
+                if error is HTTPCallFailure { return error }
+                // Once the answer has started, a broken connection is not "unreachable".
+                if delegate.startedBody { return HTTPCallFailure.interrupted(Self.describe(error)) }
+                return Self.classify(error, timeout: timeouts.total)
             }
             log(.POST, path, started, outcome: "streamed", call: "ok")
         } catch {
             log(.POST, path, started, outcome: "\(error)", call: BackendCall.outcome(of: error))
             throw error
+        }
+    }
+
+    /// Waits for `task` while a watchdog holds it to `timeouts` (a limit that passes cancels it
+    /// and throws `.streamTimedOut`); cancelling the caller cancels the request. `failure` turns
+    /// what the request failed with into what the caller is told.
+    func watch(_ task: HTTPClient.Task<Void>, progress: StreamProgress, timeouts: StreamTimeouts,
+               failure: @escaping @Sendable (Error) -> Error) async throws {
+        try await withThrowingTaskGroup(of: StreamOutcome<Void>.self) { group in
+            group.addTask {
+                do {
+                    try await withTaskCancellationHandler {
+                        try await task.futureResult.get()
+                    } onCancel: {
+                        task.cancel()
+                    }
+                } catch {
+                    if Task.isCancelled { throw CancellationError() }
+                    throw failure(error)
+                }
+                return .finished(())
+            }
+            group.addTask {
+                let (kind, limit) = try await progress.watch(timeouts)
+                return .timedOut(kind, limit)
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            if case .timedOut(let kind, let limit) = first {
+                throw HTTPCallFailure.streamTimedOut(kind, seconds: limit.seconds)
+            }
         }
     }
 }

@@ -139,6 +139,28 @@ public final class Daemon: Sendable {
                 // Last in the list, so it is the first to stop: no new calls while the rest winds down.
                 RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod, events: supervisor.events),
             ]
+            if let address = configuration.ollamaListen {
+                var settings = OllamaDoor.Settings()
+                settings.queueTimeout = configuration.ollamaQueueTimeout
+                settings.inferenceTimeouts = StreamTimeouts(firstByte: configuration.loadTimeout,
+                                                            idle: configuration.streamIdleTimeout,
+                                                            total: configuration.requestTimeout)
+                settings.passthroughTimeouts.idle = max(configuration.streamIdleTimeout, settings.passthroughTimeouts.idle)
+                let maximumBody = settings.maximumBody
+                let door = OllamaDoor(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
+                                      settings: settings, metrics: metrics)
+                do {
+                    let listener = try await HTTPListener.start(
+                        address: address, what: "the Ollama door", setting: .ollamaListen,
+                        makeHandler: { _ in DoorConnectionHandler(handler: door, maximumBody: maximumBody) },
+                        logger: logger)
+                    services.append(listener)
+                    await supervisor.setOllamaDoorURL("http://\(listener.address)")
+                } catch {
+                    await server.shutdown(gracePeriod: .zero)
+                    throw error
+                }
+            }
             if let address = configuration.metricsListen {
                 do {
                     let metricsServer = try await MetricsHTTPServer.start(

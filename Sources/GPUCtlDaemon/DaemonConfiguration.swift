@@ -64,6 +64,10 @@ public struct DaemonConfiguration: Sendable {
     public var systemdStatusInterval: Duration = .seconds(5)
     /// Where `/metrics` is served over HTTP; nil: only the `metrics` method has them.
     public var metricsListen: ListenAddress?
+    /// Where the Ollama-compatible door is served; nil: no door.
+    public var ollamaListen: ListenAddress?
+    /// How long a request through the door may wait for the Scheduler before a 503.
+    public var ollamaQueueTimeout: Duration = .seconds(300)
 
     public init(socketPath: String, stateDirectory: String, catalogPath: String? = nil, outputDirectory: String? = nil) {
         self.socketPath = socketPath
@@ -201,6 +205,14 @@ extension DaemonConfiguration {
         if let text = value(.metricsListen) {
             let remote = ["1", "true", "yes"].contains(value(.metricsAllowRemote)?.lowercased() ?? "")
             configuration.metricsListen = try ListenAddress.parse(text, allowRemote: remote)
+        }
+        if let text = value(.ollamaListen) {
+            let remote = ["1", "true", "yes"].contains(value(.ollamaAllowRemote)?.lowercased() ?? "")
+            configuration.ollamaListen = try ListenAddress.parse(text, allowRemote: remote, setting: .ollamaListen,
+                                                                 remoteSetting: .ollamaAllowRemote, example: 11435)
+        }
+        if let text = value(.ollamaQueueTimeout) {
+            configuration.ollamaQueueTimeout = try duration(text, .ollamaQueueTimeout, minimum: .seconds(1))
         }
         configuration.systemd = SystemdEnvironment(environment: environment)
         return configuration

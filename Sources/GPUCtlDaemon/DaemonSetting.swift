@@ -4,6 +4,7 @@
 public enum DaemonSetting: String, CaseIterable, Sendable {
     case socket, stateDir, config, ollamaURL, comfyUIURL, vram, reserve, allowGroup, logLevel, gpuIndex
     case loadTimeout, workflows, outputDir, jobTimeout, metricsListen, metricsAllowRemote, minResidency
+    case ollamaListen, ollamaAllowRemote, ollamaQueueTimeout
 
     /// The long flag, without its dashes.
     public var flag: String {
@@ -25,6 +26,9 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .metricsListen: "metrics-listen"
         case .metricsAllowRemote: "metrics-allow-remote"
         case .minResidency: "min-residency"
+        case .ollamaListen: "ollama-listen"
+        case .ollamaAllowRemote: "ollama-allow-remote"
+        case .ollamaQueueTimeout: "ollama-queue-timeout"
         }
     }
 
@@ -41,9 +45,9 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .allowGroup: "NAME"
         case .logLevel: "LEVEL"
         case .gpuIndex: "N"
-        case .loadTimeout, .jobTimeout, .minResidency: "DURATION"
-        case .metricsListen: "HOST:PORT"
-        case .metricsAllowRemote: nil
+        case .loadTimeout, .jobTimeout, .minResidency, .ollamaQueueTimeout: "DURATION"
+        case .metricsListen, .ollamaListen: "HOST:PORT"
+        case .metricsAllowRemote, .ollamaAllowRemote: nil
         }
     }
 
@@ -55,7 +59,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .config: "`./models.json`, then `/etc/gpuctl/models.json`"
         case .ollamaURL: "`http://127.0.0.1:11434`"
         case .comfyUIURL: "`http://127.0.0.1:8188`"
-        case .vram, .allowGroup, .metricsListen: "none"
+        case .vram, .allowGroup, .metricsListen, .ollamaListen: "none"
         case .reserve: "`512MiB`"
         case .logLevel: "`info`"
         case .gpuIndex: "`0`"
@@ -63,8 +67,9 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .workflows: "`./Workflows`, then `/etc/gpuctl/workflows`"
         case .outputDir: "`STATE_DIR/outputs`"
         case .jobTimeout: "`1h`"
-        case .metricsAllowRemote: "off"
+        case .metricsAllowRemote, .ollamaAllowRemote: "off"
         case .minResidency: "`2s`"
+        case .ollamaQueueTimeout: "`5m`"
         }
     }
 
@@ -86,6 +91,9 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .jobTimeout: "how long a ComfyUI job may run (unless it sets its own `timeout`) before it is interrupted and failed"
         case .metricsListen: "serve Prometheus metrics at `http://HOST:PORT/metrics`; loopback addresses only (`127.0.0.1:9464`, `[::1]:9464`)"
         case .metricsAllowRemote: "let `--metrics-listen` name another address (metrics name your models and jobs)"
+        case .ollamaListen: "serve an Ollama-compatible API (and OpenAI's `/v1`) at `http://HOST:PORT` whose requests go through the VRAM budget; loopback addresses only (`127.0.0.1:11435`)"
+        case .ollamaAllowRemote: "let `--ollama-listen` name another address (anyone who reaches it can drive your GPU)"
+        case .ollamaQueueTimeout: "how long a request through the Ollama door may wait for room on the card before it gets a 503"
         case .minResidency: "a loaded model stays at least this long before another model's request may evict it (the swap-rate limit; `models.swap` and `models.unload` ignore it)"
         }
     }

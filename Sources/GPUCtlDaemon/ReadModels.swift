@@ -15,6 +15,7 @@ struct SupervisorSnapshot: Sendable {
     var lastUsed: [String: Date] = [:]
     var keepAliveOverrides: [String: KeepAlive] = [:]
     var metricsURL: String?
+    var ollamaDoorURL: String?
 }
 
 /// What the read models need of the Scheduler, copied in O(models), never O(waiting requests):
@@ -66,7 +67,8 @@ extension Supervisor {
         published.publish(SupervisorSnapshot(
             gpu: gpu, backends: backends, scheduler: SchedulerView(residency.scheduler, models: ollamaModelNames),
             lastRunning: residency.lastRunning,
-            lastUsed: residency.lastUsed, keepAliveOverrides: residency.keepAliveOverrides, metricsURL: metricsURL))
+            lastUsed: residency.lastUsed, keepAliveOverrides: residency.keepAliveOverrides, metricsURL: metricsURL,
+            ollamaDoorURL: ollamaDoorURL))
     }
 
     /// One snapshot for the `status` method.
@@ -84,7 +86,8 @@ extension Supervisor {
             daemon: DaemonStatus(
                 version: GPUCtlVersion.current, pid: ProcessInfo.processInfo.processIdentifier,
                 uptimeSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-                socket: configuration.socketPath, stateDir: configuration.stateDirectory, metricsURL: snapshot.metricsURL),
+                socket: configuration.socketPath, stateDir: configuration.stateDirectory, metricsURL: snapshot.metricsURL,
+                ollamaDoorURL: snapshot.ollamaDoorURL),
             gpu: snapshot.gpu,
             budget: Self.budget(snapshot.gpu, configuration),
             backends: Self.withHoldings(snapshot.backends, snapshot.scheduler),

@@ -16,6 +16,7 @@ public actor Supervisor {
     let startedAt = ContinuousClock.now
     /// Where `/metrics` is served, once the HTTP listener is bound.
     var metricsURL: String?
+    var ollamaDoorURL: String?
     /// The read models' state, published after every change (ReadModels.swift).
     nonisolated let published: PublishedSnapshot
     let logger: Logger
@@ -74,6 +75,11 @@ public actor Supervisor {
 
     func setMetricsURL(_ url: String) {
         metricsURL = url
+        publish()
+    }
+
+    func setOllamaDoorURL(_ url: String) {
+        ollamaDoorURL = url
         publish()
     }
 

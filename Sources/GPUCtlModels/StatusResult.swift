@@ -48,10 +48,13 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public var stateDir: String
     /// Where Prometheus metrics are served over HTTP (`--metrics-listen`); absent when not.
     public var metricsURL: String?
+    /// Where the Ollama-compatible door is served (`--ollama-listen`); absent when not.
+    public var ollamaDoorURL: String?
 
     public init(version: String, pid: Int32, uptimeSeconds: Double, socket: String, stateDir: String,
-                metricsURL: String? = nil) {
+                metricsURL: String? = nil, ollamaDoorURL: String? = nil) {
         self.metricsURL = metricsURL
+        self.ollamaDoorURL = ollamaDoorURL
         self.version = version
         self.pid = pid
         self.uptimeSeconds = uptimeSeconds

@@ -112,7 +112,47 @@ extension FakeOllama {
                 await engine.release(model.name, keepAlive: nil)
                 return reply("load")
             }
+            if body["stream"] == .bool(false) {
+                return await whole(model: model, echo: name, options: options, chat: chat)
+            }
             return await stream(model: model, echo: name, options: options, chat: chat)
+        }
+
+        /// `"stream": false`: the same answer as one object (`application/json`, no newline),
+        /// its text the concatenation of the chunks; a failure mid-way is a plain error (§3).
+        private func whole(model: Model, echo: String, options: [String: JSONValue], chat: Bool) async -> Response {
+            let (firstByteDelay, tokenDelay, tokens, failure) = knobs.mutate { knobs in
+                defer { knobs.dropNextStreamAfter = nil; knobs.errorNextStreamAfter = nil }
+                return (knobs.firstByteDelay, knobs.tokenDelay, knobs.tokens, knobs.errorNextStreamAfter)
+            }
+            var count = tokens
+            if case .number(let limit)? = options["num_predict"], limit >= 0 { count = min(count, Int(limit)) }
+            let started = ContinuousClock.now
+            if firstByteDelay > .zero { try? await Task.sleep(for: firstByteDelay) }
+            if tokenDelay > .zero { try? await Task.sleep(for: tokenDelay * count) }
+            await engine.release(model.name, keepAlive: nil)
+            if let failure { return FakeOllama.error(Failure(status: 500, message: failure.message)) }
+            let text = (0..<count).map { index in
+                let word = InferenceHandlers.words[index % InferenceHandlers.words.count]
+                return index == 0 ? word : " \(word)"
+            }.joined()
+            var object = Self.finalChunk(echo: echo, count: count, tokens: tokens, chat: chat, elapsed: ContinuousClock.now - started)
+            if chat { object["message"] = ["role": "assistant", "content": .string(text)] } else { object["response"] = .string(text) }
+            return FakeOllama.object(object)
+        }
+
+        /// The last chunk's members: done, the reason and the numbers (text left to the caller).
+        static func finalChunk(echo: String, count: Int, tokens: Int, chat: Bool, elapsed: Duration) -> [String: JSONValue] {
+            let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+            var object: [String: JSONValue] = [
+                "model": .string(echo), "created_at": .string(timestamp(Date(), utc: true)), "done": true,
+                "done_reason": .string(count < tokens ? "length" : "stop"),
+                "total_duration": .number(nanoseconds.rounded() + 1_000_000), "load_duration": 1_000_000,
+                "prompt_eval_count": 8, "prompt_eval_duration": 1_000_000, "eval_duration": .number(max(1, nanoseconds.rounded())),
+            ]
+            if count > 0 { object["eval_count"] = .number(Double(count)) }
+            if !chat { object["context"] = [1, 2, 3] }
+            return object
         }
 
         func embed(_ body: [String: JSONValue]) async throws -> Response {
@@ -212,14 +252,8 @@ extension FakeOllama {
                         try await writer.write(chunk)
                         if tokenDelay > .zero { try await Task.sleep(for: tokenDelay) }
                     }
-                    let elapsed = ContinuousClock.now - started
-                    let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
-                    var extra: [String: JSONValue] = ["done_reason": .string(count < tokens ? "length" : "stop"),
-                                                      "total_duration": .number(nanoseconds.rounded() + 1_000_000),
-                                                      "load_duration": 1_000_000, "prompt_eval_count": 8,
-                                                      "prompt_eval_duration": 1_000_000, "eval_duration": .number(max(1, nanoseconds.rounded()))]
-                    if count > 0 { extra["eval_count"] = .number(Double(count)) }
-                    if !chat { extra["context"] = [1, 2, 3] }
+                    let extra = InferenceHandlers.finalChunk(echo: echo, count: count, tokens: tokens, chat: chat,
+                                                             elapsed: ContinuousClock.now - started)
                     try await writer.write(line("", done: true, extra: extra))
                     try await writer.finish(nil)
                     await engine.release(model.name, keepAlive: nil)

@@ -45,8 +45,11 @@ extension FakeOllama {
         for path in ["/api/generate", "/api/chat", "/api/embed", "/api/embeddings", "/api/show"] {
             router.get(RouterPath(stringLiteral: path)) { _, _ in Response.text("405 method not allowed", status: .methodNotAllowed) }
         }
-        router.get("**") { _, _ in Response.text("404 page not found", status: .notFound) }
-        router.post("**") { _, _ in Response.text("404 page not found", status: .notFound) }
+        // "**" alone would not reach /api/nosuch: the /api/... routes take the "api" branch.
+        for pattern: RouterPath in ["**", "api/**"] {
+            router.get(pattern) { _, _ in Response.text("404 page not found", status: .notFound) }
+            router.post(pattern) { _, _ in Response.text("404 page not found", status: .notFound) }
+        }
         return router
     }
 

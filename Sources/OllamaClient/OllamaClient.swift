@@ -22,7 +22,7 @@ extension BackendError where Backend == OllamaBackend {
     }
 
     /// Anything a streamed call threw, as an OllamaError (cancellation stays cancellation).
-    static func wrapping(_ error: Error, ollamaEndpoint endpoint: String) -> Error {
+    public static func wrapping(_ error: Error, ollamaEndpoint endpoint: String) -> Error {
         if let failure = error as? HTTPCallFailure { return OllamaError(failure, ollamaEndpoint: endpoint) }
         return error
     }
@@ -51,6 +51,8 @@ public struct OllamaClient: Sendable {
     }
 
     public var baseURL: String { http.baseURL }
+    /// The HTTP transport, for a front door that relays requests as they came.
+    public var transport: JSONHTTPClient { http }
 
     /// `GET /api/version`.
     public func version() async throws(OllamaError) -> String {

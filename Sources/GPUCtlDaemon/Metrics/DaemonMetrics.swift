@@ -51,6 +51,8 @@ public final class DaemonMetrics: Sendable {
         static let queueDepth = "gpuctl_queue_depth"
         static let jobsFinished = "gpuctl_jobs_finished_total"
         static let eventSubscribers = "gpuctl_event_subscribers"
+        static let doorRequests = "gpuctl_door_requests_total"
+        static let doorDuration = "gpuctl_door_request_duration_seconds"
 
         static let help: [String: String] = [
             rpcRequests: "RPC calls answered, by method and outcome (ok or the error kind).",
@@ -72,10 +74,20 @@ public final class DaemonMetrics: Sendable {
             queueDepth: "Requests waiting, by queue (models: inference and loads; jobs: ComfyUI) and class.",
             jobsFinished: "ComfyUI jobs that ended, by final state.",
             eventSubscribers: "Clients following events.subscribe now.",
+            doorRequests: "HTTP requests answered by a front door, by door, endpoint (arbitrated ones; the rest are other) and status.",
+            doorDuration: "Time from a front-door request's arrival to the end of its answer, by door and endpoint.",
         ]
     }
 
     // MARK: Counting
+
+    /// One request answered by a front door (`status` 0: the client left before any answer).
+    public func doorRequest(door: String, endpoint: String, status: Int, duration: Duration) {
+        Counter(label: Name.doorRequests, dimensions: [("door", door), ("endpoint", endpoint), ("status", "\(status)")],
+                factory: factory).increment()
+        Timer(label: Name.doorDuration, dimensions: [("door", door), ("endpoint", endpoint)], factory: factory)
+            .record(duration: duration)
+    }
 
     /// One answered RPC call.
     public func rpcCall(method: String, error: RPCErrorPayload?, duration: Duration) {

@@ -13,9 +13,12 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    /// Reads `HOST:PORT`; refuses a host that is not loopback unless `allowRemote`.
-    public static func parse(_ text: String, allowRemote: Bool) throws(ConfigurationError) -> ListenAddress {
-        let usage = "--metrics-listen / GPUCTL_METRICS_LISTEN is '\(text)'; write HOST:PORT like 127.0.0.1:9464"
+    /// Reads `HOST:PORT` for `setting`; refuses a host that is not loopback unless `allowRemote`
+    /// (`remoteSetting` is the switch that allows it).
+    public static func parse(_ text: String, allowRemote: Bool, setting: DaemonSetting = .metricsListen,
+                             remoteSetting: DaemonSetting = .metricsAllowRemote,
+                             example: Int = 9464) throws(ConfigurationError) -> ListenAddress {
+        let usage = "\(setting.label) is '\(text)'; write HOST:PORT like 127.0.0.1:\(example)"
         var host: Substring
         var portText: Substring
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
@@ -32,7 +35,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         if host == "localhost" { host = "127.0.0.1" }
         let address = ListenAddress(host: String(host), port: port)
         guard allowRemote || address.isLoopback else {
-            throw ConfigurationError("--metrics-listen / GPUCTL_METRICS_LISTEN is '\(text)', which is not a loopback address; use 127.0.0.1:\(port), or add --metrics-allow-remote (GPUCTL_METRICS_ALLOW_REMOTE=1) to serve metrics to the network")
+            throw ConfigurationError("\(setting.label) is '\(text)', which is not a loopback address; use 127.0.0.1:\(port), or add --\(remoteSetting.flag) (\(remoteSetting.variable)=1) to serve it to the network")
         }
         return address
     }

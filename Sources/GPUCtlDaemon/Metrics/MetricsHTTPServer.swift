@@ -6,47 +6,14 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
-/// `GET /metrics` over HTTP for Prometheus (`--metrics-listen`). Bound while the daemon starts,
-/// so a busy port is a start-up error; closed at shutdown.
-final class MetricsHTTPServer: Service, Sendable {
-    private let channel: any Channel
-    /// Where it listens (the port the system picked when 0 was asked for).
-    let address: ListenAddress
-
-    private init(channel: any Channel, address: ListenAddress) {
-        self.channel = channel
-        self.address = address
-    }
-
+/// `GET /metrics` over HTTP for Prometheus (`--metrics-listen`).
+enum MetricsHTTPServer {
     /// Binds `address` and serves `render()` at `/metrics`.
     static func start(address: ListenAddress, render: @escaping @Sendable () async -> String,
-                      logger: Logger) async throws(DaemonStartError) -> MetricsHTTPServer {
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 64)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsRequestHandler(render: render))
-                }
-            }
-        do {
-            let channel = try await bootstrap.bind(host: address.host, port: address.port).get()
-            let bound = ListenAddress(host: address.host, port: channel.localAddress?.port ?? address.port)
-            logger.info("metrics served at http://\(bound)/metrics")
-            return MetricsHTTPServer(channel: channel, address: bound)
-        } catch {
-            throw DaemonStartError("cannot serve metrics on \(address) (\(error)); pick a free port with --metrics-listen or leave it out")
-        }
+                      logger: Logger) async throws(DaemonStartError) -> HTTPListener {
+        try await HTTPListener.start(address: address, what: "metrics", setting: .metricsListen,
+                                     makeHandler: { _ in MetricsRequestHandler(render: render) }, logger: logger)
     }
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        try? await channel.close()
-    }
-
-    /// Closes the listener now (a start that failed later).
-    func close() async { try? await channel.close() }
 }
 
 /// One request at a time per connection: `GET`/`HEAD /metrics` → 200, another path → 404,
