@@ -42,6 +42,9 @@ extension FakeOllama {
         }
 
         func model(named name: String) -> Model? { models[FakeOllama.normalise(name)] }
+
+        /// A model `/api/pull` fetched.
+        func add(_ model: Model) { models[FakeOllama.normalise(model.name)] = model }
         var residentNames: [String] { residents.keys.sorted() }
         var inFlightCounts: [String: Int] { residents.mapValues(\.inFlight) }
 

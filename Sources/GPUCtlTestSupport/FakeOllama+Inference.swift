@@ -264,6 +264,30 @@ extension FakeOllama {
             })
         }
 
+        /// `/api/pull`: any name "downloads" (a 1 GiB model) with Ollama's progress lines.
+        func pull(_ body: [String: JSONValue]) async throws -> Response {
+            let name = body["model"]?.stringValue ?? body["name"]?.stringValue ?? ""
+            guard !name.isEmpty else { throw Failure(status: 400, message: "model is required") }
+            await engine.add(Model(name: FakeOllama.normalise(name), sizeBytes: 1 << 30, parameterSize: "1.1B"))
+            guard body["stream"] != .bool(false) else { return FakeOllama.object(["status": "success"]) }
+            let digest = "sha256:" + String(repeating: "b", count: 64)
+            let lines: [JSONValue] = [
+                ["status": "pulling manifest"],
+                ["status": .string("pulling \(digest.suffix(12))"), "digest": .string(digest), "total": 1_073_741_824],
+                ["status": .string("pulling \(digest.suffix(12))"), "digest": .string(digest), "total": 1_073_741_824,
+                 "completed": 1_073_741_824],
+                ["status": "verifying sha256 digest"], ["status": "writing manifest"], ["status": "success"],
+            ]
+            return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
+                for line in lines {
+                    var data = JSONWriter.data(line)
+                    data.append(UInt8(ascii: "\n"))
+                    try await writer.write(ByteBuffer(bytes: data))
+                }
+                try await writer.finish(nil)
+            })
+        }
+
         /// A deterministic vector for `text`.
         static func vector(for text: String, dimensions: Int, normalised: Bool) -> [Double] {
             var seed = text.utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }

@@ -41,8 +41,9 @@ extension FakeOllama {
         router.post("/api/embed") { request, _ in await handlers.answer(request, handlers.embed) }
         router.post("/api/embeddings") { request, _ in await handlers.answer(request, handlers.legacyEmbeddings) }
         router.post("/api/show") { request, _ in await handlers.answer(request, handlers.show) }
+        router.post("/api/pull") { request, _ in await handlers.answer(request, handlers.pull) }
         // Known paths with the wrong method, and unknown routes, are answered in plain text.
-        for path in ["/api/generate", "/api/chat", "/api/embed", "/api/embeddings", "/api/show"] {
+        for path in ["/api/generate", "/api/chat", "/api/embed", "/api/embeddings", "/api/show", "/api/pull"] {
             router.get(RouterPath(stringLiteral: path)) { _, _ in Response.text("405 method not allowed", status: .methodNotAllowed) }
         }
         // "**" alone would not reach /api/nosuch: the /api/... routes take the "api" branch.
