@@ -44,6 +44,9 @@ public protocol RelayTarget: Sendable {
     var eventLoop: any EventLoop { get }
     func relayHead(_ head: HTTPResponseHead) -> EventLoopFuture<Void>?
     func relayBody(_ buffer: ByteBuffer) -> EventLoopFuture<Void>?
+    /// The relay gave up (a limit passed): fail any write still pending, e.g. by closing the
+    /// connection to a client that stopped reading.
+    func abandon()
 }
 
 extension JSONHTTPClient {
@@ -66,7 +69,7 @@ extension JSONHTTPClient {
         let started = ContinuousClock.now
         let path = String(request.uri.split(separator: "?", maxSplits: 1).first ?? "")
         do {
-            try await watch(task, progress: progress, timeouts: timeouts) { error in
+            try await watch(task, progress: progress, timeouts: timeouts, onTimeout: { target.abandon() }) { error in
                 if error is HTTPCallFailure { return error }
                 if delegate.relayedHead { return HTTPCallFailure.interrupted(Self.describe(error)) }
                 return Self.classify(error, timeout: timeouts.total)

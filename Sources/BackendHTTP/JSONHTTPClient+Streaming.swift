@@ -15,6 +15,7 @@ extension JSONHTTPClient {
     /// gpuctld reads a streamed answer (a single JSON object is a stream of one line).
     public func postStreaming(
         _ path: String, json: Data, timeouts: StreamTimeouts, on eventLoop: any EventLoop,
+        onTimeout: @escaping @Sendable () -> Void = {},
         onLine: @escaping @Sendable (ByteBuffer) throws -> EventLoopFuture<Void>?
     ) async throws {
         let request: HTTPClient.Request
@@ -31,7 +32,7 @@ extension JSONHTTPClient {
         let task = http.execute(request: request, delegate: delegate, eventLoop: .delegateAndChannel(on: eventLoop))
         let started = ContinuousClock.now
         do {
-            try await watch(task, progress: progress, timeouts: timeouts) { error in
+            try await watch(task, progress: progress, timeouts: timeouts, onTimeout: onTimeout) { error in
                 // What `onLine` threw comes out as it is.
                 if let thrown = delegate.thrown { return thrown }
                 if error is HTTPCallFailure { return error }
@@ -49,7 +50,12 @@ extension JSONHTTPClient {
     /// Waits for `task` while a watchdog holds it to `timeouts` (a limit that passes cancels it
     /// and throws `.streamTimedOut`); cancelling the caller cancels the request. `failure` turns
     /// what the request failed with into what the caller is told.
+    ///
+    /// `onTimeout` runs as a limit passes, before the request is waited for: a relay whose
+    /// consumer stopped reading must let go of that consumer's pending write, which AsyncHTTPClient
+    /// waits for before it can finish the cancelled request.
     func watch(_ task: HTTPClient.Task<Void>, progress: StreamProgress, timeouts: StreamTimeouts,
+               onTimeout: @escaping @Sendable () -> Void = {},
                failure: @escaping @Sendable (Error) -> Error) async throws {
         try await withThrowingTaskGroup(of: StreamOutcome<Void>.self) { group in
             group.addTask {
@@ -72,6 +78,7 @@ extension JSONHTTPClient {
             let first = try await group.next()!
             group.cancelAll()
             if case .timedOut(let kind, let limit) = first {
+                onTimeout()
                 throw HTTPCallFailure.streamTimedOut(kind, seconds: limit.seconds)
             }
         }

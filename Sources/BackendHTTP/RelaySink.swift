@@ -7,4 +7,6 @@ public protocol RelaySink: Sendable {
     var eventLoop: any EventLoop { get }
     /// The consumer's latest write; reading waits until it has completed. nil: nothing to wait for.
     func backpressure() -> EventLoopFuture<Void>?
+    /// The relay gave up (a limit passed) while the consumer's write may still be pending: fail it.
+    func abandon()
 }

@@ -57,6 +57,7 @@ final class StreamProgress: Sendable {
     func watch(_ timeouts: StreamTimeouts) async throws -> (StreamTimeoutKind, Duration) {
         while true {
             let (deadline, kind) = nextDeadline(timeouts)
+
             if ContinuousClock.now >= deadline {
                 let limit = switch kind {
                 case .firstByte: timeouts.firstByte
@@ -65,7 +66,10 @@ final class StreamProgress: Sendable {
                 }
                 return (kind, limit)
             }
-            try await Task.sleep(until: deadline, tolerance: .milliseconds(10), clock: .continuous)
+            // A chunk that comes while this sleeps moves the limit to its time + idle, which is
+            // never sooner than now + idle: waking by then is soon enough to see it.
+            let wake = min(deadline, ContinuousClock.now + timeouts.idle)
+            try await Task.sleep(until: wake, tolerance: .milliseconds(10), clock: .continuous)
         }
     }
 }

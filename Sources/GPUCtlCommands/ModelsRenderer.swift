@@ -20,8 +20,7 @@ public enum ModelsRenderer {
             let vram = model.sizeVRAM ?? model.footprint
             table.append([model.name, model.state, vram.map { "\($0)" } ?? "-", model.keepAlive ?? "-",
                           expiry(model.expiresAt, state: model.state, now: now),
-                          model.inFlight + model.waiting > 0 ? "\(model.inFlight) running, \(model.waiting) waiting" : "-",
-                          notes.joined(separator: "; ")])
+                          busy(model), notes.joined(separator: "; ")])
         }
         let widths = (0..<table[0].count).map { column in table.map { $0[column].count }.max() ?? 0 }
         for row in table {
@@ -60,6 +59,16 @@ public enum ModelsRenderer {
 
     static func duration(ms: Double) -> String {
         ms < 1000 ? "\(Int(ms.rounded())) ms" : "\((ms / 100).rounded() / 10) s"
+    }
+
+    /// "3 running (2 Ollama door), 1 waiting": requests from a front door are named; "-" when idle.
+    static func busy(_ model: ModelEntry) -> String {
+        guard model.inFlight + model.waiting > 0 else { return "-" }
+        let doors = (model.sources ?? [:]).filter { $0.key != RequestSource.socket.rawValue && $0.value > 0 }
+            .sorted { $0.key < $1.key }
+            .map { "\($0.value) \(RequestSource(rawValue: $0.key)?.label ?? $0.key)" }
+        let via = doors.isEmpty ? "" : " (\(doors.joined(separator: ", ")))"
+        return "\(model.inFlight) running\(via), \(model.waiting) waiting"
     }
 }
 

@@ -103,7 +103,7 @@ public enum TopRenderer {
         for model in resident {
             rows.append([model.name, model.state, (model.sizeVRAM ?? model.footprint).map { "\($0)" } ?? "-",
                          ModelsRenderer.expiry(model.expiresAt, state: model.state, now: now),
-                         model.inFlight + model.waiting > 0 ? "\(model.inFlight) running, \(model.waiting) waiting" : "-"])
+                         ModelsRenderer.busy(model)])
         }
         return StatusRenderer.table(rows).map { Line($0) }
     }

@@ -16,6 +16,7 @@ struct SupervisorSnapshot: Sendable {
     var keepAliveOverrides: [String: KeepAlive] = [:]
     var metricsURL: String?
     var ollamaDoorURL: String?
+    var runningBySource: [String: [RequestSource: Int]] = [:]
 }
 
 /// What the read models need of the Scheduler, copied in O(models), never O(waiting requests):
@@ -68,7 +69,7 @@ extension Supervisor {
             gpu: gpu, backends: backends, scheduler: SchedulerView(residency.scheduler, models: ollamaModelNames),
             lastRunning: residency.lastRunning,
             lastUsed: residency.lastUsed, keepAliveOverrides: residency.keepAliveOverrides, metricsURL: metricsURL,
-            ollamaDoorURL: ollamaDoorURL))
+            ollamaDoorURL: ollamaDoorURL, runningBySource: residency.runningBySource))
     }
 
     /// One snapshot for the `status` method.

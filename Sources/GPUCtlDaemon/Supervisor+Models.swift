@@ -22,6 +22,13 @@ struct ResidencyState {
     var lastUsed: [String: Date] = [:]
     /// Why the last load of each model failed, so the error kind survives the Scheduler.
     var lastLoadError: [String: Error] = [:]
+    /// Each granted request's model and where it came from, until it finishes.
+    var running: [Scheduler.RequestID: (model: String, source: RequestSource)] = [:]
+
+    /// Running requests per model and source.
+    var runningBySource: [String: [RequestSource: Int]] {
+        running.values.reduce(into: [:]) { counts, entry in counts[entry.model, default: [:]][entry.source, default: 0] += 1 }
+    }
 }
 
 /// What a load sends to Ollama.
@@ -67,7 +74,8 @@ extension Supervisor {
     /// Waits until the Scheduler lets the request run (loading or evicting as needed), or fails.
     /// Cancelling the caller withdraws the request.
     /// `exact` (explicit loads and swaps): never answered with the model's fallback.
-    func admit(_ model: String, requestClass: JobClass = .interactive, exact: Bool = false) async throws -> Admission {
+    func admit(_ model: String, requestClass: JobClass = .interactive, exact: Bool = false,
+               source: RequestSource = .socket) async throws -> Admission {
         let id = residency.nextRequestID
         residency.nextRequestID += 1
         residency.pending[id] = (model, .now)
@@ -75,16 +83,20 @@ extension Supervisor {
         apply(.requested(id, model: model, requestClass: requestClass, exact: exact))
         let admissions = self.admissions
         let work = self.work
-        return try await withTaskCancellationHandler {
+        let admission = try await withTaskCancellationHandler {
             try await admissions.wait(id)
         } onCancel: {
             if admissions.abandon(id) { work.yield(.cancelled(id)) }
         }
+        residency.running[admission.id] = (admission.model, source)
+        publish()
+        return admission
     }
 
     /// The request is done (finished, failed or cancelled): its model may go idle.
     func finish(_ admission: Admission) {
         residency.lastUsed[admission.model] = Date()
+        residency.running[admission.id] = nil
         apply(.finished(admission.id))
     }
 

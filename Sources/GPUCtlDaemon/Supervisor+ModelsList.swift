@@ -31,6 +31,9 @@ extension Supervisor {
                 expiresAt: resident == nil ? nil : running?.expiresAt,
                 lastUsed: snapshot.lastUsed[name].map { $0.formatted(.iso8601) },
                 inFlight: resident?.inFlight ?? 0, waiting: waiting[name] ?? 0,
+                sources: snapshot.runningBySource[name].map { counts in
+                    Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })
+                },
                 priority: spec?.priority ?? ModelSpec.defaultPriority, pinned: spec?.pinned ?? false,
                 keepAlive: keepAlive?.description, fallback: spec?.fallback)
         }

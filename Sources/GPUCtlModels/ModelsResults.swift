@@ -17,6 +17,8 @@ public struct ModelEntry: Codable, Sendable, Equatable {
     public var lastUsed: String?
     public var inFlight: Int
     public var waiting: Int
+    /// Running requests by where they came from (`socket`, `ollama-door`); absent when none.
+    public var sources: [String: Int]?
     public var priority: Int
     public var pinned: Bool
     public var keepAlive: String?
@@ -24,8 +26,9 @@ public struct ModelEntry: Codable, Sendable, Equatable {
 
     public init(name: String, aliases: [String], inCatalog: Bool, state: String, declaredVRAM: ByteSize?,
                 learnedVRAM: ByteSize?, footprint: ByteSize?, size: ByteSize?, sizeVRAM: ByteSize?, expiresAt: String?,
-                lastUsed: String?, inFlight: Int, waiting: Int, priority: Int, pinned: Bool, keepAlive: String?,
-                fallback: String?) {
+                lastUsed: String?, inFlight: Int, waiting: Int, sources: [String: Int]? = nil, priority: Int, pinned: Bool,
+                keepAlive: String?, fallback: String?) {
+        self.sources = sources
         self.name = name
         self.aliases = aliases
         self.inCatalog = inCatalog

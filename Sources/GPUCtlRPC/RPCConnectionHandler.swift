@@ -163,7 +163,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         let channel = context.channel
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let writer = NotificationWriter(channel: channel)
-        let callContext = RPCCallContext(peer: peer, eventLoop: context.eventLoop) { notification in writer.write(notification) }
+        let callContext = RPCCallContext(peer: peer, eventLoop: context.eventLoop,
+                                         sendNotification: { notification in writer.write(notification) },
+                                         abandon: { channel.close(promise: nil) })
         let handler = self.handler
         // Started from the event loop and finished on it, so `task` is known before it ends.
         let task = calls.start { task in

@@ -22,15 +22,18 @@ public struct RPCCallContext: Sendable {
     /// The connection's event loop: work done on it can stream without a thread hand-off.
     let eventLoop: any EventLoop
     private let sendNotification: @Sendable (Data) -> EventLoopFuture<Void>?
+    private let abandon: @Sendable () -> Void
 
-    init(peer: PeerCredentials?, eventLoop: any EventLoop, sendNotification: @escaping @Sendable (Data) -> EventLoopFuture<Void>?) {
+    init(peer: PeerCredentials?, eventLoop: any EventLoop, sendNotification: @escaping @Sendable (Data) -> EventLoopFuture<Void>?,
+         abandon: @escaping @Sendable () -> Void) {
         self.peer = peer
         self.eventLoop = eventLoop
         self.sendNotification = sendNotification
+        self.abandon = abandon
     }
 
     /// The notifications of the call whose id is `id` (none for a call without one).
     public func stream(for id: JSONValue?) -> RPCStream {
-        RPCStream(id: id, eventLoop: eventLoop, sendNotification: sendNotification)
+        RPCStream(id: id, eventLoop: eventLoop, sendNotification: sendNotification, abandon: abandon)
     }
 }

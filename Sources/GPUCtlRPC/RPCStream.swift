@@ -12,11 +12,22 @@ public final class RPCStream: Sendable {
     private let id: JSONValue?
     private let sendNotification: @Sendable (Data) -> EventLoopFuture<Void>?
     private let lastWrite = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
+    private let closeConnection: @Sendable () -> Void
+    /// Notifications written and not yet taken by the peer.
+    private let pendingWrites = NIOLockedValueBox(0)
 
-    init(id: JSONValue?, eventLoop: any EventLoop, sendNotification: @escaping @Sendable (Data) -> EventLoopFuture<Void>?) {
+    init(id: JSONValue?, eventLoop: any EventLoop, sendNotification: @escaping @Sendable (Data) -> EventLoopFuture<Void>?,
+         abandon: @escaping @Sendable () -> Void = {}) {
         self.id = id
         self.eventLoop = eventLoop
         self.sendNotification = sendNotification
+        self.closeConnection = abandon
+    }
+
+    /// The relay gave up while a write may still wait for a peer that stopped reading: the
+    /// connection is closed, which fails that write (and drops the slow reader).
+    public func abandon() {
+        if pendingWrites.withLockedValue({ $0 }) > 0 { closeConnection() }
     }
 
     /// Whether notifications go anywhere (the call has an id).
@@ -27,6 +38,10 @@ public final class RPCStream: Sendable {
         guard let id else { return }
         let write = sendNotification(RPCWire.streamNotification(id: id, data: data))
         lastWrite.withLockedValue { $0 = write }
+        if let write {
+            pendingWrites.withLockedValue { $0 += 1 }
+            write.whenComplete { [pendingWrites] _ in pendingWrites.withLockedValue { $0 -= 1 } }
+        }
     }
 
     /// The latest write: reading waits until the peer has taken it (a completed one lets it on).

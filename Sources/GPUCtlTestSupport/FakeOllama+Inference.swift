@@ -219,6 +219,7 @@ extension FakeOllama {
                 return (knobs.firstByteDelay, knobs.tokenDelay, knobs.tokens, knobs.dropNextStreamAfter,
                         knobs.errorNextStreamAfter, knobs.recordChunkTimes)
             }
+            let padding = knobs.value.chunkBytes.map { String(repeating: "x", count: $0) } ?? ""
             let chunkTimes = self.chunkTimes
             var count = tokens
             if case .number(let limit)? = options["num_predict"], limit >= 0 { count = min(count, Int(limit)) }
@@ -247,7 +248,7 @@ extension FakeOllama {
                             return
                         }
                         let word = InferenceHandlers.words[index % InferenceHandlers.words.count]
-                        let chunk = line(index == 0 ? word : " \(word)", done: false)
+                        let chunk = line((index == 0 ? word : " \(word)") + padding, done: false)
                         if record { chunkTimes.mutate { $0.append(.now) } }
                         try await writer.write(chunk)
                         if tokenDelay > .zero { try await Task.sleep(for: tokenDelay) }

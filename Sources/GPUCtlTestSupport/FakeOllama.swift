@@ -60,6 +60,8 @@ public final class FakeOllama: Sendable {
         public var maximumPendingLoads = 512
         /// Default keep_alive of a new load, in seconds (OLLAMA_KEEP_ALIVE).
         public var defaultKeepAlive: Double = 300
+        /// Each chunk's text padded to this many bytes (a big answer without millions of chunks).
+        public var chunkBytes: Int?
         /// Record when each chunk is written (`chunkTimes`), for latency benchmarks.
         public var recordChunkTimes = false
     }

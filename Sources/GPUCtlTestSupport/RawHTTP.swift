@@ -41,12 +41,15 @@ public enum RawHTTP {
     }
 
     /// A socket connected to 127.0.0.1:`port` with send and receive timeouts. The caller closes it.
-    public static func connect(port: Int, timeout: TimeInterval = 10) throws -> Int32 {
+    /// `receiveBuffer` caps the socket's receive buffer (set before connecting, so the kernel
+    /// never grows the window past it).
+    public static func connect(port: Int, timeout: TimeInterval = 10, receiveBuffer: Int32? = nil) throws -> Int32 {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else { throw RawHTTPError("socket failed") }
         var limit = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer { setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian

@@ -27,7 +27,8 @@ extension OllamaClient {
         let endpoint = baseURL + path
         let sawDone = NIOLockedValueBox(false)
         try await retryingRefused(endpoint) {
-            try await http.postStreaming(path, json: json, timeouts: streamTimeouts, on: sink.eventLoop) { line in
+            try await http.postStreaming(path, json: json, timeouts: streamTimeouts, on: sink.eventLoop,
+                                         onTimeout: { sink.abandon() }) { line in
                 let chunk = try InferenceLine.chunk(from: line, endpoint: endpoint)
                 if chunk.done { sawDone.withLockedValue { $0 = true } }
                 try onChunk(chunk)

@@ -174,6 +174,7 @@ import Testing
 struct LoopSink: RelaySink {
     var eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
     func backpressure() -> EventLoopFuture<Void>? { nil }
+    func abandon() {}
 }
 
 extension OllamaClient {

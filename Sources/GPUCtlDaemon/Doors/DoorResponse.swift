@@ -114,4 +114,6 @@ final class DoorResponse: RelayTarget, Sendable {
     func relayBody(_ buffer: ByteBuffer) -> EventLoopFuture<Void>? {
         writeBody(buffer)
     }
+
+    func abandon() { abort() }
 }

@@ -49,7 +49,7 @@ extension OllamaDoor {
         let admission: Admission
         do {
             admission = try await admitWithin(settings.queueTimeout, model, requestClass: requestClass,
-                                              exact: intent == .load)
+                                              exact: intent == .load, source: .ollamaDoor)
         } catch {
             return .refused(Self.status(of: error), (error as? DoorQueueTimeout)?.message ?? RPCErrorPayload(error).message)
         }
@@ -61,10 +61,10 @@ extension OllamaDoor {
     /// `supervisor.admit`, abandoned after `limit`. A go-ahead that comes as the limit passes
     /// is given back, never lost.
     private func admitWithin(_ limit: Duration, _ model: String, requestClass: JobClass,
-                             exact: Bool) async throws -> Admission {
+                             exact: Bool, source: RequestSource) async throws -> Admission {
         let supervisor = self.supervisor
         return try await withThrowingTaskGroup(of: Admission?.self) { group in
-            group.addTask { try await supervisor.admit(model, requestClass: requestClass, exact: exact) }
+            group.addTask { try await supervisor.admit(model, requestClass: requestClass, exact: exact, source: source) }
             group.addTask {
                 try await Task.sleep(for: limit)
                 return nil

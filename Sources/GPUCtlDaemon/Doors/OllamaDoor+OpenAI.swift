@@ -80,7 +80,7 @@ extension OllamaDoor {
             }
             let state = OpenAIStreamState()
             try await upstream.postStreaming(native.rawValue, json: json, timeouts: settings.inferenceTimeouts,
-                                             on: response.eventLoop) { line in
+                                             on: response.eventLoop, onTimeout: { response.abort() }) { line in
                 guard let object = try? JSONParser.parse(line.readableBytesView).objectValue else { return nil }
                 return answer.relay(object, state: state, to: response)
             }

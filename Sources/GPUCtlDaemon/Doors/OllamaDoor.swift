@@ -150,4 +150,6 @@ private struct AnnotatedTarget: RelayTarget {
     }
 
     func relayBody(_ buffer: ByteBuffer) -> EventLoopFuture<Void>? { response.relayBody(buffer) }
+
+    func abandon() { response.abort() }
 }
