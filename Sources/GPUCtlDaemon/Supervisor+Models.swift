@@ -9,7 +9,7 @@ import OllamaClient
 struct ResidencyState {
     var scheduler: Scheduler
     var nextRequestID: Scheduler.RequestID = 1
-    var pending: [Scheduler.RequestID: (requested: String, since: ContinuousClock.Instant)] = [:]
+    var pending: [Scheduler.RequestID: (requested: String, since: ContinuousClock.Instant, source: RequestSource)] = [:]
     /// Bumped whenever a load or unload starts or ends: a /api/ps answer taken before is stale.
     var epoch = 0
     var loadStarted: [String: ContinuousClock.Instant] = [:]
@@ -78,7 +78,7 @@ extension Supervisor {
                source: RequestSource = .socket) async throws -> Admission {
         let id = residency.nextRequestID
         residency.nextRequestID += 1
-        residency.pending[id] = (model, .now)
+        residency.pending[id] = (model, .now, source)
         admissions.create(id)
         apply(.requested(id, model: model, requestClass: requestClass, exact: exact))
         let admissions = self.admissions
@@ -88,8 +88,6 @@ extension Supervisor {
         } onCancel: {
             if admissions.abandon(id) { work.yield(.cancelled(id)) }
         }
-        residency.running[admission.id] = (admission.model, source)
-        publish()
         return admission
     }
 
@@ -106,6 +104,12 @@ extension Supervisor {
     }
 
     func tick() { apply(.tick) }
+
+    /// The keep_alive a request for `model` carries (an override set by models.load, else the
+    /// catalog's), read from the published snapshot without entering the actor.
+    nonisolated func requestKeepAlive(for model: String) -> JSONValue? {
+        (published.current.keepAliveOverrides[model] ?? catalog.model(named: model)?.keepAlive)?.ollamaValue
+    }
 
     func loadPlan(for model: String) -> LoadPlan {
         let spec = catalog.model(named: model)
@@ -260,8 +264,13 @@ extension Supervisor {
             let loadTime = residency.lastLoad[model].flatMap { $0.finishedAt >= request.since ? $0.duration : nil }
             let admission = Admission(id: id, model: model, requested: request.requested,
                                       waited: .now - request.since, loadTime: loadTime)
+            // Counted by source before this change is published; `finish` removes it.
+            residency.running[id] = (model, request.source)
             // The caller left meanwhile: give the run back at once.
-            if !admissions.resolve(id, .success(admission)) { apply(.finished(id)) }
+            if !admissions.resolve(id, .success(admission)) {
+                residency.running[id] = nil
+                apply(.finished(id))
+            }
         case .fail(let id, let failure):
             var refusal = refusal(for: failure)
             refusal.fallbackFor = residency.pending.removeValue(forKey: id)?.requested

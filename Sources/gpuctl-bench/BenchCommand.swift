@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpuctl-bench",
         abstract: "Measure gpuctld and write BENCHMARKS.md.",
-        subcommands: [Run.self, Ollama.self, Jobs.self, FakeOllamaServer.self, FakeBackends.self, Echo.self, Idle.self,
+        subcommands: [Run.self, Ollama.self, Jobs.self, Door.self, FakeOllamaServer.self, FakeBackends.self, Echo.self, Idle.self,
                       LifelineCheck.self],
         defaultSubcommand: Run.self)
 
@@ -82,6 +82,27 @@ struct BenchCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("gpuctl-bench: \($0)\n".utf8))
             }
             print(Report.ollamaSection(numbers))
+        }
+    }
+
+    /// The Ollama door's numbers, written into BENCHMARKS.md in place of the last ones.
+    struct Door: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "door", abstract: "Run the Ollama door benchmarks and write their section of BENCHMARKS.md.")
+        @Option(help: "The report to update.") var output = "BENCHMARKS.md"
+
+        func run() async throws {
+            let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            let directory = NSTemporaryDirectory() + "gpuctl-bench-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let numbers = try await DoorBench.run(products: products, directory: directory) {
+                FileHandle.standardError.write(Data("gpuctl-bench: \($0)\n".utf8))
+            }
+            let section = Report.doorSection(numbers)
+            let existing = (try? String(contentsOfFile: output, encoding: .utf8)) ?? "# Benchmarks\n"
+            try Report.replacingSection(Report.doorTitle, with: section, in: existing).write(toFile: output, atomically: true, encoding: .utf8)
+            print(section)
         }
     }
 

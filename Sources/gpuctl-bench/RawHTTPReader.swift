@@ -41,4 +41,23 @@ enum RawHTTPReader {
         }
         return times
     }
+
+    /// POSTs `body` and reads the whole answer until the server closes; returns its size.
+    static func exchange(port: Int, path: String, body: String) throws -> Int {
+        let fd = try RawHTTP.connect(port: port, timeout: 30)
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        let request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            total += count
+        }
+        return total
+    }
 }

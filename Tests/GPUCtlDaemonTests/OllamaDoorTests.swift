@@ -100,6 +100,13 @@ import Testing
         // The catalog's 30m, not forever (a "forever" would show a date centuries ahead).
         let expires = entry?["expires_at"]?.stringValue ?? ""
         #expect(expires.hasPrefix("20") && !expires.hasPrefix("22"), "\(expires)")
+        // A model whose entry sets no runner options runs at Ollama's default size whatever a
+        // request asks: another num_ctx would reload it behind the ledger.
+        _ = try await bed.raw("POST", "/api/generate", json: """
+            {"model":"llama3.2:3b","prompt":"hi","stream":false,"options":{"num_ctx":2048,"num_gpu":1,"temperature":0.1}}
+            """)
+        let after = try await bed.rawDirect("GET", "/api/ps").json
+        #expect(after["models"]?.arrayValue?.first { $0["name"] == "llama3.2:3b" }?["context_length"] == 4096)
         try await bed.stop()
     }
 

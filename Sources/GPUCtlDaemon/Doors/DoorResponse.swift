@@ -14,6 +14,7 @@ final class DoorResponse: RelayTarget, Sendable {
         var ended = false
         var status = 0
         var contentType: String?
+        var flushScheduled = false
     }
 
     let channel: any Channel
@@ -74,6 +75,27 @@ final class DoorResponse: RelayTarget, Sendable {
         write(.body(.byteBuffer(buffer)))
     }
 
+    /// A relayed body part: written at once, flushed once per turn of the event loop (the
+    /// parts of one read from the backend go out in one syscall). Reading the backend waits
+    /// only while the connection holds more than its high-water mark (64 KiB) unsent: then the
+    /// write's future is returned, and a client that stopped reading holds the relay there.
+    /// Called on the connection's event loop.
+    func relayWrite(_ buffer: ByteBuffer) -> EventLoopFuture<Void>? {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.write(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: promise)
+        let schedule = state.withLockedValue { state -> Bool in
+            defer { state.flushScheduled = true }
+            return !state.flushScheduled
+        }
+        if schedule {
+            channel.eventLoop.execute { [self] in
+                state.withLockedValue { $0.flushScheduled = false }
+                channel.flush()
+            }
+        }
+        return channel.isWritable ? nil : promise.futureResult
+    }
+
     private func write(_ part: HTTPServerResponsePart) -> EventLoopFuture<Void> {
         let promise = channel.eventLoop.makePromise(of: Void.self)
         channel.writeAndFlush(part, promise: promise)
@@ -112,7 +134,7 @@ final class DoorResponse: RelayTarget, Sendable {
     }
 
     func relayBody(_ buffer: ByteBuffer) -> EventLoopFuture<Void>? {
-        writeBody(buffer)
+        relayWrite(buffer)
     }
 
     func abandon() { abort() }

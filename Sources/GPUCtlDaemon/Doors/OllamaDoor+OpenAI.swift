@@ -171,7 +171,7 @@ struct OpenAIAnswer: Sendable {
 
     private func write(_ buffer: ByteBuffer, to response: DoorResponse) -> EventLoopFuture<Void> {
         response.sendHead(status: .ok, headers: HTTPHeaders([("Content-Type", "text/event-stream")]))
-        return response.writeBody(buffer)
+        return response.relayWrite(buffer) ?? response.eventLoop.makeSucceededVoidFuture()
     }
 }
 

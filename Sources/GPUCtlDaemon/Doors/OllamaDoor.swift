@@ -96,7 +96,7 @@ struct OllamaDoor: DoorHandling {
             changed = true
         }
         let pinned = supervisor.catalog.model(named: model)?.pinned ?? false
-        let keepAlive = DoorCall.keepAlive(requested: call.keepAlive, pinned: pinned, policy: await models.keepAlive(for: model))
+        let keepAlive = DoorCall.keepAlive(requested: call.keepAlive, pinned: pinned, policy: models.keepAlive(for: model))
         if keepAlive != call.keepAlive {
             body["keep_alive"] = keepAlive
             changed = true

@@ -7,18 +7,19 @@ import OllamaClient
 extension ModelService {
     static let runnerOptionKeys = ["num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap", "num_thread"]
 
-    /// The request's options with the catalog's runner options on top: a different num_ctx
-    /// would make Ollama reload the model at another size, behind the budget's back.
+    /// The request's options with its runner options replaced by the catalog's (or dropped,
+    /// where the catalog sets none): a different num_ctx would make Ollama reload the model at
+    /// another size, behind the budget's back. Sampling options are the caller's.
     func options(_ requested: [String: JSONValue], model: String) -> [String: JSONValue] {
-        var merged = requested
+        var merged = requested.filter { !Self.runnerOptionKeys.contains($0.key) }
         for (key, value) in supervisor.catalog.model(named: model)?.options ?? [:] where Self.runnerOptionKeys.contains(key) {
             merged[key] = value
         }
         return merged
     }
 
-    func keepAlive(for model: String) async -> JSONValue? {
-        await supervisor.loadPlan(for: model).keepAlive
+    func keepAlive(for model: String) -> JSONValue? {
+        supervisor.requestKeepAlive(for: model)
     }
 
     /// `generate` and `chat`: admission, then Ollama's chunks relayed as `stream` notifications
@@ -34,7 +35,7 @@ extension ModelService {
         let relay = Relay()
         do {
             let merged = self.options(call.options, model: admission.model)
-            let keepAlive = await keepAlive(for: admission.model)
+            let keepAlive = keepAlive(for: admission.model)
             // Each chunk: kept for the result, and sent on as a notification when streaming.
             // Read on the connection's event loop, the notification is written at once and its
             // write holds back reading Ollama (backpressure), with no thread hand-off.
@@ -84,7 +85,7 @@ extension ModelService {
             let reply = try await ollama.embed(EmbedRequest(
                 model: admission.model, input: params.input, truncate: params.truncate,
                 dimensions: params.dimensions, options: self.options(params.options, model: admission.model),
-                keepAlive: await keepAlive(for: admission.model)))
+                keepAlive: keepAlive(for: admission.model)))
             await supervisor.finish(admission)
             return EmbedResult(model: admission.model, requestedModel: name, fallbackUsed: admission.fallbackUsed,
                                embeddings: reply.embeddings, dimensions: reply.embeddings.first?.count ?? 0,
