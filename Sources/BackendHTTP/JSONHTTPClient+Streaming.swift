@@ -57,30 +57,22 @@ extension JSONHTTPClient {
     func watch(_ task: HTTPClient.Task<Void>, progress: StreamProgress, timeouts: StreamTimeouts,
                onTimeout: @escaping @Sendable () -> Void = {},
                failure: @escaping @Sendable (Error) -> Error) async throws {
-        try await withThrowingTaskGroup(of: StreamOutcome<Void>.self) { group in
-            group.addTask {
-                do {
-                    try await withTaskCancellationHandler {
-                        try await task.futureResult.get()
-                    } onCancel: {
-                        task.cancel()
-                    }
-                } catch {
-                    if Task.isCancelled { throw CancellationError() }
-                    throw failure(error)
-                }
-                return .finished(())
+        let watchdog = StreamWatchdog(progress: progress, timeouts: timeouts, loop: task.eventLoop)
+        watchdog.start {
+            onTimeout()
+            task.cancel()
+        }
+        defer { watchdog.stop() }
+        do {
+            try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
             }
-            group.addTask {
-                let (kind, limit) = try await progress.watch(timeouts)
-                return .timedOut(kind, limit)
-            }
-            let first = try await group.next()!
-            group.cancelAll()
-            if case .timedOut(let kind, let limit) = first {
-                onTimeout()
-                throw HTTPCallFailure.streamTimedOut(kind, seconds: limit.seconds)
-            }
+        } catch {
+            if let fired = watchdog.fired { throw HTTPCallFailure.streamTimedOut(fired.kind, seconds: fired.limit.seconds) }
+            if Task.isCancelled { throw CancellationError() }
+            throw failure(error)
         }
     }
 }
@@ -181,12 +173,6 @@ extension JSONHTTPClient {
         }
         return HTTPCallFailure.unreachable(describe(error))
     }
-}
-
-/// How a streamed call's two racing tasks end: the reader finished, or the watchdog fired.
-enum StreamOutcome<Result: Sendable>: Sendable {
-    case finished(Result)
-    case timedOut(StreamTimeoutKind, Duration)
 }
 
 /// NDJSON as the backends send it.

@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// The four limits of a streamed backend call. A model load can take minutes, so the first
 /// byte gets a generous limit of its own; after that, silence between chunks is bounded by
@@ -52,24 +53,69 @@ final class StreamProgress: Sendable {
             ?? (started + timeouts.firstByte, .firstByte)
         return chunkLimit.0 < total ? chunkLimit : (total, .total)
     }
+}
 
-    /// Returns the limit that passed; runs until one does (or the task is cancelled).
-    func watch(_ timeouts: StreamTimeouts) async throws -> (StreamTimeoutKind, Duration) {
-        while true {
-            let (deadline, kind) = nextDeadline(timeouts)
+/// Holds a streamed call to its limits from the call's event loop: a check scheduled at the next
+/// limit (and at least once per idle period, since a chunk that comes meanwhile moves the limit
+/// to its time + idle, never sooner than now + idle), which runs `onFire` when one passes. No
+/// task and no thread of its own: a scheduled task on the loop the call already uses.
+final class StreamWatchdog: Sendable {
+    private struct State {
+        var fired: (kind: StreamTimeoutKind, limit: Duration)?
+        var scheduled: Scheduled<Void>?
+        var stopped = false
+    }
 
-            if ContinuousClock.now >= deadline {
-                let limit = switch kind {
-                case .firstByte: timeouts.firstByte
-                case .idle: timeouts.idle
-                case .total: timeouts.total
-                }
-                return (kind, limit)
-            }
-            // A chunk that comes while this sleeps moves the limit to its time + idle, which is
-            // never sooner than now + idle: waking by then is soon enough to see it.
-            let wake = min(deadline, ContinuousClock.now + timeouts.idle)
-            try await Task.sleep(until: wake, tolerance: .milliseconds(10), clock: .continuous)
+    private let progress: StreamProgress
+    private let timeouts: StreamTimeouts
+    private let loop: any EventLoop
+    private let state = NIOLockedValueBox(State())
+
+    init(progress: StreamProgress, timeouts: StreamTimeouts, loop: any EventLoop) {
+        self.progress = progress
+        self.timeouts = timeouts
+        self.loop = loop
+    }
+
+    /// The limit that passed, if one did.
+    var fired: (kind: StreamTimeoutKind, limit: Duration)? { state.withLockedValue { $0.fired } }
+
+    func start(onFire: @escaping @Sendable () -> Void) { check(onFire) }
+
+    /// No more checks (the call ended).
+    func stop() {
+        let scheduled = state.withLockedValue { state -> Scheduled<Void>? in
+            state.stopped = true
+            return state.scheduled
         }
+        scheduled?.cancel()
+    }
+
+    private func check(_ onFire: @escaping @Sendable () -> Void) {
+        let (deadline, kind) = progress.nextDeadline(timeouts)
+        let now = ContinuousClock.now
+        if now >= deadline {
+            let limit = switch kind {
+            case .firstByte: timeouts.firstByte
+            case .idle: timeouts.idle
+            case .total: timeouts.total
+            }
+            let first = state.withLockedValue { state -> Bool in
+                guard !state.stopped, state.fired == nil else { return false }
+                state.fired = (kind, limit)
+                return true
+            }
+            if first { onFire() }
+            return
+        }
+        let wait = min(deadline, now + timeouts.idle) - now
+        let parts = wait.components
+        let delay = TimeAmount.nanoseconds(parts.seconds * 1_000_000_000 + parts.attoseconds / 1_000_000_000 + 1_000_000)
+        let scheduled = loop.scheduleTask(in: delay) { self.check(onFire) }
+        let stopped = state.withLockedValue { state -> Bool in
+            if !state.stopped { state.scheduled = scheduled }
+            return state.stopped
+        }
+        if stopped { scheduled.cancel() }
     }
 }

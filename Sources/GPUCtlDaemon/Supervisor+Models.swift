@@ -10,6 +10,8 @@ struct ResidencyState {
     var scheduler: Scheduler
     var nextRequestID: Scheduler.RequestID = 1
     var pending: [Scheduler.RequestID: (requested: String, since: ContinuousClock.Instant, source: RequestSource)] = [:]
+    /// When a waiting request with a limit of its own (a front door's queue timeout) gives up.
+    var waitLimits: [Scheduler.RequestID: (deadline: ContinuousClock.Instant, limit: Duration, setting: DaemonSetting)] = [:]
     /// Bumped whenever a load or unload starts or ends: a /api/ps answer taken before is stale.
     var epoch = 0
     var loadStarted: [String: ContinuousClock.Instant] = [:]
@@ -74,13 +76,21 @@ extension Supervisor {
     /// Waits until the Scheduler lets the request run (loading or evicting as needed), or fails.
     /// Cancelling the caller withdraws the request.
     /// `exact` (explicit loads and swaps): never answered with the model's fallback.
+    /// `waitLimit`: how long it may wait before it fails with `QueueTimeout` (the timer is
+    /// armed only when it does not run at once).
     func admit(_ model: String, requestClass: JobClass = .interactive, exact: Bool = false,
-               source: RequestSource = .socket) async throws -> Admission {
+               source: RequestSource = .socket,
+               waitLimit: (Duration, DaemonSetting)? = nil) async throws -> Admission {
         let id = residency.nextRequestID
         residency.nextRequestID += 1
         residency.pending[id] = (model, .now, source)
         admissions.create(id)
         apply(.requested(id, model: model, requestClass: requestClass, exact: exact))
+        if let (limit, setting) = waitLimit, residency.pending[id] != nil {
+            let deadline = ContinuousClock.now + limit
+            residency.waitLimits[id] = (deadline, limit, setting)
+            work.yield(.wake(deadline))
+        }
         let admissions = self.admissions
         let work = self.work
         let admission = try await withTaskCancellationHandler {
@@ -100,10 +110,21 @@ extension Supervisor {
 
     func cancelWaiting(_ id: Scheduler.RequestID) {
         residency.pending[id] = nil
+        residency.waitLimits[id] = nil
         apply(.cancelled(id))
     }
 
-    func tick() { apply(.tick) }
+    /// Time passed: requests past their wait limit give up, then the Scheduler looks again.
+    func tick() {
+        let now = ContinuousClock.now
+        for (id, limit) in residency.waitLimits where limit.deadline <= now {
+            residency.waitLimits[id] = nil
+            guard let request = residency.pending.removeValue(forKey: id) else { continue }
+            admissions.resolve(id, .failure(QueueTimeout(model: request.requested, limit: limit.limit, setting: limit.setting)))
+            apply(.cancelled(id))
+        }
+        apply(.tick)
+    }
 
     /// The keep_alive a request for `model` carries (an override set by models.load, else the
     /// catalog's), read from the published snapshot without entering the actor.
@@ -257,6 +278,7 @@ extension Supervisor {
         case .fail(let id, let failure) where jobs.jobOf[id] != nil:
             jobRefused(id, failure)
         case .run(let id, let model):
+            residency.waitLimits[id] = nil
             guard let request = residency.pending.removeValue(forKey: id) else {
                 apply(.finished(id))
                 return
@@ -273,6 +295,7 @@ extension Supervisor {
             }
         case .fail(let id, let failure):
             var refusal = refusal(for: failure)
+            residency.waitLimits[id] = nil
             refusal.fallbackFor = residency.pending.removeValue(forKey: id)?.requested
             admissions.resolve(id, .failure(refusal))
         }

@@ -22,6 +22,8 @@ struct DoorNumbers {
     var peakRSSKiB32 = 0
     var idleRSSKiB = 0
     var streamTokens = 0
+    /// gpuctld's CPU time (user + system) per short non-streamed call through the door.
+    var cpuMicrosPerShortCall = 0.0
 }
 
 enum DoorBench {
@@ -72,7 +74,10 @@ enum DoorBench {
 
         log("door: short non-streamed generate, 500 each way")
         numbers.shortDirect = try await shortCalls(port: directPort, count: 500)
+        let ticksBefore = ProcessStats.cpuTicks(pid: daemon.pid) ?? 0
         numbers.shortDoor = try await shortCalls(port: doorPort, count: 500)
+        let ticks = (ProcessStats.cpuTicks(pid: daemon.pid) ?? 0) - ticksBefore
+        numbers.cpuMicrosPerShortCall = Double(ticks) / ProcessStats.ticksPerSecond * 1e6 / 500
         await fake.stop()
         return numbers
     }

@@ -48,6 +48,8 @@ extension Report {
             | 32 streams of \(numbers.streamTokens) at once | \(rate(numbers.tokensPerSecond32Direct)) | \(rate(numbers.tokensPerSecond32Door)) | \(String(format: "%.2f×", ratio32)) | ≥ 0.9× | \(mark(ratio32 >= 0.9)) |
 
             gpuctld's RSS: \(numbers.idleRSSKiB / 1024) MiB before, a peak of \(numbers.peakRSSKiB32 / 1024) MiB during the 32 streams.
+            gpuctld's CPU time per short call through the door: \(String(format: "%.0f µs", numbers.cpuMicrosPerShortCall))
+            (user + system, from /proc; the clock tick is 10 ms, over 500 calls).
             For scale, two existing Python brokers measured on the same kind of stub took 9–23 ms to
             the first chunk with one client, 0.7–1 s with eight, and relayed 0.01–0.06× of direct throughput.
 

@@ -13,15 +13,6 @@ enum DoorArbitration: Sendable {
     case notArbitrated
 }
 
-/// The door waited longer than `--ollama-queue-timeout` for room on the card.
-struct DoorQueueTimeout: Error, Sendable {
-    let model: String
-    let limit: Duration
-    var message: String {
-        "\(model) waited \(limit.seconds.formatted()) s for room on the card and gave up; try again later, or raise --ollama-queue-timeout"
-    }
-}
-
 extension OllamaDoor {
     /// Resolves `name`, waits for the Scheduler (an unload is the Scheduler's too), runs `serve`
     /// while the model is held, and gives it back. `serve` gets nil for an unload.
@@ -48,44 +39,20 @@ extension OllamaDoor {
             .flatMap { JobClass(rawValue: $0.lowercased()) } ?? .interactive
         let admission: Admission
         do {
-            admission = try await admitWithin(settings.queueTimeout, model, requestClass: requestClass,
-                                              exact: intent == .load, source: .ollamaDoor)
+            admission = try await supervisor.admit(model, requestClass: requestClass, exact: intent == .load,
+                                                   source: .ollamaDoor, waitLimit: (settings.queueTimeout, .ollamaQueueTimeout))
         } catch {
-            return .refused(Self.status(of: error), (error as? DoorQueueTimeout)?.message ?? RPCErrorPayload(error).message)
+            return .refused(Self.status(of: error), RPCErrorPayload(error).message)
         }
         await serve(admission)
         await supervisor.finish(admission)
         return .served(admission.model)
     }
 
-    /// `supervisor.admit`, abandoned after `limit`. A go-ahead that comes as the limit passes
-    /// is given back, never lost.
-    private func admitWithin(_ limit: Duration, _ model: String, requestClass: JobClass,
-                             exact: Bool, source: RequestSource) async throws -> Admission {
-        let supervisor = self.supervisor
-        return try await withThrowingTaskGroup(of: Admission?.self) { group in
-            group.addTask { try await supervisor.admit(model, requestClass: requestClass, exact: exact, source: source) }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.nextResult()!
-            group.cancelAll()
-            while let late = await group.nextResult() {
-                if case .success(let admission?) = late { await supervisor.finish(admission) }
-            }
-            switch first {
-            case .success(let admission?): return admission
-            case .success(nil): throw DoorQueueTimeout(model: model, limit: limit)
-            case .failure(let error): throw error
-            }
-        }
-    }
-
     /// The HTTP status of a refusal, as Ollama would choose it: 503 when the card cannot take
     /// it (now or ever) or the daemon is stopping, 499 when the client went away, 500 else.
     static func status(of error: Error) -> HTTPResponseStatus {
-        if error is DoorQueueTimeout { return .serviceUnavailable }
+        if error is QueueTimeout { return .serviceUnavailable }
         switch RPCErrorPayload(error).kind {
         case .doesNotFit?, .shuttingDown?, .overloaded?: return .serviceUnavailable
         case .cancelled?: return HTTPResponseStatus(statusCode: 499, reasonPhrase: "Client Closed Request")

@@ -90,3 +90,15 @@ struct OutputError: Error, Sendable, CustomStringConvertible {
 struct ShuttingDown: Error, Sendable {
     let message: String
 }
+
+/// A request waited longer than its limit (a front door's queue timeout) for room on the card.
+struct QueueTimeout: Error, Sendable {
+    let model: String
+    let limit: Duration
+    /// The setting that sets the limit, named in the sentence.
+    let setting: DaemonSetting
+
+    var message: String {
+        "\(model) waited \(limit.seconds.formatted()) s for room on the card and gave up; try again later, or raise --\(setting.flag)"
+    }
+}
