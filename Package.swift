@@ -73,6 +73,8 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "WSClient", package: "swift-websocket"),
         ]),
         .target(name: "GPUCtlCommands", dependencies: [
             "GPUCtlModels", "GPUCtlRPC", "ProcessSpawn",
@@ -142,6 +144,7 @@ let package = Package(
             "ComfyUIClient", "OllamaClient", "ProcessSpawn",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "WSClient", package: "swift-websocket"),
         ]),
         .testTarget(name: "GPUCtlCommandsTests", dependencies: [
             "GPUCtlCommands", "GPUCtlTestDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "ProcessSpawn",

@@ -13,9 +13,10 @@ public enum ComfyStreamItem: Sendable, Equatable {
 
 extension ComfyUIClient {
     /// `ws://host:port/ws?clientId=ID` for this client's base URL.
-    public func webSocketURL(clientID: String) -> String {
+    /// Without an id, ComfyUI picks one and names it in its first `status` message.
+    public func webSocketURL(clientID: String?) -> String {
         let base = baseURL.hasPrefix("https://") ? "wss://" + baseURL.dropFirst(8) : "ws://" + baseURL.dropFirst(baseURL.hasPrefix("http://") ? 7 : 0)
-        return "\(base)/ws?clientId=\(Self.escape(clientID))"
+        return clientID.map { "\(base)/ws?clientId=\(Self.escape($0))" } ?? "\(base)/ws"
     }
 
     /// Follows `/ws` as `clientID` until the task is cancelled, handing every item to `onItem`.

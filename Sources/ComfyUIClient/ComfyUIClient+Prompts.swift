@@ -36,11 +36,14 @@ public struct HistoryEntry: Sendable, Equatable {
 }
 
 extension ComfyUIClient {
-    /// Queues `graph` (API format) under our own `promptID`, for the WebSocket `clientID`.
+    /// Queues `graph` (API format) under our own `promptID`, for the WebSocket `clientID`, with
+    /// `extraData` stored beside it (ComfyUI adds the client id to it).
     /// A graph ComfyUI rejects throws an `http` 400 error whose message names node, class and input.
-    public func submit(graph: JSONValue, clientID: String, promptID: String) async throws(ComfyUIError) -> SubmitResult {
-        let body: JSONValue = ["prompt": graph, "client_id": .string(clientID), "prompt_id": .string(promptID)]
-        let reply = try await postJSON("/prompt", body: body)
+    public func submit(graph: JSONValue, clientID: String, promptID: String,
+                       extraData: JSONValue? = nil) async throws(ComfyUIError) -> SubmitResult {
+        var body: [String: JSONValue] = ["prompt": graph, "client_id": .string(clientID), "prompt_id": .string(promptID)]
+        if let extraData, extraData.objectValue != nil { body["extra_data"] = extraData }
+        let reply = try await postJSON("/prompt", body: .object(body))
         guard let id = reply?["prompt_id"]?.stringValue else {
             throw ComfyUIError(kind: .decoding, status: nil, message: "ComfyUI accepted a prompt but sent no prompt_id")
         }

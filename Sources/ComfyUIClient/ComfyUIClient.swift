@@ -12,6 +12,12 @@ public enum ComfyUIBackend: BackendIdentity {
 public typealias ComfyUIError = BackendError<ComfyUIBackend>
 
 extension BackendError where Backend == ComfyUIBackend {
+    /// A relayed call's failure in ComfyUI's words (other errors unchanged).
+    public static func wrapping(_ error: Error, comfyEndpoint endpoint: String) -> Error {
+        if let failure = error as? HTTPCallFailure { return ComfyUIError(failure, comfyEndpoint: endpoint) }
+        return error
+    }
+
     init(_ failure: HTTPCallFailure, comfyEndpoint endpoint: String) {
         self.init(failure, endpoint: endpoint) { code, body in
             // A rejected workflow: name the nodes, classes and inputs, not the JSON.
@@ -41,6 +47,8 @@ public struct ComfyUIClient: Sendable {
     }
 
     public var baseURL: String { http.baseURL }
+    /// The HTTP client underneath, for a door that relays requests as they are.
+    public var transport: JSONHTTPClient { http }
 
     /// `GET /system_stats`: version and per-device memory.
     public func systemStats() async throws(ComfyUIError) -> SystemStats {

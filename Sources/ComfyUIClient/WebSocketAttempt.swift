@@ -8,20 +8,23 @@ import WSClient
 /// hold the follower, and gpuctld's shutdown, forever. Here the connection runs in a task of
 /// its own: the caller gets an error when no upgrade came within `upgradeTimeout`, or returns
 /// at once when cancelled, and an abandoned connection is closed as soon as it opens.
-enum WebSocketAttempt {
-    struct UpgradeTimedOut: Error, CustomStringConvertible {
-        let timeout: Duration
-        var description: String { "ComfyUI accepted the connection but did not answer the WebSocket upgrade within \(timeout)" }
+public enum WebSocketAttempt {
+    public struct UpgradeTimedOut: Error, CustomStringConvertible {
+        public let timeout: Duration
+        public var description: String { "ComfyUI accepted the connection but did not answer the WebSocket upgrade within \(timeout)" }
     }
 
+    /// Frames up to 16 MiB (sampler previews are larger than swift-websocket's 16 KiB default).
+    public static let configuration = WebSocketClientConfiguration(maxFrameSize: 16 << 20)
+
     /// Runs `body` on the open connection; returns how it closed.
-    static func run(url: String, upgradeTimeout: Duration, logger: Logger,
+    public static func run(url: String, upgradeTimeout: Duration, logger: Logger,
                     body: @escaping @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void)
         async throws -> WebSocketCloseFrame? {
         let gate = Gate()
         let connection = Task {
             do {
-                let close = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+                let close = try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
                     guard gate.open() else { return }
                     try await body(inbound, outbound)
                 }

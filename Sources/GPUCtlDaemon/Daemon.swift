@@ -8,6 +8,7 @@ import GPUCtlStore
 import GPUProbe
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import OllamaClient
 import ServiceLifecycle
@@ -139,6 +140,22 @@ public final class Daemon: Sendable {
                 // Last in the list, so it is the first to stop: no new calls while the rest winds down.
                 RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod, events: supervisor.events),
             ]
+            // A door that cannot be bound stops the start; the socket is closed with it.
+            func startDoor(_ address: ListenAddress, what: String, setting: DaemonSetting, door: RequestSource,
+                           upgrader: (@Sendable () -> any HTTPServerProtocolUpgrader & Sendable)? = nil,
+                           handler: some DoorHandling, maximumBody: Int) async throws(DaemonStartError) {
+                do throws(DaemonStartError) {
+                    let listener = try await HTTPListener.start(
+                        address: address, what: what, setting: setting, upgrader: upgrader,
+                        makeHandler: { _ in DoorConnectionHandler(handler: handler, maximumBody: maximumBody) },
+                        logger: logger)
+                    services.append(listener)
+                    await supervisor.setDoorURL(door, "http://\(listener.address)")
+                } catch {
+                    await server.shutdown(gracePeriod: .zero)
+                    throw error
+                }
+            }
             if let address = configuration.ollamaListen {
                 var settings = OllamaDoor.Settings()
                 settings.queueTimeout = configuration.ollamaQueueTimeout
@@ -146,20 +163,22 @@ public final class Daemon: Sendable {
                                                             idle: configuration.streamIdleTimeout,
                                                             total: configuration.requestTimeout)
                 settings.passthroughTimeouts.idle = max(configuration.streamIdleTimeout, settings.passthroughTimeouts.idle)
-                let maximumBody = settings.maximumBody
                 let door = OllamaDoor(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
                                       settings: settings, metrics: metrics)
-                do {
-                    let listener = try await HTTPListener.start(
-                        address: address, what: "the Ollama door", setting: .ollamaListen,
-                        makeHandler: { _ in DoorConnectionHandler(handler: door, maximumBody: maximumBody) },
-                        logger: logger)
-                    services.append(listener)
-                    await supervisor.setOllamaDoorURL("http://\(listener.address)")
-                } catch {
-                    await server.shutdown(gracePeriod: .zero)
-                    throw error
-                }
+                try await startDoor(address, what: "the Ollama door", setting: .ollamaListen, door: .ollamaDoor,
+                                    handler: door, maximumBody: settings.maximumBody)
+            }
+            if let address = configuration.comfyUIListen {
+                let pages = ComfyPageSockets()
+                let door = ComfyDoor(supervisor: supervisor, comfyui: comfyui, pages: pages, settings: ComfyDoor.Settings(),
+                                     metrics: metrics)
+                let relay = PageSocketRelay.Upstream(
+                    url: { comfyui.webSocketURL(clientID: $0) }, upgradeTimeout: configuration.backendProbeTimeout * 5,
+                    pages: pages, onEvent: { runnerContinuation.yield(.comfy(.event($0))) }, logger: logger)
+                try await startDoor(address, what: "the ComfyUI door", setting: .comfyUIListen, door: .comfyUIDoor,
+                                    upgrader: { ComfyDoor.webSocketUpgrader(relay) }, handler: door,
+                                    maximumBody: door.settings.maximumBody)
+                services.append(ComfyDoorEvents(supervisor: supervisor, pages: pages))
             }
             if let address = configuration.metricsListen {
                 do {

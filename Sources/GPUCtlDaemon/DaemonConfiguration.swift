@@ -68,6 +68,8 @@ public struct DaemonConfiguration: Sendable {
     public var ollamaListen: ListenAddress?
     /// How long a request through the door may wait for the Scheduler before a 503.
     public var ollamaQueueTimeout: Duration = .seconds(300)
+    /// Where the ComfyUI door is served; nil: no door.
+    public var comfyUIListen: ListenAddress?
 
     public init(socketPath: String, stateDirectory: String, catalogPath: String? = nil, outputDirectory: String? = nil) {
         self.socketPath = socketPath
@@ -210,6 +212,11 @@ extension DaemonConfiguration {
             let remote = ["1", "true", "yes"].contains(value(.ollamaAllowRemote)?.lowercased() ?? "")
             configuration.ollamaListen = try ListenAddress.parse(text, allowRemote: remote, setting: .ollamaListen,
                                                                  remoteSetting: .ollamaAllowRemote, example: 11435)
+        }
+        if let text = value(.comfyUIListen) {
+            let remote = ["1", "true", "yes"].contains(value(.comfyUIAllowRemote)?.lowercased() ?? "")
+            configuration.comfyUIListen = try ListenAddress.parse(text, allowRemote: remote, setting: .comfyUIListen,
+                                                                  remoteSetting: .comfyUIAllowRemote, example: 8189)
         }
         if let text = value(.ollamaQueueTimeout) {
             configuration.ollamaQueueTimeout = try duration(text, .ollamaQueueTimeout, minimum: .seconds(1))

@@ -4,7 +4,7 @@
 public enum DaemonSetting: String, CaseIterable, Sendable {
     case socket, stateDir, config, ollamaURL, comfyUIURL, vram, reserve, allowGroup, logLevel, gpuIndex
     case loadTimeout, workflows, outputDir, jobTimeout, metricsListen, metricsAllowRemote, minResidency
-    case ollamaListen, ollamaAllowRemote, ollamaQueueTimeout
+    case ollamaListen, ollamaAllowRemote, ollamaQueueTimeout, comfyUIListen, comfyUIAllowRemote
 
     /// The long flag, without its dashes.
     public var flag: String {
@@ -29,6 +29,8 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .ollamaListen: "ollama-listen"
         case .ollamaAllowRemote: "ollama-allow-remote"
         case .ollamaQueueTimeout: "ollama-queue-timeout"
+        case .comfyUIListen: "comfyui-listen"
+        case .comfyUIAllowRemote: "comfyui-allow-remote"
         }
     }
 
@@ -46,8 +48,8 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .logLevel: "LEVEL"
         case .gpuIndex: "N"
         case .loadTimeout, .jobTimeout, .minResidency, .ollamaQueueTimeout: "DURATION"
-        case .metricsListen, .ollamaListen: "HOST:PORT"
-        case .metricsAllowRemote, .ollamaAllowRemote: nil
+        case .metricsListen, .ollamaListen, .comfyUIListen: "HOST:PORT"
+        case .metricsAllowRemote, .ollamaAllowRemote, .comfyUIAllowRemote: nil
         }
     }
 
@@ -59,7 +61,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .config: "`./models.json`, then `/etc/gpuctl/models.json`"
         case .ollamaURL: "`http://127.0.0.1:11434`"
         case .comfyUIURL: "`http://127.0.0.1:8188`"
-        case .vram, .allowGroup, .metricsListen, .ollamaListen: "none"
+        case .vram, .allowGroup, .metricsListen, .ollamaListen, .comfyUIListen: "none"
         case .reserve: "`512MiB`"
         case .logLevel: "`info`"
         case .gpuIndex: "`0`"
@@ -67,7 +69,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .workflows: "`./Workflows`, then `/etc/gpuctl/workflows`"
         case .outputDir: "`STATE_DIR/outputs`"
         case .jobTimeout: "`1h`"
-        case .metricsAllowRemote, .ollamaAllowRemote: "off"
+        case .metricsAllowRemote, .ollamaAllowRemote, .comfyUIAllowRemote: "off"
         case .minResidency: "`2s`"
         case .ollamaQueueTimeout: "`5m`"
         }
@@ -94,6 +96,8 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .ollamaListen: "serve an Ollama-compatible API (and OpenAI's `/v1`) at `http://HOST:PORT` whose requests go through the VRAM budget; loopback addresses only (`127.0.0.1:11435`)"
         case .ollamaAllowRemote: "let `--ollama-listen` name another address (anyone who reaches it can drive your GPU)"
         case .ollamaQueueTimeout: "how long a request through the Ollama door may wait for room on the card before it gets a 503"
+        case .comfyUIListen: "serve ComfyUI's web page and API at `http://HOST:PORT`, its prompts queued as gpuctld jobs behind the VRAM budget; loopback addresses only (`127.0.0.1:8189`)"
+        case .comfyUIAllowRemote: "let `--comfyui-listen` name another address (anyone who reaches it can queue work on your GPU)"
         case .minResidency: "a loaded model stays at least this long before another model's request may evict it (the swap-rate limit; `models.swap` and `models.unload` ignore it)"
         }
     }

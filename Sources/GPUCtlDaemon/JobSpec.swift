@@ -13,13 +13,23 @@ struct JobSpec: Sendable, Equatable {
     var graph: JSONValue
     var vramBytes: UInt64
     var timeoutSeconds: Double
+    /// The WebSocket session that follows the prompt in ComfyUI (a page behind the ComfyUI
+    /// door); nil: gpuctld's own.
+    var clientID: String?
+    /// The page's `extra_data` (`extra_pnginfo` keeps the workflow in the saved PNG).
+    var extraData: JSONValue?
+    /// Where the job came from: the socket, or the ComfyUI door.
+    var source: RequestSource = .socket
 
-    init(workflow: String?, parameters: JSONValue?, graph: JSONValue, vramBytes: UInt64, timeoutSeconds: Double) {
+    init(workflow: String?, parameters: JSONValue?, graph: JSONValue, vramBytes: UInt64, timeoutSeconds: Double,
+         clientID: String? = nil, extraData: JSONValue? = nil) {
         self.workflow = workflow
         self.parameters = parameters
         self.graph = graph
         self.vramBytes = vramBytes
         self.timeoutSeconds = timeoutSeconds
+        self.clientID = clientID
+        self.extraData = extraData
     }
 
     /// A stored job's, parsing its graph (done once, when the job is admitted).
@@ -28,6 +38,9 @@ struct JobSpec: Sendable, Equatable {
         workflow = record.workflow
         parameters = json["params"]
         graph = json["graph"] ?? [:]
+        clientID = json["client_id"]?.stringValue
+        extraData = json["extra_data"]
+        source = json["source"]?.stringValue.flatMap(RequestSource.init(rawValue:)) ?? .socket
         vramBytes = record.vramBytes
         timeoutSeconds = record.timeoutSeconds
     }
@@ -36,6 +49,9 @@ struct JobSpec: Sendable, Equatable {
     func record(id: String, jobClass: JobClass) -> JobRecord {
         var json: [String: JSONValue] = ["graph": graph]
         if let parameters { json["params"] = parameters }
+        if let clientID { json["client_id"] = .string(clientID) }
+        if let extraData { json["extra_data"] = extraData }
+        if source != .socket { json["source"] = .string(source.rawValue) }
         return JobRecord(id: id, kind: .comfyui, jobClass: jobClass, params: String(decoding: JSONWriter.data(.object(json)), as: UTF8.self),
                          workflow: workflow, vramBytes: vramBytes, timeoutSeconds: timeoutSeconds, promptID: id)
     }

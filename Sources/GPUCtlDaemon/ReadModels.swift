@@ -15,7 +15,7 @@ struct SupervisorSnapshot: Sendable {
     var lastUsed: [String: Date] = [:]
     var keepAliveOverrides: [String: KeepAlive] = [:]
     var metricsURL: String?
-    var ollamaDoorURL: String?
+    var doorURLs: [RequestSource: String] = [:]
     var runningBySource: [String: [RequestSource: Int]] = [:]
 }
 
@@ -69,7 +69,7 @@ extension Supervisor {
             gpu: gpu, backends: backends, scheduler: SchedulerView(residency.scheduler, models: ollamaModelNames),
             lastRunning: residency.lastRunning,
             lastUsed: residency.lastUsed, keepAliveOverrides: residency.keepAliveOverrides, metricsURL: metricsURL,
-            ollamaDoorURL: ollamaDoorURL, runningBySource: residency.runningBySource))
+            doorURLs: doorURLs, runningBySource: residency.runningBySource))
     }
 
     /// One snapshot for the `status` method.
@@ -88,7 +88,8 @@ extension Supervisor {
                 version: GPUCtlVersion.current, pid: ProcessInfo.processInfo.processIdentifier,
                 uptimeSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
                 socket: configuration.socketPath, stateDir: configuration.stateDirectory, metricsURL: snapshot.metricsURL,
-                ollamaDoorURL: snapshot.ollamaDoorURL),
+                ollamaDoorURL: snapshot.doorURLs[.ollamaDoor],
+                comfyUIDoorURL: snapshot.doorURLs[.comfyUIDoor]),
             gpu: snapshot.gpu,
             budget: Self.budget(snapshot.gpu, configuration),
             backends: Self.withHoldings(snapshot.backends, snapshot.scheduler),

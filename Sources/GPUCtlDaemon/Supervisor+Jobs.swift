@@ -167,6 +167,22 @@ extension Supervisor {
         return true
     }
 
+    /// Jobs that wait for the card or for their turn with ComfyUI (queued, or admitted and not
+    /// yet submitted), in the order the Scheduler takes them: interactive first, then by age.
+    nonisolated func waitingJobs() -> [JobRecord] {
+        let open = (try? store.jobs(in: [.queued, .admitted])) ?? []
+        return open.enumerated().sorted { left, right in
+            let (a, b) = (left.element.jobClass == .interactive ? 0 : 1, right.element.jobClass == .interactive ? 0 : 1)
+            return a != b ? a < b : left.offset < right.offset
+        }.map(\.element)
+    }
+
+    /// A job's row, nil when there is none (or the store cannot say).
+    nonisolated func storedJob(_ jobID: String) -> JobRecord? { try? store.job(id: jobID) }
+
+    /// The job the runner holds now (given to ComfyUI, or about to be).
+    var jobWithRunner: String? { jobs.withRunner }
+
     /// A job the runner takes up again after a restart, as stored; nil when it ended meanwhile.
     nonisolated func storedOpenJob(_ jobID: String) -> JobRecord? {
         guard let stored = try? store.job(id: jobID), !stored.state.isFinal else { return nil }

@@ -16,7 +16,8 @@ public actor Supervisor {
     let startedAt = ContinuousClock.now
     /// Where `/metrics` is served, once the HTTP listener is bound.
     var metricsURL: String?
-    var ollamaDoorURL: String?
+    /// Where each front door is served, once its listener is bound.
+    var doorURLs: [RequestSource: String] = [:]
     /// The read models' state, published after every change (ReadModels.swift).
     nonisolated let published: PublishedSnapshot
     let logger: Logger
@@ -78,8 +79,8 @@ public actor Supervisor {
         publish()
     }
 
-    func setOllamaDoorURL(_ url: String) {
-        ollamaDoorURL = url
+    func setDoorURL(_ door: RequestSource, _ url: String) {
+        doorURLs[door] = url
         publish()
     }
 

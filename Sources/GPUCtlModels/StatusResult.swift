@@ -50,9 +50,12 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public var metricsURL: String?
     /// Where the Ollama-compatible door is served (`--ollama-listen`); absent when not.
     public var ollamaDoorURL: String?
+    /// Where the ComfyUI door is served (`--comfyui-listen`); absent when not.
+    public var comfyUIDoorURL: String?
 
     public init(version: String, pid: Int32, uptimeSeconds: Double, socket: String, stateDir: String,
-                metricsURL: String? = nil, ollamaDoorURL: String? = nil) {
+                metricsURL: String? = nil, ollamaDoorURL: String? = nil, comfyUIDoorURL: String? = nil) {
+        self.comfyUIDoorURL = comfyUIDoorURL
         self.metricsURL = metricsURL
         self.ollamaDoorURL = ollamaDoorURL
         self.version = version

@@ -24,6 +24,7 @@ extension FakeComfyUI {
             var promptID: String
             var graph: [String: JSONValue]
             var clientID: String?
+            var extraData: [String: JSONValue] = [:]
         }
 
         let gpu: VirtualGPU
@@ -73,10 +74,13 @@ extension FakeComfyUI {
         var queueRemaining: Int { pending.count + (running == nil ? 0 : 1) }
 
         /// Queues a validated graph and wakes the worker. ComfyUI's counter numbers every submission.
-        func submit(_ graph: [String: JSONValue], clientID: String?, promptID: String) -> Int {
+        func submit(_ graph: [String: JSONValue], clientID: String?, promptID: String,
+                    extraData: [String: JSONValue] = [:]) -> Int {
             let number = counter
             counter += 1
-            pending.append(Job(number: Double(number), promptID: promptID, graph: graph, clientID: clientID))
+            var extra = extraData
+            if let clientID { extra["client_id"] = .string(clientID) }
+            pending.append(Job(number: Double(number), promptID: promptID, graph: graph, clientID: clientID, extraData: extra))
             Task { await self.broadcastStatus() }
             if !working {
                 working = true
@@ -87,8 +91,7 @@ extension FakeComfyUI {
 
         func queueJSON() -> JSONValue {
             func row(_ job: Job) -> JSONValue {
-                [.number(job.number), .string(job.promptID), .object(job.graph),
-                 job.clientID.map { ["client_id": .string($0)] } ?? [:], []]
+                [.number(job.number), .string(job.promptID), .object(job.graph), .object(job.extraData), []]
             }
             return ["queue_running": .array(running.map { [row($0)] } ?? []), "queue_pending": .array(pending.map(row))]
         }
@@ -196,7 +199,7 @@ extension FakeComfyUI {
             let success = outcome == nil
             finished.append(job.promptID)
             history[job.promptID] = [
-                "prompt": [.number(job.number), id, .object(job.graph), [:], []],
+                "prompt": [.number(job.number), id, .object(job.graph), .object(job.extraData), []],
                 "outputs": .object(outputs),
                 "status": ["status_str": success ? "success" : "error", "completed": .bool(success), "messages": .array(messages)],
                 "meta": [:],

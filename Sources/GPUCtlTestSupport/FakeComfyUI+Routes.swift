@@ -23,7 +23,8 @@ extension FakeComfyUI {
                     return Response.json(JSONSerialization.object(.object(failure)), status: .badRequest)
                 }
                 let promptID = json["prompt_id"].map { $0.stringValue ?? "\($0)" } ?? UUID().uuidString.lowercased()
-                let number = await engine.submit(json["prompt"]!.objectValue!, clientID: json["client_id"]?.stringValue, promptID: promptID)
+                let number = await engine.submit(json["prompt"]!.objectValue!, clientID: json["client_id"]?.stringValue, promptID: promptID,
+                                                 extraData: json["extra_data"]?.objectValue ?? [:])
                 return Response.json(["prompt_id": promptID, "number": number, "node_errors": [String: Any]()])
             }
             router.get("\(prefix)/prompt") { _, _ in

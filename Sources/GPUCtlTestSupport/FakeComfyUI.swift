@@ -82,6 +82,11 @@ public final class FakeComfyUI: Sendable {
     static func router(state: LockedBox<State>, gpu: VirtualGPU) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: FaultMiddleware(latency: { state.value.latency }, failure: { nil }))
+        router.add(middleware: OriginCheck())
+        // The web page, as ComfyUI serves its frontend at /.
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: pageHTML)))
+        }
         for prefix in ["", "/api"] {
             router.get("\(prefix)/system_stats") { _, _ in
                 let total = gpu.totalBytes
@@ -135,5 +140,26 @@ public final class FakeComfyUI: Sendable {
     /// A text frame `{"data":…,"type":…}` (keys sorted, as the fake writes everything).
     static func frame(type: String, json data: JSONValue) -> String {
         String(decoding: JSONWriter.data(["type": .string(type), "data": data]), as: UTF8.self)
+    }
+}
+
+extension FakeComfyUI {
+    /// What `/` serves: a stand-in for ComfyUI's frontend, which a test checks arrives whole.
+    public static let pageHTML = "<!DOCTYPE html><html><head><title>ComfyUI</title></head><body><div id=\"vue-app\"></div></body></html>\n"
+
+    /// ComfyUI's check on a loopback listener: a browser request whose `Origin` is not the
+    /// `Host` it was sent to (host and port, or host alone when either has no port) is refused
+    /// with 403 (server.py, create_origin_only_middleware).
+    struct OriginCheck: RouterMiddleware {
+        typealias Context = BasicRequestContext
+
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+            if let origin = request.headers[.origin], let host = request.head.authority,
+               let url = URL(string: origin), let target = URLComponents(string: "//" + host),
+               url.host?.lowercased() != target.host?.lowercased() || (url.port != nil && target.port != nil && url.port != target.port) {
+                return Response(status: .forbidden)
+            }
+            return try await next(request, context)
+        }
     }
 }

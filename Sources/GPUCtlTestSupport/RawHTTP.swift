@@ -69,7 +69,8 @@ public enum RawHTTP {
     /// A request with `Connection: close`, so the answer ends with the connection.
     public static func request(_ method: String, _ path: String, json: String? = nil,
                                headers: [(String, String)] = []) -> Data {
-        var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        let host = headers.contains { $0.0.lowercased() == "host" } ? "" : "Host: 127.0.0.1\r\n"
+        var text = "\(method) \(path) HTTP/1.1\r\n\(host)Connection: close\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if let json { text += "Content-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n" }
         text += "\r\n" + (json ?? "")

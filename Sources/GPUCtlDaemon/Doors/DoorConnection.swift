@@ -21,7 +21,7 @@ protocol DoorHandling: Sendable {
 /// next request waits until the answer to this one has ended (HTTP/1.1 keeps answers in order).
 /// A body over `maximumBody` gets 413 and the connection is closed; a client that closes the
 /// connection cancels the task answering it. Runs on the channel's event loop.
-final class DoorConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+final class DoorConnectionHandler: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -71,6 +71,12 @@ final class DoorConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         inFlight?.cancel()
         queued.removeAll()
         context.fireChannelInactive()
+    }
+
+    /// A request NIO could not parse (an unknown method, a broken head) was answered 400 by
+    /// the error handler before it; the connection cannot be read further, so it is closed.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
     }
 
     private func startNext(_ context: ChannelHandlerContext) {

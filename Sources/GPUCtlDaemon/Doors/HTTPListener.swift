@@ -10,6 +10,7 @@ import ServiceLifecycle
 /// at shutdown (connections in flight are closed with it).
 final class HTTPListener: Service, Sendable {
     private let channel: any Channel
+    private static let handlerName = "gpuctl.http"
     /// Where it listens (the port the system picked when 0 was asked for).
     let address: ListenAddress
 
@@ -19,8 +20,11 @@ final class HTTPListener: Service, Sendable {
     }
 
     /// Binds `address`; `makeHandler` makes each connection's handler. `what` and `setting`
-    /// name it in the start-up error ("metrics", `--metrics-listen`).
+    /// name it in the start-up error ("metrics", `--metrics-listen`). With `upgrader`, a
+    /// request it accepts (a WebSocket) leaves HTTP: the connection's handler is removed and
+    /// the upgrader's pipeline takes over.
     static func start(address: ListenAddress, what: String, setting: DaemonSetting,
+                      upgrader: (@Sendable () -> any HTTPServerProtocolUpgrader & Sendable)? = nil,
                       makeHandler: @escaping @Sendable (any Channel) -> any ChannelHandler & Sendable,
                       logger: Logger) async throws(DaemonStartError) -> HTTPListener {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -29,8 +33,14 @@ final class HTTPListener: Service, Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(makeHandler(channel))
+                    let upgrade: NIOHTTPServerUpgradeConfiguration? = upgrader.map { make in
+                        (upgraders: [make()], completionHandler: { context in
+                            context.pipeline.syncOperations.removeHandler(name: Self.handlerName, promise: nil)
+                        })
+                    }
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withServerUpgrade: upgrade,
+                                                                                     withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(makeHandler(channel), name: Self.handlerName)
                 }
             }
         do {

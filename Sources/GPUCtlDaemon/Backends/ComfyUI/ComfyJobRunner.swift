@@ -126,7 +126,9 @@ struct ComfyJobRunner: Service {
 
     private func submit(_ held: HeldJob) async -> ComfySubmitOutcome {
         do {
-            let reply = try await comfyui.submit(graph: held.job.spec.graph, clientID: clientID, promptID: held.promptID)
+            let spec = held.job.spec
+            let reply = try await comfyui.submit(graph: spec.graph, clientID: spec.clientID ?? clientID, promptID: held.promptID,
+                                                 extraData: spec.extraData)
             if reply.nodeErrors.objectValue?.isEmpty == false {
                 logger.warning("ComfyUI dropped some outputs of job \(held.jobID): \(reply.nodeErrors.jsonText)")
             }
