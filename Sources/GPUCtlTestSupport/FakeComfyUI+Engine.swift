@@ -13,11 +13,20 @@ extension FakeComfyUI {
         public var failNextExecutions: (count: Int, type: String, message: String) = (0, "RuntimeError", "fake failure")
         /// While true, a sampler waits before its first step (a test releases it when ready).
         public var holdSamplers = false
+        /// When above 0, every sampler step also sends a preview frame of this many bytes
+        /// (PREVIEW_IMAGE, JPEG) to the prompt's client, as `--preview-method auto` does.
+        public var previewBytes = 0
         /// The next prompt's execution_start goes to no one (as when /ws connected just after it).
         public var loseNextExecutionStart = false
     }
 
     /// ComfyUI's queue, worker, history and output files, one prompt at a time (§2–§6).
+    /// What the fake writes to one WebSocket.
+    enum Frame: Sendable {
+        case text(String)
+        case binary([UInt8])
+    }
+
     actor Engine {
         struct Job: Sendable {
             var number: Double
@@ -41,7 +50,7 @@ extension FakeComfyUI {
         private(set) var finished: [String] = []
         private var files: [String: [UInt8]] = [:]
         private var fileCounters: [String: Int] = [:]
-        private var sockets: [String: @Sendable (String) async -> Void] = [:]
+        private var sockets: [String: @Sendable (Frame) async -> Void] = [:]
         private var closers: [String: @Sendable () async -> Void] = [:]
         private var working = false
         /// Bumped by a restart: the prompt that was running then leaves no trace.
@@ -54,7 +63,7 @@ extension FakeComfyUI {
         }
 
         /// A new socket replaces an older one with the same id, as in ComfyUI's registry.
-        func connect(_ clientID: String, send: @escaping @Sendable (String) async -> Void,
+        func connect(_ clientID: String, send: @escaping @Sendable (Frame) async -> Void,
                      close: @escaping @Sendable () async -> Void) {
             sockets[clientID] = send
             closers[clientID] = close
@@ -158,12 +167,18 @@ extension FakeComfyUI {
 
         private func send(_ job: Job, _ type: String, _ data: [String: JSONValue]) async {
             guard let clientID = job.clientID, let socket = sockets[clientID] else { return }
-            await socket(FakeComfyUI.frame(type: type, json: .object(data)))
+            await socket(.text(FakeComfyUI.frame(type: type, json: .object(data))))
+        }
+
+        /// A binary frame: the 4-byte event type, then its payload.
+        private func sendBinary(_ job: Job, type: UInt32, _ payload: [UInt8]) async {
+            guard let clientID = job.clientID, let socket = sockets[clientID] else { return }
+            await socket(.binary(withUnsafeBytes(of: type.bigEndian, Array.init) + payload))
         }
 
         private func broadcastStatus() async {
             let frame = FakeComfyUI.frame(type: "status", json: ["status": ["exec_info": ["queue_remaining": .number(Double(queueRemaining))]]])
-            for socket in sockets.values { await socket(frame) }
+            for socket in sockets.values { await socket(.text(frame)) }
         }
 
         private func run(_ job: Job) async {
@@ -258,6 +273,8 @@ extension FakeComfyUI {
                         }
                         await send(job, "progress", ["value": .number(Double(step)), "max": .number(Double(steps)),
                                                      "prompt_id": id, "node": .string(node)])
+                        let preview = knobs.value.previewBytes
+                        if preview > 0 { await sendBinary(job, type: 1, [0, 0, 0, 1] + [UInt8](repeating: 0xD8, count: preview)) }
                     }
                 case .save(let fileType)?:
                     let prefix = fileType == "temp" ? "ComfyUI_temp" : (inputs?["filename_prefix"]?.stringValue ?? "ComfyUI")

@@ -118,7 +118,12 @@ public final class FakeComfyUI: Sendable {
                                request: Request, state: LockedBox<State>, engine: Engine) async throws {
         let clientID = request.uri.queryParameters.get("clientId") ?? UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         state.mutate { _ = $0.sockets.insert(clientID) }
-        await engine.connect(clientID, send: { text in try? await outbound.write(.text(text)) },
+        await engine.connect(clientID, send: { frame in
+            switch frame {
+            case .text(let text): try? await outbound.write(.text(text))
+            case .binary(let bytes): try? await outbound.write(.binary(ByteBuffer(bytes: bytes)))
+            }
+        },
                              close: { try? await outbound.close(.goingAway, reason: "dropped by the fake") })
         defer { state.mutate { _ = $0.sockets.remove(clientID) } }
         try await outbound.write(.text(frame(type: "status", json: [

@@ -24,7 +24,10 @@ struct ComfyDoorBed {
 
     /// A request as the page sends it: `Host` and `Origin` name the door.
     func page(_ method: String, _ path: String, json: String? = nil, origin: String? = nil) async throws -> RawHTTP.Answer {
-        let port = port
+        try await Self.page(port: port, method, path, json: json, origin: origin)
+    }
+
+    static func page(port: Int, _ method: String, _ path: String, json: String? = nil, origin: String? = nil) async throws -> RawHTTP.Answer {
         let headers = [("Host", "127.0.0.1:\(port)"), ("Origin", origin ?? "http://127.0.0.1:\(port)")]
         return try await blocking {
             try RawHTTP.parse(RawHTTP.exchange(port: port, RawHTTP.request(method, path, json: json, headers: headers), timeout: 30))

@@ -1,5 +1,5 @@
 import Foundation
-import GPUCtlDaemon
+@testable import GPUCtlDaemon
 import GPUCtlModels
 import GPUCtlTestDaemon
 import GPUCtlTestSupport
@@ -152,5 +152,115 @@ import Testing
         await after.close()
         await anonymous.close()
         try await door.stop()
+    }
+}
+
+/// A page that stops reading its /ws while its prompt sends previews: the door holds back only
+/// what the sockets hold, drops that page after its limit (10 s), and the prompt, the other
+/// pages and ComfyUI go on.
+@Suite(.timeLimit(.minutes(3))) struct ComfyDoorSlowPageTests {
+    @Test func aPageThatNeverReadsIsDroppedAndTheRestGoesOn() async throws {
+        let door = try await ComfyDoorBed.start()
+        // 200 previews of 512 KiB: 100 MiB, far more than the sockets on the way can hold.
+        door.bed.comfyui.configure { $0.previewBytes = 512 << 10; $0.stepDelay = .milliseconds(1) }
+        let port = door.port
+        let stalled = try await blocking { () -> Int32 in
+            let socket = try RawHTTP.connect(port: port, timeout: 60, receiveBuffer: 4096)
+            let upgrade = "GET /ws?clientId=slow HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            _ = Array(upgrade.utf8).withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            return socket
+        }
+        #expect(await eventually { door.bed.comfyui.connectedClients.contains("slow") })
+        let other = PageSocket.open(port: door.port, clientID: "reader")
+        _ = await other.first("status")
+        let id = try await door.post(graph: try ComfyDoorBed.txt2img(steps: 200, prefix: "slow"), clientID: "slow").json["prompt_id"]?.stringValue ?? ""
+        let job = try await door.bed.call(.jobsWait, ["id": .string(id)], as: JobInfo.self)
+        #expect(job.state == "succeeded", "\(job)")
+        #expect(await eventually { !door.bed.comfyui.connectedClients.contains("slow") }, "the slow page's ComfyUI side is closed")
+        let (drained, ended) = try await blocking { () -> (Int, Bool) in
+            var total = 0
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(stalled, &buffer, buffer.count, 0)
+                if n == 0 { close(stalled); return (total, true) }
+                if n < 0 { close(stalled); return (total, errno == ECONNRESET) }
+                total += n
+            }
+        }
+        #expect(ended && drained < 64 << 20, "\(drained) bytes, closed: \(ended)")
+        // The reading page was served all along and still is.
+        let next = try await door.post(graph: try ComfyDoorBed.txt2img(steps: 2, prefix: "after"), clientID: "reader").json["prompt_id"]?.stringValue ?? ""
+        #expect(await other.first("execution_success") { $0["prompt_id"]?.stringValue == next } != nil)
+        #expect(other.messages.value.contains { $0["type"] == "status" && $0["data"]?["status"]?["exec_info"]?["queue_remaining"] == 1 })
+        await other.close()
+        try await door.stop()
+    }
+}
+
+/// The door's pure parts: what a prompt body is, what the page's queue shows, whose page a
+/// request comes from.
+@Suite struct ComfyDoorLogicTests {
+    @Test func promptBodies() throws {
+        let graph: JSONValue = ["1": ["class_type": "EmptyImage", "inputs": [:]], "2": ["class_type": "SaveImage", "inputs": ["images": ["1", 0]]]]
+        let id = "0d5c1e8e-1b2c-4d3e-8f90-123456789abc"
+        let body = JSONValue.object(["prompt": graph, "client_id": "p", "prompt_id": .string(id), "extra_data": ["x": 1]]).jsonText
+        #expect(try ComfyPrompt.parse(Array(body.utf8)).get() == ComfyPrompt(graph: graph, clientID: "p", promptID: id, extraData: ["x": 1]))
+        let chosen = try? ComfyPrompt.parse(Array(#"{"prompt": {"1": {"class_type": "A", "inputs": {}}}, "prompt_id": null, "client_id": ""}"#.utf8)).get()
+        #expect(chosen?.promptID == nil && chosen?.clientID == nil)
+        for (text, type) in [("[]", "invalid_prompt"), ("{}", "no_prompt"), (#"{"prompt": 3}"#, "invalid_prompt"),
+                             (#"{"prompt": {"1": {"class_type": "A", "inputs": {}}}, "prompt_id": "ABC"}"#, "invalid_prompt_id"),
+                             (#"{"prompt": {"1": {"class_type": "A", "inputs": {}}}, "prompt_id": "0D5C1E8E-1B2C-4D3E-8F90-123456789ABC"}"#, "invalid_prompt_id")] {
+            guard case .failure(let refusal) = ComfyPrompt.parse(Array(text.utf8)) else {
+                Issue.record("\(text) was accepted")
+                continue
+            }
+            #expect(refusal.type == type && refusal.body["node_errors"] == [:], "\(text)")
+        }
+        #expect(ComfyPrompt.outputNodes(of: graph) == ["2"])
+    }
+
+    @Test func theQueueListsWaitingJobsAfterComfyUIs() {
+        let comfy: JSONValue = ["queue_running": [[4, "r", [:], ["client_id": "a"], ["9"]]], "queue_pending": [[7, "p", [:], [:], []]]]
+        let waiting = [PageQueueView.Waiting(id: "w1", graph: ["1": ["class_type": "SaveImage", "inputs": [:]]], clientID: "page", extraData: ["k": 1]),
+                       PageQueueView.Waiting(id: "p", graph: [:], clientID: nil, extraData: nil)]
+        let merged = PageQueueView.merged(comfy, waiting: waiting)
+        #expect(merged["queue_running"] == comfy["queue_running"])
+        #expect(merged["queue_pending"] == [[7, "p", [:], [:], []], [8, "w1", ["1": ["class_type": "SaveImage", "inputs": [:]]], ["k": 1, "client_id": "page"], ["1"]]],
+                "a job ComfyUI already lists is not shown twice; the others follow ComfyUI's numbers")
+        #expect(PageQueueView.merged(nil, waiting: [waiting[0]])["queue_pending"]?.arrayValue?.first?.arrayValue?.first == 0)
+        #expect(PageQueueView.promptInfo(["exec_info": ["queue_remaining": 2]], waiting: 3) == ["exec_info": ["queue_remaining": 5]])
+        #expect(PageQueueView.statusMessage(remaining: 4, sid: "s") == #"{"data":{"sid":"s","status":{"exec_info":{"queue_remaining":4}}},"type":"status"}"#)
+    }
+
+    @Test func routesClientIDsAndOrigins() {
+        #expect(ComfyDoorRoute(method: "POST", path: "/api/prompt") == .submit)
+        #expect(ComfyDoorRoute(method: "GET", path: "/prompt") == .promptInfo)
+        #expect(ComfyDoorRoute(method: "POST", path: "/queue") == .editQueue)
+        #expect(ComfyDoorRoute(method: "GET", path: "/api/queue") == .queue)
+        #expect(ComfyDoorRoute(method: "POST", path: "/api/interrupt") == .interrupt)
+        #expect(ComfyDoorRoute(method: "GET", path: "/history/x") == .passthrough)
+        #expect(ComfyDoorRoute.clientID(inURI: "/ws?clientId=a%20b&x=1") == "a b")
+        #expect(ComfyDoorRoute.clientID(inURI: "/ws") == nil && ComfyDoorRoute.clientID(inURI: "/ws?clientId=") == nil)
+        #expect(!ComfyDoorRoute.isCrossOrigin(origin: "http://127.0.0.1:8189", host: "127.0.0.1:8189"))
+        #expect(!ComfyDoorRoute.isCrossOrigin(origin: "ws://127.0.0.1", host: "127.0.0.1:8189"), "no port: hosts compared")
+        #expect(!ComfyDoorRoute.isCrossOrigin(origin: nil, host: "127.0.0.1:8189"))
+        #expect(!ComfyDoorRoute.isCrossOrigin(origin: "http://[::1]:8189", host: "[::1]:8189"))
+        #expect(ComfyDoorRoute.isCrossOrigin(origin: "http://127.0.0.1:9999", host: "127.0.0.1:8189"))
+        #expect(ComfyDoorRoute.isCrossOrigin(origin: "https://evil.example", host: "127.0.0.1:8189"))
+        #expect(ComfyDoorRoute.isCrossOrigin(origin: "null", host: "127.0.0.1:8189"))
+    }
+
+    @Test func theDoorIsLoopbackOnlyUnlessAllowed() throws {
+        do {
+            _ = try DaemonConfiguration.resolve(flags: DaemonFlags(), environment: ["GPUCTL_COMFYUI_LISTEN": "0.0.0.0:8189"])
+            Issue.record("a remote address was accepted")
+        } catch {
+            #expect(error.message.contains("not a loopback address") && error.message.contains("--comfyui-allow-remote"), "\(error)")
+        }
+        let allowed = try DaemonConfiguration.resolve(
+            flags: DaemonFlags(arguments: ["--comfyui-listen", "0.0.0.0:8189", "--comfyui-allow-remote"]), environment: [:])
+        #expect(allowed.comfyUIListen == ListenAddress(host: "0.0.0.0", port: 8189))
+        #expect(try DaemonConfiguration.resolve(flags: DaemonFlags(), environment: [:]).comfyUIListen == nil, "off by default")
     }
 }

@@ -39,4 +39,49 @@ struct RealComfyUITests {
         #expect(failed.state == "failed" && failed.error?.hasPrefix("ComfyUI refused the graph: ") == true, "\(failed)")
         try await daemon.stop()
     }
+
+    /// ComfyUI's own page through the door: served whole, its /ws relayed under the page's id,
+    /// its prompt run as a gpuctld job and reported to the page, a refused graph reported too.
+    @Test func thePageThroughTheComfyUIDoorRunsItsPromptAsAJob() async throws {
+        let daemon = try await TestDaemon.start(comfyUIURL: Self.url) { configuration in
+            configuration.workflowsDirectory = BackendTestBed.workflowsDirectory
+            configuration.comfyUIListen = ListenAddress(host: "127.0.0.1", port: 0)
+        }
+        let path = daemon.socketPath
+        #expect(await eventually(within: .seconds(30)) {
+            try await blocking { try RPCClient(socketPath: path).call(.status, as: StatusResult.self).backends.comfyui.state == .up }
+        })
+        let url = try await blocking { try RPCClient(socketPath: path).call(.status, as: StatusResult.self).daemon.comfyUIDoorURL }
+        let port = Int(url?.split(separator: ":").last ?? "") ?? 0
+        let page = try await ComfyDoorBed.page(port: port, "GET", "/")
+        #expect(page.status == 200 && page.headers["content-type"]?.hasPrefix("text/html") == true && page.text.contains("<html"),
+                "\(page.status) \(page.headers)")
+        let clientID = "gpuctl-it-\(UUID().uuidString.prefix(8).lowercased())"
+        let socket = PageSocket.open(port: port, clientID: clientID)
+        #expect(await socket.first("status")?["sid"]?.stringValue == clientID, "\(socket.messages.value)")
+
+        let prefix = "gpuctl_door_\(UUID().uuidString.prefix(8))"
+        let graph: JSONValue = ["1": ["class_type": "EmptyImage", "inputs": ["width": 64, "height": 64, "batch_size": 1, "color": 255]],
+                                "2": ["class_type": "SaveImage", "inputs": ["images": ["1", 0], "filename_prefix": .string(prefix)]]]
+        let body = JSONValue.object(["prompt": graph, "client_id": .string(clientID),
+                                     "extra_data": ["extra_pnginfo": ["workflow": ["nodes": []]]]]).jsonText
+        let reply = try await ComfyDoorBed.page(port: port, "POST", "/prompt", json: body)
+        let id = try #require(reply.json["prompt_id"]?.stringValue, "\(reply.status) \(reply.text)")
+        #expect(await socket.first("execution_success", within: .seconds(120)) { $0["prompt_id"]?.stringValue == id } != nil,
+                "\(socket.messages.value)")
+        let job = try await Self.call(path, .jobsWait, ["id": .string(id)], as: JobInfo.self)
+        #expect(job.state == "succeeded", "\(job)")
+        let image = try #require(job.outputs?.first)
+        let view = try await ComfyDoorBed.page(port: port, "GET", "/view?filename=\(image.filename)&subfolder=&type=output")
+        #expect(view.status == 200 && view.body.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+        let queue = try await ComfyDoorBed.page(port: port, "GET", "/api/queue").json
+        #expect(queue["queue_running"] != nil && queue["queue_pending"] != nil, "\(queue)")
+
+        let refused = try await ComfyDoorBed.page(port: port, "POST", "/prompt", json: JSONValue.object(
+            ["prompt": ["1": ["class_type": "ImageInvert", "inputs": [:]]], "client_id": .string(clientID)]).jsonText)
+        let refusedID = try #require(refused.json["prompt_id"]?.stringValue)
+        #expect(await socket.first("execution_error", within: .seconds(60)) { $0["prompt_id"]?.stringValue == refusedID } != nil)
+        await socket.close()
+        try await daemon.stop()
+    }
 }
