@@ -77,7 +77,7 @@ extension ComfyEvent {
         let data = frame["data"]
         func string(_ key: String) -> String? { data?[key]?.stringValue }
         func integer(_ value: JSONValue?) -> Int? {
-            if case .number(let number)? = value { return Int(number) }
+            if case .number(let number)? = value { return Int(jsonNumber: number) }
             return nil
         }
         func double(_ value: JSONValue?) -> Double {
@@ -87,7 +87,7 @@ extension ComfyEvent {
         let promptID = string("prompt_id")
         switch type {
         case "status":
-            self = .status(queueRemaining: integer(data?["status"]?["exec_info"]?["queue_remaining"]) ?? 0, sid: string("sid"))
+            self = .status(queueRemaining: max(0, integer(data?["status"]?["exec_info"]?["queue_remaining"]) ?? 0), sid: string("sid"))
         case "execution_start" where promptID != nil:
             self = .executionStart(promptID: promptID!)
         case "execution_cached" where promptID != nil:

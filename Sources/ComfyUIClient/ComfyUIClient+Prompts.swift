@@ -47,7 +47,7 @@ extension ComfyUIClient {
         guard let id = reply?["prompt_id"]?.stringValue else {
             throw ComfyUIError(kind: .decoding, status: nil, message: "ComfyUI accepted a prompt but sent no prompt_id")
         }
-        let number: Int = if case .number(let value)? = reply?["number"] { Int(value) } else { 0 }
+        let number: Int = if case .number(let value)? = reply?["number"] { Int(jsonNumber: value.rounded()) ?? 0 } else { 0 }
         return SubmitResult(promptID: id, number: number, nodeErrors: reply?["node_errors"] ?? [:])
     }
 

@@ -81,7 +81,7 @@ public enum CatalogParser {
             if let size = ByteSize(parsing: text), size.bytes > 0 { vram = size } else {
                 problems.append("\(label): field 'vram' is \"\(text)\"; write a size like \"6.2GiB\" or \"512MiB\"")
             }
-        case .number(let number)? where number > 0 && number == number.rounded():
+        case .number(let number)? where number > 0 && number == number.rounded() && number < 0x1p64:
             vram = ByteSize(bytes: UInt64(number))
         case nil: problems.append("\(label): field 'vram' is required (e.g. \"6.2GiB\")")
         case let other?: problems.append("\(label): field 'vram' must be a size string like \"6.2GiB\", not \(other.typeName)")

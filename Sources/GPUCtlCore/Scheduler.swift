@@ -43,7 +43,7 @@ public struct Scheduler: Sendable {
     public func resident(_ model: String) -> Resident? { residents[.model(model)] }
     /// What `backend`'s working set has on the card, if anything.
     public func resident(_ backend: Backend) -> Resident? { residents[.backend(backend)] }
-    public var usedBytes: UInt64 { residents.values.reduce(0) { $0 + $1.bytes } }
+    public var usedBytes: UInt64 { residents.values.map(\.bytes).saturatingSum() }
     public var waitingCount: Int { waiting.count }
     /// ComfyUI jobs waiting for their turn.
     public var waitingJobs: Int { jobs.count + resumedJobs.count }
@@ -215,17 +215,17 @@ public struct Scheduler: Sendable {
         var victims: [Holder] = []
         for (holder, resident) in candidates where freed < needed {
             victims.append(holder)
-            freed += resident.bytes
+            freed = freed.addingSaturating(resident.bytes)
         }
         if freed >= needed { return (victims, nil) }
         let young = idle.filter { now - $0.value.loadedAt < minimumResidency }
-        guard freed + young.values.reduce(0, { $0 + $1.bytes }) >= needed else { return (nil, nil) }
+        guard freed.addingSaturating(young.values.map(\.bytes).saturatingSum()) >= needed else { return (nil, nil) }
         return (nil, young.values.map { $0.loadedAt + minimumResidency }.min())
     }
 
     /// Bytes held by pinned residents other than `holder`.
     func pinnedBytes(except holder: Holder) -> UInt64 {
-        residents.filter { $0.key != holder && (policy(of: $0.key)?.pinned ?? false) }.values.reduce(0) { $0 + $1.bytes }
+        residents.filter { $0.key != holder && (policy(of: $0.key)?.pinned ?? false) }.values.map(\.bytes).saturatingSum()
     }
 
     /// A model's policy; a backend's working set has none (default priority, never pinned).

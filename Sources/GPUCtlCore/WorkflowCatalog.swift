@@ -37,6 +37,6 @@ public struct WorkflowCatalog: Sendable, Equatable {
         if let vram = template.vram { return vram }
         let sizes = template.checkpoints.compactMap { models.model(named: $0)?.vram.bytes }
         guard !sizes.isEmpty, sizes.count == template.checkpoints.count else { return nil }
-        return ByteSize(bytes: sizes.reduce(0, +))
+        return ByteSize(bytes: sizes.saturatingSum())
     }
 }

@@ -247,7 +247,7 @@ extension DaemonConfiguration {
     /// A Go-style duration (`90s`, `5m`, `1h30m`), as Ollama's own settings are written.
     private static func duration(_ text: String, _ setting: DaemonSetting,
                                  minimum: Duration) throws(ConfigurationError) -> Duration {
-        guard case .seconds(let seconds)? = KeepAlive(parsing: text), text != "0" || minimum == .zero,
+        guard case .seconds(let seconds)? = KeepAlive(parsing: text), text != "0" || minimum == .zero, seconds < 1e9,
               Duration.milliseconds(Int64(seconds * 1000)) >= minimum else {
             throw ConfigurationError("\(setting.label) is '\(text)'; write a duration like 90s, 5m or 1h30m")
         }

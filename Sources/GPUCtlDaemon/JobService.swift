@@ -70,7 +70,7 @@ struct JobService: Sendable {
             }
             for (_, input) in node["inputs"]?.objectValue ?? [:] {
                 if let file = input.stringValue, let spec = catalog.model(named: file), spec.backend == .comfyui {
-                    modelBytes += spec.vram.bytes
+                    modelBytes = modelBytes.addingSaturating(spec.vram.bytes)
                 }
             }
         }

@@ -42,7 +42,9 @@ struct JobSpec: Sendable, Equatable {
         extraData = json["extra_data"]
         source = json["source"]?.stringValue.flatMap(RequestSource.init(rawValue:)) ?? .socket
         vramBytes = record.vramBytes
-        timeoutSeconds = record.timeoutSeconds
+        // A row written before the limit existed (or edited by hand) must not trap on every start.
+        let stored = record.timeoutSeconds
+        timeoutSeconds = stored.isFinite && stored > 0 ? min(stored, SubmitParams.longestTimeout) : SubmitParams.longestTimeout
     }
 
     /// A new job's row, queued.

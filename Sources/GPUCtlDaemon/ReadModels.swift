@@ -44,7 +44,7 @@ struct SchedulerView: Sendable {
     var residentBytes: [String: UInt64] {
         Dictionary(uniqueKeysWithValues: residents.compactMap { holder, resident in holder.model.map { ($0, resident.bytes) } })
     }
-    var usedBytes: UInt64 { residents.values.reduce(0) { $0 + $1.bytes } }
+    var usedBytes: UInt64 { residents.values.map(\.bytes).saturatingSum() }
     func resident(_ model: String) -> Scheduler.Resident? { residents[.model(model)] }
     func resident(_ backend: Backend) -> Scheduler.Resident? { residents[.backend(backend)] }
 }
@@ -100,7 +100,7 @@ extension Supervisor {
     /// The backends' last probes, each with what the Scheduler charges it on the card now.
     static func withHoldings(_ backends: BackendsStatus, _ scheduler: SchedulerView) -> BackendsStatus {
         var result = backends
-        result[.ollama].held = ByteSize(bytes: scheduler.residentBytes.values.reduce(0, +))
+        result[.ollama].held = ByteSize(bytes: scheduler.residentBytes.values.saturatingSum())
         result[.comfyui].held = ByteSize(bytes: scheduler.resident(.comfyui)?.bytes ?? 0)
         return result
     }

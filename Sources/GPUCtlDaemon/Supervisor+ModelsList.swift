@@ -64,7 +64,7 @@ extension Supervisor {
         let comfyBytes = snapshot.scheduler.resident(.comfyui)?.bytes ?? 0
         return MetricsSnapshot(
             budget: Self.budget(snapshot.gpu, configuration), vramUsed: snapshot.gpu.used.bytes,
-            leased: ["ollama": models.values.reduce(0, +), "comfyui": comfyBytes],
+            leased: ["ollama": models.values.saturatingSum(), "comfyui": comfyBytes],
             modelsResident: models.count,
             queueDepth: ["models": snapshot.scheduler.waitingByClass, "jobs": snapshot.scheduler.waitingJobsByClass],
             backendsUp: snapshot.backends.byBackend.mapValues { $0.state == .up },

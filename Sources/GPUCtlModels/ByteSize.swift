@@ -79,3 +79,32 @@ public struct ByteSize: Sendable, Hashable, Comparable, Codable, CustomStringCon
         try container.encode(bytes)
     }
 }
+
+extension UInt64 {
+    /// `self + other`, or `UInt64.max` when that does not fit: sizes reported by a backend or
+    /// written in a catalog are summed with this, so a huge value cannot trap the daemon.
+    public func addingSaturating(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
+    }
+
+    /// A JSON number as a byte count: nil unless it is a whole number from 0 to 2^64.
+    public init?(jsonNumber value: Double) {
+        guard value.isFinite, value >= 0, value < 0x1p64, value == value.rounded() else { return nil }
+        self.init(value)
+    }
+}
+
+extension Int {
+    /// A JSON number as an Int: nil unless it is whole and within ±2^53 (what a double holds
+    /// exactly), so a backend's 1e300 is refused rather than trapping.
+    public init?(jsonNumber value: Double) {
+        guard value.isFinite, value == value.rounded(), abs(value) <= 0x1p53 else { return nil }
+        self.init(value)
+    }
+}
+
+extension Sequence where Element == UInt64 {
+    /// The sum, saturating at `UInt64.max`.
+    public func saturatingSum() -> UInt64 { reduce(0) { $0.addingSaturating($1) } }
+}

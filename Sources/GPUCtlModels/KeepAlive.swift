@@ -11,14 +11,18 @@ public enum KeepAlive: Sendable, Equatable, Codable, CustomStringConvertible {
     public init?(parsing text: String) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed == "0" { self = .seconds(0); return }
-        guard let seconds = Self.parseGoDuration(trimmed) else { return nil }
+        guard let seconds = Self.parseGoDuration(trimmed), seconds.isFinite, abs(seconds) <= Self.longest else { return nil }
         self = seconds < 0 ? .forever : .seconds(seconds)
     }
 
     /// A JSON number of seconds, as Ollama reads it: negative means forever.
     public init(seconds: Double) {
-        self = seconds < 0 ? .forever : .seconds(seconds)
+        self = seconds < 0 ? .forever : .seconds(seconds.isFinite ? min(seconds, Self.longest) : Self.longest)
     }
+
+    /// The longest duration Go (and so Ollama) can hold: about 292 years, in seconds. A longer
+    /// string is refused, a longer number is cut to it.
+    public static let longest: Double = 9_223_372_036
 
     private static let unitSeconds: [(String, Double)] = [
         ("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600),
