@@ -121,6 +121,8 @@ extension FakeComfyUI {
 
         func file(_ type: String, _ subfolder: String, _ name: String) -> [UInt8]? { files["\(type)/\(subfolder)/\(name)"] }
 
+        func addFile(_ type: String, _ subfolder: String, _ name: String, bytes: [UInt8]) { files["\(type)/\(subfolder)/\(name)"] = bytes }
+
         /// An uploaded input file; returns the name it got.
         func storeInput(_ name: String, bytes: [UInt8], overwrite: Bool) -> String {
             var chosen = name

@@ -71,6 +71,10 @@ public final class FakeComfyUI: Sendable {
     }
     /// Closes every open WebSocket from the server's side (a network blip, a proxy timeout).
     public func dropWebSockets() async { await engine.dropSockets() }
+    /// Serves `bytes` at `/view` under any name, as a compromised ComfyUI could report one.
+    public func addFile(type: String, subfolder: String, name: String, bytes: [UInt8]) async {
+        await engine.addFile(type, subfolder, name, bytes: bytes)
+    }
 
     /// Prompts ComfyUI has finished, by id.
     public var historyIDs: [String] { get async { await engine.history.keys.sorted() } }
