@@ -22,17 +22,22 @@ struct RunCommand: ParsableCommand {
         for pair in values {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--set takes key=value, not '\(pair)'") }
-            // A file here is sent as an absolute path, so the daemon can read and upload it.
-            var value = parts[1]
-            if FileManager.default.fileExists(atPath: value), !value.hasPrefix("/") {
-                value = FileManager.default.currentDirectoryPath + "/" + value
+            parameters[parts[0]] = .string(parts[1])
+        }
+        let client = try global.connect()
+        // An image parameter that names a file here is sent as its bytes; the daemon uploads them.
+        let images = Self.imageParameters(of: workflow, client: client)
+        for (key, value) in parameters where images.contains(key) {
+            guard let path = value.stringValue, path.contains("/") || FileManager.default.fileExists(atPath: path) else { continue }
+            do {
+                parameters[key] = try ImageFile.value(path: path)
+            } catch {
+                throw ValidationError("--set \(key)=\(path): \(error)")
             }
-            parameters[parts[0]] = .string(value)
         }
         var params = SubmitParams(.workflow(workflow, values: parameters))
         if batch { params.requestClass = .batch }
         params.timeout = jobTimeout
-        let client = try global.connect()
         let submitted = try CLIExit.run { () throws(RPCClientError) in try client.callRaw(RPCMethod.comfySubmit.rawValue, params: params.json) }
         guard wait else {
             if global.json { return Output.printJSON(submitted) }
@@ -41,6 +46,16 @@ struct RunCommand: ParsableCommand {
         }
         let job = try JSONDecoder().decode(JobInfo.self, from: submitted)
         try JobWaiter(global: global).wait(job.id)
+    }
+}
+
+extension RunCommand {
+    /// The workflow's parameters of type image (none when the daemon cannot say: the
+    /// submission then reports what is wrong).
+    static func imageParameters(of workflow: String, client: RPCClient) -> Set<String> {
+        guard let list = try? client.call(.workflowsList, as: WorkflowsListResult.self),
+              let found = list.workflows.first(where: { $0.name == workflow }) else { return [] }
+        return Set(found.parameters.filter { $0.type == "image" }.map(\.name))
     }
 }
 

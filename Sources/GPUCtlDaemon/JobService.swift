@@ -38,13 +38,19 @@ struct JobService: Sendable {
             throw JobError.badSubmission("no workflow named '\(name)'\(broken)\(hint)")
         }
         var values = given
-        // Image parameters naming a file on this machine: uploaded to ComfyUI's input folder first.
-        for (key, value) in values {
-            guard template.parameters[key]?.type == .image, let path = value.stringValue, path.contains("/") else { continue }
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw Self.fail("parameter '\(key)' names \(path), which cannot be read; give an image file or the name of one in ComfyUI's input folder")
+        // An image sent as bytes is uploaded to ComfyUI's input folder first. gpuctld never
+        // reads a file a client names: it can read what its callers may not (its store, its
+        // environment file), and a FIFO would block it.
+        for (key, value) in values where template.parameters[key]?.type == .image {
+            switch value {
+            case .object(let file):
+                let (data, name) = try Self.imageBytes(file, parameter: key)
+                values[key] = .string(try await comfyui.uploadImage(data, filename: name).name)
+            case .string(let text) where text.contains("/"):
+                throw Self.fail("parameter '\(key)' is a path (\(text)); gpuctld does not read files for its clients: send the image's bytes as {\"name\", \"data\": base64} (gpuctl run --set \(key)=FILE does), or give the name of a file in ComfyUI's input folder")
+            default:
+                continue
             }
-            values[key] = .string(try await comfyui.uploadImage(data, filename: (path as NSString).lastPathComponent).name)
         }
         let graph: JSONValue
         do {
@@ -54,6 +60,20 @@ struct JobService: Sendable {
         }
         let bytes = vram ?? workflows.vram(of: template, models: supervisor.catalog)?.bytes ?? 0
         return JobSpec(workflow: name, parameters: .object(values), graph: graph, vramBytes: bytes, timeoutSeconds: timeout)
+    }
+
+    /// An image parameter's `{"name": "cat.png", "data": base64}`: the bytes (at most
+    /// `SubmitParams.largestImage`) and a plain file name to upload them under.
+    static func imageBytes(_ file: [String: JSONValue], parameter key: String) throws -> (Data, String) {
+        guard let encoded = file["data"]?.stringValue else {
+            throw fail("parameter '\(key)' as an object needs 'data', the image's bytes in base64 (and 'name')")
+        }
+        let limit = SubmitParams.largestImage
+        guard encoded.utf8.count <= (limit / 3 + 1) * 4, let data = Data(base64Encoded: encoded), data.count <= limit else {
+            throw fail("parameter '\(key)' is not base64 of an image up to \(limit >> 20) MiB; put a larger one in ComfyUI's input folder and give its name")
+        }
+        let given = (file["name"]?.stringValue ?? "").split(separator: "/").last.map(String.init) ?? ""
+        return (data, OutputNames.isPlain(given) ? given : "upload.png")
     }
 
     /// A raw API-format graph: every node an object with a `class_type` and `inputs` (ComfyUI

@@ -71,6 +71,8 @@ public final class FakeComfyUI: Sendable {
     }
     /// Closes every open WebSocket from the server's side (a network blip, a proxy timeout).
     public func dropWebSockets() async { await engine.dropSockets() }
+    /// The bytes of a file in the input folder (an upload).
+    public func inputFile(_ name: String) async -> [UInt8]? { await engine.file("input", "", name) }
     /// Serves `bytes` at `/view` under any name, as a compromised ComfyUI could report one.
     public func addFile(type: String, subfolder: String, name: String, bytes: [UInt8]) async {
         await engine.addFile(type, subfolder, name, bytes: bytes)

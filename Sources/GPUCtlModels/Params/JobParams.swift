@@ -11,6 +11,10 @@ public struct SubmitParams: RPCParams, Equatable {
         case graph(JSONValue)
     }
 
+    /// The largest image a client may send as an `image` parameter's bytes (base64 in
+    /// `{"name", "data"}`), so that its base64 fits one request line (8 MiB).
+    public static let largestImage = 5 << 20
+
     /// A timeout above this is a mistake, not a job: 30 days.
     public static let longestTimeout: Double = 30 * 24 * 3600
 
