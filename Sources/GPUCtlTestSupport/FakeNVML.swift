@@ -12,14 +12,32 @@ public enum FakeNVML {
     /// What the three processes hold together, as gpuctld adds it up.
     public static let processBytes: UInt64 = (5 << 30) + (1 << 30) + (256 << 20)
 
+    /// Which entry points the fake library exports and what it reports.
+    public enum Variant: Sendable {
+        /// `_v2`, `_v3` and the unversioned process calls, three compute processes.
+        case standard
+        /// No `_v2` process calls: only the unversioned (16-byte rows) and `_v3` ones.
+        case withoutV2
+        /// Twenty compute processes (pids 2001–2020, 100 MiB each) instead of three.
+        case manyProcesses
+    }
+
+    /// What the twenty processes of `manyProcesses` hold, graphics included.
+    public static let manyProcessBytes: UInt64 = 20 * (100 << 20) + (256 << 20)
+
     /// Compiles the library into a new temporary directory and returns its path.
-    public static func build() throws -> String {
+    public static func build(_ variant: Variant = .standard) throws -> String {
         let directory = NSTemporaryDirectory() + "fake-nvml-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let sourcePath = "\(directory)/fake_nvml.c"
         let library = "\(directory)/libfake-nvml.so"
         try source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
-        var compiler = ChildSpec("cc", ["-shared", "-fPIC", "-o", library, sourcePath])
+        let defines: [String] = switch variant {
+        case .standard: []
+        case .withoutV2: ["-DNO_V2"]
+        case .manyProcesses: ["-DMANY"]
+        }
+        var compiler = ChildSpec("cc", defines + ["-shared", "-fPIC", "-o", library, sourcePath])
         compiler.group = .lifeline
         let result = try Child.runBlocking(compiler, within: .seconds(120))
         guard result.status == ExitStatus(code: 0) else {
@@ -34,7 +52,6 @@ public enum FakeNVML {
 #include <string.h>
 
 typedef struct { unsigned long long total, free, used; } nvmlMemory_t;
-typedef struct { unsigned int pid; unsigned long long usedGpuMemory; unsigned int gpuInstanceId, computeInstanceId; } nvmlProcessInfo_t;
 typedef void *nvmlDevice_t;
 
 static int devices[2];
@@ -58,25 +75,48 @@ int nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) {
     memory->free = memory->total - memory->used;
     return 0;
 }
+typedef struct { unsigned int pid; unsigned long long used; } row_t;
+
+#ifdef MANY
+static row_t compute[20];
+static unsigned int computeCount(void) {
+    for (unsigned int i = 0; i < 20; i++) { compute[i].pid = 2001 + i; compute[i].used = 104857600ULL; }
+    return 20;
+}
+#else
 /* Three compute processes: more than a first guess of 2 would hold, to exercise the retry. */
-int nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *count, nvmlProcessInfo_t *infos) {
-    unsigned int needed = 3;
-    if (*count < needed) { *count = needed; return 7; }
-    nvmlProcessInfo_t rows[3] = {
-        {1001, 5368709120ULL, 0xFFFFFFFF, 0xFFFFFFFF},   /* 5 GiB */
-        {1002, 1073741824ULL, 0xFFFFFFFF, 0xFFFFFFFF},   /* 1 GiB */
-        {1003, 0xFFFFFFFFFFFFFFFFULL, 0, 0},             /* NVML_VALUE_NOT_AVAILABLE */
-    };
-    memcpy(infos, rows, sizeof rows);
-    *count = needed;
+static row_t compute[3] = {
+    {1001, 5368709120ULL},             /* 5 GiB */
+    {1002, 1073741824ULL},             /* 1 GiB */
+    {1003, 0xFFFFFFFFFFFFFFFFULL},     /* NVML_VALUE_NOT_AVAILABLE */
+};
+static unsigned int computeCount(void) { return 3; }
+#endif
+static row_t graphics[1] = {{1002, 268435456ULL}};  /* the same pid also draws: 256 MiB more */
+
+/* Rows of `stride` bytes: pid at 0, usedGpuMemory at 8; from 16 on, instance ids (and in the
+   32-byte rows that drivers 535.43-535.86 write through _v3, usedGpuCcProtectedMemory at 24). */
+static int fill(const row_t *rows, unsigned int n, unsigned int *count, void *infos, unsigned int stride) {
+    if (*count < n) { *count = n; return 7; }
+    for (unsigned int i = 0; i < n; i++) {
+        char *row = (char *)infos + (unsigned long)i * stride;
+        memset(row, 0, stride);
+        memcpy(row, &rows[i].pid, 4);
+        memcpy(row + 8, &rows[i].used, 8);
+        if (stride >= 24) memset(row + 16, 0xFF, 8);
+        if (stride >= 32) { unsigned long long cc = 4096; memcpy(row + 24, &cc, 8); }
+    }
+    *count = n;
     return 0;
 }
-int nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *count, nvmlProcessInfo_t *infos) {
-    if (*count < 1) { *count = 1; return 7; }
-    nvmlProcessInfo_t row = {1002, 268435456ULL, 0, 0};  /* the same pid also draws: 256 MiB more */
-    infos[0] = row;
-    *count = 1;
-    return 0;
-}
+
+int nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t d, unsigned int *c, void *i) { return fill(compute, computeCount(), c, i, 16); }
+int nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t d, unsigned int *c, void *i) { return fill(graphics, 1, c, i, 16); }
+#ifndef NO_V2
+int nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t d, unsigned int *c, void *i) { return fill(compute, computeCount(), c, i, 24); }
+int nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t d, unsigned int *c, void *i) { return fill(graphics, 1, c, i, 24); }
+#endif
+int nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t d, unsigned int *c, void *i) { return fill(compute, computeCount(), c, i, 32); }
+int nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t d, unsigned int *c, void *i) { return fill(graphics, 1, c, i, 32); }
 """#
 }

@@ -21,10 +21,19 @@ public final class NVMLLibrary: @unchecked Sendable {
     /// nvmlMemory_t: three unsigned long longs, in the order total, free, used.
     static let memoryLayout = (size: 24, total: 0, free: 8, used: 16)
 
-    /// nvmlProcessInfo_t of the _v2/_v3 entry points: unsigned pid at 0, unsigned long long
-    /// usedGpuMemory at 8, then two unsigned instance ids; 24 bytes. Read by offset, so no
-    /// Swift struct layout is assumed.
-    static let processLayout = (size: 24, pid: 0, used: 8)
+    /// The row of a process list, by entry point: `_v2` rows (nvmlProcessInfo_v2_t) are an
+    /// unsigned pid at 0, an unsigned long long usedGpuMemory at 8 and two unsigned instance
+    /// ids, 24 bytes; the unversioned (v1) rows stop after usedGpuMemory, 16 bytes. The `_v3`
+    /// entry points are never called: drivers 535.43–535.86 write 32-byte rows through them
+    /// (and later ones other layouts), which a 24-byte stride misreads and overflows. Read by
+    /// offset, so no Swift struct layout is assumed.
+    struct ProcessLayout: Equatable {
+        var size: Int
+        var pid = 0
+        var used = 8
+        static let v2 = ProcessLayout(size: 24)
+        static let v1 = ProcessLayout(size: 16)
+    }
 
     struct NVMLProcessInfo {
         var pid: CUnsignedInt
@@ -42,8 +51,8 @@ public final class NVMLLibrary: @unchecked Sendable {
     private let deviceHandle: HandleFn
     private let deviceName: NameFn
     private let memoryInfo: MemoryFn
-    private let computeProcesses: ProcessesFn?
-    private let graphicsProcesses: ProcessesFn?
+    private let computeProcesses: (ProcessesFn, ProcessLayout)?
+    private let graphicsProcesses: (ProcessesFn, ProcessLayout)?
     private let errorString: ErrorStringFn?
 
     /// The default soname the driver installs.
@@ -74,10 +83,12 @@ public final class NVMLLibrary: @unchecked Sendable {
         self.deviceHandle = deviceHandle
         self.deviceName = name
         self.memoryInfo = memory
-        self.computeProcesses = symbol("nvmlDeviceGetComputeRunningProcesses_v3", as: ProcessesFn.self)
-            ?? symbol("nvmlDeviceGetComputeRunningProcesses_v2", as: ProcessesFn.self)
-        self.graphicsProcesses = symbol("nvmlDeviceGetGraphicsRunningProcesses_v3", as: ProcessesFn.self)
-            ?? symbol("nvmlDeviceGetGraphicsRunningProcesses_v2", as: ProcessesFn.self)
+        func processCall(_ base: String) -> (ProcessesFn, ProcessLayout)? {
+            if let v2 = symbol(base + "_v2", as: ProcessesFn.self) { return (v2, .v2) }
+            return symbol(base, as: ProcessesFn.self).map { ($0, .v1) }
+        }
+        self.computeProcesses = processCall("nvmlDeviceGetComputeRunningProcesses")
+        self.graphicsProcesses = processCall("nvmlDeviceGetGraphicsRunningProcesses")
         self.errorString = symbol("nvmlErrorString", as: ErrorStringFn.self)
         let status = initialise()
         guard status == Self.success else {
@@ -114,8 +125,8 @@ public final class NVMLLibrary: @unchecked Sendable {
         let free = memoryBuffer.load(fromByteOffset: Self.memoryLayout.free, as: UInt64.self)
         let used = memoryBuffer.load(fromByteOffset: Self.memoryLayout.used, as: UInt64.self)
         var byPID: [Int32: UInt64] = [:]
-        for function in [computeProcesses, graphicsProcesses].compactMap({ $0 }) {
-            for info in try processes(device, function) {
+        for (function, layout) in [computeProcesses, graphicsProcesses].compactMap({ $0 }) {
+            for info in try processes(device, function, layout) {
                 let used = info.usedGpuMemory == Self.valueNotAvailable ? 0 : info.usedGpuMemory
                 byPID[Int32(bitPattern: info.pid), default: 0] += used
             }
@@ -127,12 +138,13 @@ public final class NVMLLibrary: @unchecked Sendable {
                          freeBytes: free, source: .nvml, processes: processes)
     }
 
-    private func processes(_ device: OpaquePointer?, _ function: ProcessesFn) throws(GPUProbeError) -> [NVMLProcessInfo] {
+    private func processes(_ device: OpaquePointer?, _ function: ProcessesFn,
+                           _ layout: ProcessLayout) throws(GPUProbeError) -> [NVMLProcessInfo] {
         var capacity: CUnsignedInt = 16
         // The list can grow between the two calls; try a few times with the size NVML reports.
         for _ in 0..<4 {
             var count = capacity
-            let stride = Self.processLayout.size
+            let stride = layout.size
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: Int(capacity) * stride, alignment: 8)
             defer { buffer.deallocate() }
             buffer.initializeMemory(as: UInt8.self, repeating: 0, count: Int(capacity) * stride)
@@ -140,8 +152,8 @@ public final class NVMLLibrary: @unchecked Sendable {
             if status == Self.success {
                 return (0..<Int(min(count, capacity))).map { row in
                     NVMLProcessInfo(
-                        pid: buffer.load(fromByteOffset: row * stride + Self.processLayout.pid, as: CUnsignedInt.self),
-                        usedGpuMemory: buffer.load(fromByteOffset: row * stride + Self.processLayout.used, as: UInt64.self))
+                        pid: buffer.load(fromByteOffset: row * stride + layout.pid, as: CUnsignedInt.self),
+                        usedGpuMemory: buffer.load(fromByteOffset: row * stride + layout.used, as: UInt64.self))
                 }
             }
             guard status == Self.insufficientSize else {

@@ -40,6 +40,21 @@ import Testing
         #expect(throws: GPUProbeError.self) { try library.sample(index: 5) }
     }
 
+    /// The fake's `_v3` calls write 32-byte rows, as drivers 535.43–535.86 do: the binding must
+    /// read the `_v2` calls (24-byte rows), or the unversioned ones (16) where `_v2` is absent,
+    /// so no layout is misread and 20 processes do not overflow the buffer.
+    @Test func processRowsAreReadWithTheirOwnEntryPointsLayout() throws {
+        let expected: [UInt64] = [5 << 30, (1 << 30) + (256 << 20), 0]
+        let withoutV2 = try NVMLLibrary(path: try FakeNVML.build(.withoutV2)).sample(index: 0)
+        #expect(withoutV2.processes.map(\.pid) == [1001, 1002, 1003])
+        #expect(withoutV2.processes.map(\.usedBytes) == expected)
+        let many = try NVMLLibrary(path: try FakeNVML.build(.manyProcesses)).sample(index: 0)
+        let pids: [Int32] = [1002] + Array(2001...2020)
+        #expect(many.processes.map(\.pid) == pids)
+        let total: UInt64 = many.processes.map(\.usedBytes).reduce(0, +)
+        #expect(total == FakeNVML.manyProcessBytes)
+    }
+
     @Test func detectPrefersNVML() async throws {
         let probe = await GPUProbe.detect(declaredTotalBytes: 1, nvmlPath: try buildFakeNVML(), nvidiaSMIPath: nil, logger: logger)
         #expect(try await probe.sample().source == .nvml)
