@@ -30,6 +30,7 @@ let package = Package(
         // JSON over HTTP with deadlines, shared by both backend clients.
         .target(name: "BackendHTTP", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "OllamaClient", dependencies: [

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOConcurrencyHelpers
+import NIOPosix
 
 extension JSONHTTPClient {
     /// POSTs `json` to `path` and hands each NDJSON line of the reply to `onLine` on
@@ -163,6 +164,10 @@ final class NIOLockedFlag: Sendable {
 
 extension JSONHTTPClient {
     /// Turns what AsyncHTTPClient threw into a failure a backend client can report.
+    /// `unreachable` only when the request cannot have left (no connection was made): that is
+    /// what callers repeat. Anything else that broke the call, a reset after the request was
+    /// sent included, is `interrupted`: the backend may have acted on it, so a generate or a
+    /// load is never sent twice.
     static func classify(_ error: Error, timeout: Duration) -> Error {
         if error is HTTPCallFailure || error is CancellationError { return error }
         if let error = error as? HTTPClientError {
@@ -171,7 +176,24 @@ extension JSONHTTPClient {
                 return HTTPCallFailure.timedOut(seconds: timeout.seconds)
             }
         }
-        return HTTPCallFailure.unreachable(describe(error))
+        return neverSent(error) ? HTTPCallFailure.unreachable(describe(error)) : HTTPCallFailure.interrupted(describe(error))
+    }
+
+    /// Errors of making the connection (refused, no route, no such host or socket file), or of
+    /// writing to one already closed.
+    static func neverSent(_ error: Error) -> Bool {
+        if error is NIOConnectionError { return true }
+        if let error = error as? HTTPClientError {
+            return [.invalidURL, .emptyHost, .emptyScheme, .unsupportedScheme(""), .connectTimeout].contains { $0 == error }
+                || String(describing: error).contains("unsupportedScheme")
+        }
+        if let io = error as? IOError {
+            return [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ENOENT, EADDRNOTAVAIL, ECONNABORTED].contains(io.errnoCode)
+        }
+        // A pooled connection the backend had closed: the request could not be written.
+        if case ChannelError.connectTimeout = error { return true }
+        if let channel = error as? ChannelError, channel == .ioOnClosedChannel { return true }
+        return false
     }
 }
 

@@ -14,7 +14,7 @@ public enum HTTPCallFailure: Error, Sendable, Equatable {
     case streamTimedOut(StreamTimeoutKind, seconds: Double)
     /// An answer with a status other than 2xx, with its body as text.
     case status(Int, body: String)
-    /// The connection broke after the answer had started.
+    /// The connection broke after the request was sent (the backend may have acted on it).
     case interrupted(String)
     /// A 2xx answer whose body is not the JSON expected.
     case undecodable(String)
@@ -56,8 +56,18 @@ public struct JSONHTTPClient: Sendable {
         }
     }
 
-    /// One request with a deadline; the body is read whole (bounded by `maximumBodySize`).
+    /// One request with a deadline; the body is read whole (bounded by `maximumBodySize`). A
+    /// GET cut off before its answer is sent once more at once: it is safe to repeat, and a
+    /// pooled connection the backend closed (it restarted) must not make it look broken.
     public func send(method: HTTPMethod, path: String, body: Data?, timeout: Duration) async throws(HTTPCallFailure) -> Data {
+        do {
+            return try await sendOnce(method: method, path: path, body: body, timeout: timeout)
+        } catch .interrupted where method == .GET || method == .HEAD {
+            return try await sendOnce(method: method, path: path, body: body, timeout: timeout)
+        }
+    }
+
+    private func sendOnce(method: HTTPMethod, path: String, body: Data?, timeout: Duration) async throws(HTTPCallFailure) -> Data {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")

@@ -45,12 +45,13 @@ extension HTTPCallFailure {
         return false
     }
 
-    /// Worth repeating for an idempotent read (version, ps, tags): not reached, too slow, or a 5xx.
+    /// Worth repeating for an idempotent read (version, ps, tags): not reached, cut off, too
+    /// slow, or a 5xx.
     public var isTransient: Bool {
         switch self {
-        case .unreachable, .timedOut, .streamTimedOut: true
+        case .unreachable, .timedOut, .streamTimedOut, .interrupted: true
         case .status(let code, _): code >= 500
-        case .undecodable, .interrupted: false
+        case .undecodable: false
         }
     }
 }

@@ -34,7 +34,9 @@ import Testing
             }, shouldRetry: \.isTransient)
         }
         #expect(calls == 1)
-        #expect(HTTPCallFailure.status(503, body: "").isTransient && !HTTPCallFailure.interrupted("cut").isTransient)
+        // An idempotent read cut off is safe to repeat; an answer that cannot be read is not.
+        #expect(HTTPCallFailure.status(503, body: "").isTransient && HTTPCallFailure.interrupted("cut").isTransient)
+        #expect(!HTTPCallFailure.undecodable("x").isTransient && !HTTPCallFailure.interrupted("cut").isConnectionRefused)
     }
 
     @Test func eachBackendsErrorsAreItsOwnTypeAndNameIt() {

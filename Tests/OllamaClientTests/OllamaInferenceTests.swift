@@ -194,3 +194,48 @@ extension OllamaClient {
         return chunks.value
     }
 }
+
+/// A request that reached Ollama is never sent again: only a refused connection (nothing was
+/// sent) is retried. Here the "Ollama" reads each request and resets the connection.
+@Suite(.timeLimit(.minutes(2))) struct OllamaNoDoubleSendTests {
+    @Test func aResetAfterTheRequestWasSentIsNotRetried() async throws {
+        let server = try DroppingServer()
+        defer { server.stop() }
+        try await withHTTPClient(ClientHarness.httpConfiguration) { http in
+            let client = OllamaClient(baseURL: server.baseURL, httpClient: http, quickTimeout: .seconds(5),
+                                      retry: RetryPolicy(attempts: 3, baseDelay: .milliseconds(10)), logger: Logger(label: "test"))
+            await #expect(throws: OllamaError.self) {
+                try await client.load("llama3.1:8b", keepAlive: nil, options: [:], embeddingOnly: false)
+            }
+            #expect(server.requests == 1, "a load reached Ollama \(server.requests) times")
+            await #expect(throws: OllamaError.self) {
+                _ = try await client.generateChunks(GenerateRequest(model: "llama3.1:8b", prompt: "hi"))
+            }
+            #expect(server.requests == 2, "a generate reached Ollama \(server.requests - 1) times")
+            do {
+                _ = try await client.generateChunks(GenerateRequest(model: "m", prompt: "hi"))
+            } catch let error as OllamaError {
+                #expect(error.kind == .interrupted, "\(error)")
+            }
+            // An idempotent read is repeated: it is safe.
+            _ = try? await client.version()
+            #expect(server.requests > 4)
+        }
+    }
+
+    @Test func aRefusedConnectionIsRetriedAndSaysUnreachable() async throws {
+        let server = try DroppingServer()
+        let url = server.baseURL
+        server.stop()
+        try await withHTTPClient(ClientHarness.httpConfiguration) { http in
+            let client = OllamaClient(baseURL: url, httpClient: http, quickTimeout: .seconds(5),
+                                      retry: RetryPolicy(attempts: 2, baseDelay: .milliseconds(10)), logger: Logger(label: "test"))
+            do {
+                try await client.load("m", keepAlive: nil, options: [:], embeddingOnly: false)
+                Issue.record("a load to a closed port succeeded")
+            } catch let error as OllamaError {
+                #expect(error.kind == .unreachable, "\(error)")
+            }
+        }
+    }
+}
