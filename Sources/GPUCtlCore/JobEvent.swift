@@ -102,9 +102,10 @@ public struct ComfyQueueView: Sendable, Equatable {
         self.pending = pending
     }
 
-    /// Someone else's prompts (not gpuctld's, not this one).
-    func foreign(besides promptID: String) -> [Entry] {
-        (running + pending).filter { !($0.clientID ?? "").hasPrefix("gpuctld") && $0.promptID != promptID }
+    /// Someone else's prompts: not this one, and not under this gpuctld's own client id (a
+    /// second gpuctld on another card, a browser, a script are all someone else).
+    func foreign(besides promptID: String, ownClientID: String) -> [Entry] {
+        (running + pending).filter { $0.clientID != ownClientID && $0.promptID != promptID }
     }
 }
 

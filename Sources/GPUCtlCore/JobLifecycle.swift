@@ -24,6 +24,12 @@ public struct JobLifecycle: Sendable {
         public var interruptGrace: Duration = .seconds(30)
         /// Between two looks at a ComfyUI queue that holds someone else's work.
         public var submitRetry: Duration = .seconds(1)
+        /// How long an empty queue reported over /ws is believed without asking /queue (a
+        /// connection that died silently reports nothing more).
+        public var queueReportTrust: Duration = .seconds(2)
+        /// The /ws client id this gpuctld submits under: prompts of any other id (another
+        /// gpuctld's included) are someone else's work, waited for.
+        public var ownClientID = "gpuctld"
 
         public init() {}
     }
@@ -120,7 +126,7 @@ public struct JobLifecycle: Sendable {
             job?.needsReconcile = true
             return []
         case .queueReported(let remaining):
-            link.queueRemaining = remaining
+            link.observe(queueRemaining: remaining, at: now)
             return []
         case .execution(let promptID, let execution):
             guard var held = job, held.phase != .waitingForComfy, promptID == held.promptID else { return [] }
@@ -183,15 +189,27 @@ public struct ComfyLink: Sendable, Equatable {
     public var connected = false
     /// nil until a `status` arrives on the current connection.
     public var queueRemaining: Int?
+    /// When that `status` arrived.
+    public var reportedAt: ContinuousClock.Instant?
 
     public init() {}
 
     mutating func observe(connected: Bool) {
         self.connected = connected
         queueRemaining = nil
+        reportedAt = nil
     }
 
-    /// ComfyUI's queue was empty at its last report, so no one else's prompt can be in it
-    /// (each submission is broadcast as a new `status`): /queue need not be asked.
-    public var queueKnownEmpty: Bool { connected && queueRemaining == 0 }
+    mutating func observe(queueRemaining remaining: Int, at now: ContinuousClock.Instant) {
+        queueRemaining = remaining
+        reportedAt = now
+    }
+
+    /// ComfyUI's queue was empty at its last report, made within `trust`, so no one else's
+    /// prompt can be in it (each submission is broadcast as a new `status`): /queue need not
+    /// be asked. An older report is not believed: the connection may have died silently.
+    public func queueKnownEmpty(now: ContinuousClock.Instant, trust: Duration) -> Bool {
+        guard connected, queueRemaining == 0, let reportedAt else { return false }
+        return now - reportedAt <= trust
+    }
 }

@@ -117,8 +117,21 @@ struct LifecycleHarness {
         #expect(h.lifecycle.job?.phase == .waitingForComfy)
         // Looked at again only after a second.
         #expect(h.send(.tick, at: 0.5) == [])
+        // Another gpuctld's prompt (another card's daemon, another id) is someone else's too.
         h.comfy.queue = .init(running: [.init(promptID: "other-gpuctld", clientID: "gpuctld-x")], pending: [])
-        #expect(h.send(.tick, at: 1.0) == [.askQueue, H.record(.submitted, attempt: true), .submit])
+        #expect(h.send(.tick, at: 1.0) == [.askQueue, .log(.info, "job j1 waits for 1 prompt(s) someone else queued in ComfyUI")])
+        // A leftover of this gpuctld's own id is not waited for.
+        h.comfy.queue = .init(running: [.init(promptID: "mine", clientID: JobLifecycle.Settings().ownClientID)], pending: [])
+        #expect(h.send(.tick, at: 2.0) == [.askQueue, H.record(.submitted, attempt: true), .submit])
+    }
+
+    /// An empty queue reported over /ws is believed for a while only: a connection that died
+    /// without a word reports nothing more, so an old report means asking /queue.
+    @Test func anOldEmptyQueueReportIsNotTrusted() {
+        var h = H()
+        h.send(.connected)
+        h.send(.queueReported(remaining: 0))
+        #expect(h.send(.admitted(H.ticket()), at: 10) == [.askQueue, H.record(.submitted, attempt: true), .submit])
     }
 
     @Test func anUnreachableComfyUIHandsTheJobBack() {

@@ -30,7 +30,9 @@ struct ComfyJobRunner: Service {
                         feed.yield(.tick)
                     }
                 }
-                var lifecycle = JobLifecycle(settings: settings)
+                var own = settings
+                own.ownClientID = clientID
+                var lifecycle = JobLifecycle(settings: own)
                 var held: HeldJob?
                 for await input in inputs {
                     let event: JobEvent?
