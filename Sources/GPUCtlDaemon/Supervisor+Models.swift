@@ -19,6 +19,8 @@ struct ResidencyState {
     var unloadWaiters: [String: [CheckedContinuation<Bool, Never>]] = [:]
     var embeddingOnly: [String: Bool] = [:]
     var keepAliveOverrides: [String: KeepAlive] = [:]
+    /// Models Ollama keeps forever that gpuctld did not pin (another client's keep_alive < 0).
+    var externallyPinned: Set<String> = []
     /// The last /api/ps entry of each resident model, by Scheduler key.
     var lastRunning: [String: RunningModel] = [:]
     var lastUsed: [String: Date] = [:]
@@ -127,9 +129,34 @@ extension Supervisor {
     }
 
     /// The keep_alive a request for `model` carries (an override set by models.load, else the
-    /// catalog's), read from the published snapshot without entering the actor.
+    /// catalog's), read from the published snapshot without entering the actor. None when
+    /// Ollama keeps the model forever (another client pinned it): a request without keep_alive
+    /// leaves Ollama's duration as it is, where the catalog's would undo the pin.
     nonisolated func requestKeepAlive(for model: String) -> JSONValue? {
-        (published.current.keepAliveOverrides[model] ?? catalog.model(named: model)?.keepAlive)?.ollamaValue
+        let snapshot = published.current
+        if snapshot.lastRunning[model]?.keptForever() == true { return nil }
+        return (snapshot.keepAliveOverrides[model] ?? catalog.model(named: model)?.keepAlive)?.ollamaValue
+    }
+
+    /// Whether the Scheduler keeps `model` resident whatever else asks for room.
+    func isPinned(_ model: String) -> Bool { residency.scheduler.policy(model)?.pinned ?? false }
+
+    /// A model is pinned when the catalog says so, when models.load asked for it forever, or
+    /// while Ollama keeps it forever for someone else: gpuctld never evicts a pin it did not set.
+    func refreshPins() {
+        for model in residency.lastRunning.keys { updatePin(model) }
+        for model in residency.keepAliveOverrides.keys { updatePin(model) }
+        for model in residency.externallyPinned where residency.lastRunning[model] == nil { updatePin(model) }
+    }
+
+    private func updatePin(_ model: String) {
+        guard var policy = residency.scheduler.policy(model) else { return }
+        let forever = residency.lastRunning[model]?.keptForever() == true
+        if forever { residency.externallyPinned.insert(model) } else { residency.externallyPinned.remove(model) }
+        let pinned = catalog.model(named: model)?.pinned == true || residency.keepAliveOverrides[model] == .forever || forever
+        guard policy.pinned != pinned else { return }
+        policy.pinned = pinned
+        apply(.policyChanged(model: model, policy))
     }
 
     func loadPlan(for model: String) -> LoadPlan {
@@ -177,6 +204,7 @@ extension Supervisor {
         if confirmed {
             residency.lastRunning[model] = nil
             residency.keepAliveOverrides[model] = nil
+            refreshPins()
         }
         apply(confirmed ? .unloaded(model: model) : .unloadFailed(model: model))
         if !confirmed { resolveUnloadWaiters(failed: model) }
@@ -199,6 +227,7 @@ extension Supervisor {
         }
         residency.lastRunning = entries
         apply(.observed(held))
+        refreshPins()
     }
 
     var residencyEpoch: Int { residency.epoch }
@@ -223,6 +252,7 @@ extension Supervisor {
 
     func setKeepAlive(_ keepAlive: KeepAlive, for model: String) {
         residency.keepAliveOverrides[model] = keepAlive
+        refreshPins()
         publish()
     }
 

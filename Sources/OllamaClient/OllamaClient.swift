@@ -122,6 +122,13 @@ public struct RunningModel: Sendable, Equatable, Codable {
         case name, model, size, sizeVRAM = "size_vram", expiresAt = "expires_at", contextLength = "context_length"
     }
 
+    /// Kept forever: someone loaded it with a negative keep_alive. Ollama shows that as an
+    /// expiry about 292 years ahead; like Ollama's CLI, anything more than 20 years out counts.
+    public func keptForever(now: Date = Date()) -> Bool {
+        guard let text = expiresAt, text.count >= 4, let year = Int(text.prefix(4)) else { return false }
+        return year > Calendar(identifier: .gregorian).component(.year, from: now) + 20
+    }
+
     public init(name: String, model: String, size: UInt64, sizeVRAM: UInt64, expiresAt: String?, contextLength: Int?) {
         self.name = name
         self.model = model

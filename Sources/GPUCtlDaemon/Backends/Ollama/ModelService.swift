@@ -79,7 +79,7 @@ struct ModelService: Sendable {
         var others: [String] = []
         if !keep {
             for other in before where other != model {
-                if supervisor.catalog.model(named: other)?.pinned == true { kept.append(other) } else { others.append(other) }
+                if await supervisor.isPinned(other) { kept.append(other) } else { others.append(other) }
             }
         }
         // Unloads start at once; the load waits for them (one change at a time).
