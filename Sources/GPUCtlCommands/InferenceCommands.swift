@@ -160,9 +160,11 @@ enum Stdin {
 /// explicitly because a parent may have started us with it ignored or masked.
 enum Interrupt {
     static func exitOnCtrlC() {
+        // Only async-signal-safe work here: a byte on the stack (an array literal would call
+        // malloc, and a Ctrl-C landing inside malloc would then deadlock the CLI), write, _exit.
         signal(SIGINT) { _ in
-            let newline: [UInt8] = [0x0A]
-            _ = write(STDOUT_FILENO, newline, 1)
+            var newline: UInt8 = 0x0A
+            _ = write(STDOUT_FILENO, &newline, 1)
             _exit(130)
         }
         var set = sigset_t()
