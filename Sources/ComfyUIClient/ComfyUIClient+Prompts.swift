@@ -111,6 +111,20 @@ extension ComfyUIClient {
         }
     }
 
+    /// `GET /view`, streamed to `target` as it arrives (any status: the target decides), so a
+    /// large output never sits in memory whole.
+    public func download(filename: String, subfolder: String, type: String, to target: some RelayTarget) async throws(ComfyUIError) {
+        let query = "filename=\(Self.escape(filename))&subfolder=\(Self.escape(subfolder))&type=\(Self.escape(type))"
+        let timeouts = StreamTimeouts(firstByte: transferTimeout, idle: transferTimeout, total: transferTimeout * 12)
+        do {
+            try await http.relay(RelayedRequest(method: .GET, uri: "/view?\(query)"), timeouts: timeouts, to: target)
+        } catch let failure as HTTPCallFailure {
+            throw ComfyUIError(failure, comfyEndpoint: "\(baseURL)/view")
+        } catch {
+            throw ComfyUIError(kind: .interrupted, status: nil, message: "the download of \(filename) from ComfyUI stopped: \(error)")
+        }
+    }
+
     static func escape(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
     }

@@ -72,4 +72,53 @@ import Testing
         #expect(names.text() == "text-5.txt")
         #expect(!OutputNames.isPlain("a/b") && !OutputNames.isPlain(".") && !OutputNames.isPlain("a..b") && OutputNames.isPlain("a.b"))
     }
+
+    /// Outputs are streamed to disk, and a backend that reports too many files or too large a
+    /// one fails the job's collection instead of filling memory or the disk.
+    @Test func downloadsAreStreamedAndBounded() async throws {
+        let comfyui = FakeComfyUI(gpu: VirtualGPU(totalBytes: 8 << 30))
+        try await comfyui.start()
+        let big = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        await comfyui.addFile(type: "output", subfolder: "", name: "big.png", bytes: big)
+        await comfyui.addFile(type: "output", subfolder: "", name: "small.png", bytes: [1, 2, 3])
+        let directory = try TemporaryDirectory()
+        let store = try JobStore(directory: directory.file("state"))
+        func images(_ names: [String]) -> [String: JSONValue] {
+            ["9": ["images": .array(names.map { ["filename": .string($0), "subfolder": "", "type": "output"] })]]
+        }
+        let outcomes: [Result<[JobOutput], any Error>]
+        do {
+            outcomes = try await withHTTPClient(ClientHarness.httpConfiguration) { http in
+                let client = ComfyUIClient(baseURL: comfyui.baseURL, httpClient: http, logger: Logger(label: "t"))
+                let plain = JobOutputs(comfyui: client, directory: directory.file("out"), store: store)
+                var smallFiles = plain
+                smallFiles.maximumFileBytes = 1 << 20
+                var fewFiles = plain
+                fewFiles.maximumFiles = 2
+                var results: [Result<[JobOutput], any Error>] = []
+                for (outputs, id, reported) in [(plain, "whole", ["big.png", "small.png"]), (smallFiles, "too-large", ["small.png", "big.png"]),
+                                                (fewFiles, "too-many", ["small.png", "small.png", "small.png"]),
+                                                (plain, "missing", ["gone.png"])] {
+                    do { results.append(.success(try await outputs.collect(jobID: id, outputs: images(reported)))) } catch { results.append(.failure(error)) }
+                }
+                return results
+            }
+        } catch {
+            await comfyui.stop()
+            throw error
+        }
+        await comfyui.stop()
+        let whole = try outcomes[0].get()
+        #expect(whole.map(\.bytes) == [big.count, 3])
+        #expect(FileManager.default.contents(atPath: whole[0].path) == Data(big))
+        for (index, words) in [(1, "larger than the 1 MiB"), (2, "more than 2 output files"), (3, "404")] {
+            guard case .failure(let error) = outcomes[index] else {
+                Issue.record("outcome \(index) succeeded")
+                continue
+            }
+            #expect("\(error)".contains(words), "\(error)")
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.file("out/too-large"))
+        #expect(left == ["small.png"], "no partial file is left: \(left)")
+    }
 }
