@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "gpuctld", targets: ["gpuctld"]),
         .executable(name: "gpuctl", targets: ["gpuctl"]),
         .executable(name: "gpuctl-bench", targets: ["gpuctl-bench"]),
+        .executable(name: "gpuctl-fuzz", targets: ["gpuctl-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -77,6 +78,8 @@ let package = Package(
             .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "WSClient", package: "swift-websocket"),
         ]),
+        // libFuzzer targets over the client and config decoders (scripts/fuzz); a replayer when built normally.
+        .executableTarget(name: "gpuctl-fuzz", dependencies: ["GPUCtlModels", "GPUCtlCore"]),
         .target(name: "GPUCtlCommands", dependencies: [
             "GPUCtlModels", "GPUCtlRPC", "ProcessSpawn",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -22,6 +22,26 @@ public struct QueueItem: Sendable, Equatable {
 public struct QueueState: Sendable, Equatable {
     public var running: [QueueItem]
     public var pending: [QueueItem]
+
+    /// From `/queue`'s answer; rows that are not `[number, id, …]` are left out.
+    public init(reply: JSONValue) {
+        func items(_ key: String) -> [QueueItem] {
+            guard case .array(let rows)? = reply[key] else { return [] }
+            return rows.compactMap { row -> QueueItem? in
+                guard case .array(let fields) = row, fields.count >= 2, let id = fields[1].stringValue else { return nil }
+                let number: Double = if case .number(let value) = fields[0], value.isFinite { value } else { 0 }
+                return QueueItem(number: number, promptID: id, clientID: fields.count > 3 ? fields[3]["client_id"]?.stringValue : nil)
+            }
+        }
+        // queue_pending is ComfyUI's heap array: sorted by number, then id, it is the run order.
+        pending = items("queue_pending").sorted { ($0.number, $0.promptID) < ($1.number, $1.promptID) }
+        running = items("queue_running")
+    }
+
+    public init(running: [QueueItem], pending: [QueueItem]) {
+        self.running = running
+        self.pending = pending
+    }
 }
 
 /// A finished prompt from `GET /history/{id}`.
@@ -33,6 +53,22 @@ public struct HistoryEntry: Sendable, Equatable {
     public var completed: Bool
     /// `[[event, data], ...]`: execution_start, execution_cached, and how it ended.
     public var messages: [JSONValue]
+
+    /// `promptID`'s entry in `/history/{id}`'s answer; nil when there is none.
+    public init?(reply: JSONValue, promptID: String) {
+        guard let entry = reply[promptID] else { return nil }
+        let status = entry["status"]
+        let messages: [JSONValue] = if case .array(let items)? = status?["messages"] { items } else { [] }
+        self.init(outputs: entry["outputs"]?.objectValue ?? [:], statusString: status?["status_str"]?.stringValue ?? "unknown",
+                  completed: status?["completed"] == .bool(true), messages: messages)
+    }
+
+    public init(outputs: [String: JSONValue], statusString: String, completed: Bool, messages: [JSONValue]) {
+        self.outputs = outputs
+        self.statusString = statusString
+        self.completed = completed
+        self.messages = messages
+    }
 }
 
 extension ComfyUIClient {
@@ -53,18 +89,7 @@ extension ComfyUIClient {
 
     /// `GET /queue`.
     public func queue() async throws(ComfyUIError) -> QueueState {
-        let reply = try await getJSON("/queue")
-        func items(_ key: String) -> [QueueItem] {
-            guard case .array(let rows)? = reply[key] else { return [] }
-            return rows.compactMap { row -> QueueItem? in
-                guard case .array(let fields) = row, fields.count >= 2, let id = fields[1].stringValue else { return nil }
-                let number: Double = if case .number(let value) = fields[0] { value } else { 0 }
-                return QueueItem(number: number, promptID: id, clientID: fields.count > 3 ? fields[3]["client_id"]?.stringValue : nil)
-            }
-        }
-        // queue_pending is ComfyUI's heap array: sorted by number, then id, it is the run order.
-        let pending = items("queue_pending").sorted { ($0.number, $0.promptID) < ($1.number, $1.promptID) }
-        return QueueState(running: items("queue_running"), pending: pending)
+        QueueState(reply: try await getJSON("/queue"))
     }
 
     /// Removes pending prompts (never the running one: see `interrupt`).
@@ -79,13 +104,7 @@ extension ComfyUIClient {
 
     /// `GET /history/{id}`: nil while the prompt is pending or running, and for an unknown id.
     public func history(_ promptID: String) async throws(ComfyUIError) -> HistoryEntry? {
-        let reply = try await getJSON("/history/\(promptID)")
-        guard let entry = reply[promptID] else { return nil }
-        let status = entry["status"]
-        let messages: [JSONValue] = if case .array(let items)? = status?["messages"] { items } else { [] }
-        return HistoryEntry(outputs: entry["outputs"]?.objectValue ?? [:],
-                            statusString: status?["status_str"]?.stringValue ?? "unknown",
-                            completed: status?["completed"] == .bool(true), messages: messages)
+        HistoryEntry(reply: try await getJSON("/history/\(promptID)"), promptID: promptID)
     }
 
     /// `POST /free`: ComfyUI answers at once and frees later (after a running prompt); watch
