@@ -5,9 +5,15 @@ public protocol BackendIdentity: Sendable {
     static var name: String { get }
 }
 
+/// Any backend's failed call, seen without its backend's type.
+public protocol BackendFailure: Error {
+    /// Nothing accepted the connection: no request reached the backend.
+    var isUnreachable: Bool { get }
+}
+
 /// A failed call to a backend, as both backend clients report it: the backend's own message and
 /// status when it answered, else why it could not be reached.
-public struct BackendError<Backend: BackendIdentity>: Error, Sendable, Equatable, CustomStringConvertible {
+public struct BackendError<Backend: BackendIdentity>: BackendFailure, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case unreachable, timeout, http, decoding, interrupted
     }
@@ -18,6 +24,7 @@ public struct BackendError<Backend: BackendIdentity>: Error, Sendable, Equatable
     public var message: String
 
     public var description: String { message }
+    public var isUnreachable: Bool { kind == .unreachable }
 
     public init(kind: Kind, status: Int?, message: String) {
         self.kind = kind

@@ -89,4 +89,11 @@ public struct SystemStats: Sendable, Equatable, Codable {
 
     public var system: System
     public var devices: [Device]
+
+    /// What this ComfyUI's allocator holds on its card (`torch_vram_total` of its first GPU);
+    /// 0 on a CPU-only ComfyUI, whose memory fields are system RAM.
+    public var heldOnGPU: UInt64 {
+        guard let device = devices.first, device.type != "cpu" else { return 0 }
+        return device.torchVRAMTotal
+    }
 }

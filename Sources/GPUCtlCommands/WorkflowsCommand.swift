@@ -48,7 +48,10 @@ struct FreeCommand: ParsableCommand {
 
     func run() throws {
         try global.show(.comfyFree, as: ComfyFreeResult.self) { result in
-            "ComfyUI freed \(result.freed) (free VRAM \(result.vramFreeBefore) → \(result.vramFreeAfter)) in \(ModelsRenderer.duration(ms: result.elapsedMs))"
+            let took = ModelsRenderer.duration(ms: result.elapsedMs)
+            return result.confirmed
+                ? "ComfyUI freed \(result.freed) (held \(result.heldBefore) → \(result.heldAfter)) in \(took)"
+                : "ComfyUI still holds \(result.heldAfter) after \(took) (held \(result.heldBefore)): it frees after the prompt it is running; try again when it is done"
         }
     }
 }

@@ -43,6 +43,9 @@ extension Scheduler {
         case unloaded(model: String)
         /// The backend gave its working set back (ComfyUI's /free finished, or it went away).
         case freed(Backend)
+        /// A free ended with memory still held (`stillHeld`, when the backend said how much):
+        /// it counts as held again, and is not asked again before `freeRetryDelay` has passed.
+        case freeFailed(Backend, stillHeld: UInt64?)
         /// An unload was asked for but the model is still listed: it counts as loaded again.
         case unloadFailed(model: String)
         /// Someone asked for this model to go (`models.unload`, `models.swap`): at once when
@@ -101,6 +104,8 @@ extension Scheduler {
         public internal(set) var loadedAt: ContinuousClock.Instant
         /// Unload once its last request ends.
         public internal(set) var unloadWhenIdle = false
+        /// After a free that did not free: not evicted again before this.
+        public internal(set) var retryAt: ContinuousClock.Instant?
     }
 
     struct Waiting: Sendable, Equatable {

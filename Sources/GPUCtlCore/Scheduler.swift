@@ -27,6 +27,8 @@ public struct Scheduler: Sendable {
     public var batchAging: Duration = .seconds(30)
     /// How long a loaded model stays before it may be evicted for another model's request.
     public var minimumResidency: Duration = .zero
+    /// How long a backend whose free did not free is left alone before it is asked again.
+    public var freeRetryDelay: Duration = .seconds(5)
 
     public init(budget: UInt64, policies: [String: ModelPolicy]) {
         self.budget = budget
@@ -90,6 +92,13 @@ public struct Scheduler: Sendable {
             if residents[.model(model)]?.inFlight ?? 0 == 0 { residents[.model(model)] = nil }
         case .freed(let backend):
             if residents[.backend(backend)]?.inFlight ?? 0 == 0 { residents[.backend(backend)] = nil }
+        case .freeFailed(let backend, let stillHeld):
+            if var resident = residents[.backend(backend)], resident.phase == .unloading {
+                resident.phase = .loaded
+                if let stillHeld { resident.bytes = stillHeld }
+                resident.retryAt = now + freeRetryDelay
+                residents[.backend(backend)] = resident
+            }
         case .unloadFailed(let model):
             residents[.model(model)]?.phase = .loaded
             residents[.model(model)]?.unloadWhenIdle = false
@@ -206,7 +215,9 @@ public struct Scheduler: Sendable {
         let idle = residents.filter {
             $0.key != excluding && $0.value.phase == .loaded && $0.value.inFlight == 0 && !(policy(of: $0.key)?.pinned ?? false)
         }
-        let candidates = idle.filter { now - $0.value.loadedAt >= minimumResidency }.sorted { lhs, rhs in
+        // Young models wait out the swap-rate limit; a backend whose free failed, its retry delay.
+        let readyAt = { (resident: Resident) in max(resident.loadedAt + minimumResidency, resident.retryAt ?? resident.loadedAt) }
+        let candidates = idle.filter { readyAt($0.value) <= now }.sorted { lhs, rhs in
             let left = policy(of: lhs.key)?.priority ?? ModelSpec.defaultPriority
             let right = policy(of: rhs.key)?.priority ?? ModelSpec.defaultPriority
             return left != right ? left < right : lhs.value.lastUsed < rhs.value.lastUsed
@@ -218,9 +229,9 @@ public struct Scheduler: Sendable {
             freed = freed.addingSaturating(resident.bytes)
         }
         if freed >= needed { return (victims, nil) }
-        let young = idle.filter { now - $0.value.loadedAt < minimumResidency }
+        let young = idle.filter { readyAt($0.value) > now }
         guard freed.addingSaturating(young.values.map(\.bytes).saturatingSum()) >= needed else { return (nil, nil) }
-        return (nil, young.values.map { $0.loadedAt + minimumResidency }.min())
+        return (nil, young.values.map(readyAt).min())
     }
 
     /// Bytes held by pinned residents other than `holder`.

@@ -114,7 +114,8 @@ public final class Daemon: Sendable {
                                     quickTimeout: configuration.backendProbeTimeout, logger: logger,
                                     observer: { metrics.backendCall(.comfyui, $0) })
         // Every backend gpuctld manages: a new one is a client, an adapter, and one line here.
-        let backends = BackendRegistry([OllamaAdapter(ollama: ollama), ComfyUIAdapter(comfyui: comfyui)])
+        let comfyService = ComfyService(comfyui: comfyui, settleLimit: configuration.freeTimeout)
+        let backends = BackendRegistry([OllamaAdapter(ollama: ollama), ComfyUIAdapter(service: comfyService)])
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
         serverConfiguration.inheritedListener = configuration.systemd.listenFD
         serverConfiguration.peerPolicy = peerPolicy
@@ -127,7 +128,7 @@ public final class Daemon: Sendable {
         var services: [any Service]
         do throws(DaemonStartError) {
             server = try await startServer(configuration: serverConfiguration, supervisor: supervisor, ollama: ollama,
-                                           comfyui: comfyui, metrics: metrics, logger: logger)
+                                           comfyService: comfyService, metrics: metrics, logger: logger)
             services = [
                 GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
                 ModelWorker(work: work, ollama: ollama, backends: backends, supervisor: supervisor, logger: logger),
@@ -212,10 +213,11 @@ public final class Daemon: Sendable {
 
     /// The JSON-RPC socket with its handler table (every call metered).
     private static func startServer(configuration: RPCServerConfiguration, supervisor: Supervisor, ollama: OllamaClient,
-                                    comfyui: ComfyUIClient, metrics: DaemonMetrics,
+                                    comfyService: ComfyService, metrics: DaemonMetrics,
                                     logger: Logger) async throws(DaemonStartError) -> RPCServer {
+        let comfyui = comfyService.comfyui
         let router = RPCRouter(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
-                               comfy: ComfyService(comfyui: comfyui), jobs: JobService(supervisor: supervisor, comfyui: comfyui))
+                               comfy: comfyService, jobs: JobService(supervisor: supervisor, comfyui: comfyui))
         do {
             return try await RPCServer.start(configuration: configuration, handler: MeteredHandler(inner: router, metrics: metrics),
                                              logger: logger)

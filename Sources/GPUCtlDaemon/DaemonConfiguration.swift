@@ -39,6 +39,8 @@ public struct DaemonConfiguration: Sendable {
     public var connectionIdleTimeout: Duration = .seconds(300)
     /// How long Ollama may take to send the first byte of an answer (a model load can take minutes).
     public var loadTimeout: Duration = .seconds(300)
+    /// How long ComfyUI may take to give its memory back after `/free`.
+    public var freeTimeout: Duration = .seconds(30)
     /// Silence allowed between two chunks of an answer, and the limit of a whole answer.
     public var streamIdleTimeout: Duration = .seconds(60)
     public var requestTimeout: Duration = .seconds(1800)
@@ -197,6 +199,9 @@ extension DaemonConfiguration {
         }
         if let text = value(.loadTimeout) {
             configuration.loadTimeout = try duration(text, .loadTimeout, minimum: .seconds(1))
+        }
+        if let text = value(.freeTimeout) {
+            configuration.freeTimeout = try duration(text, .freeTimeout, minimum: .zero)
         }
         if let text = value(.minResidency) {
             configuration.minimumResidency = try duration(text, .minResidency, minimum: .zero)

@@ -3,7 +3,7 @@
 /// table (`markdownTable`, checked by a test) and the environment file's check all read this.
 public enum DaemonSetting: String, CaseIterable, Sendable {
     case socket, stateDir, config, ollamaURL, comfyUIURL, vram, reserve, allowGroup, logLevel, gpuIndex
-    case loadTimeout, workflows, outputDir, jobTimeout, metricsListen, metricsAllowRemote, minResidency
+    case loadTimeout, freeTimeout, workflows, outputDir, jobTimeout, metricsListen, metricsAllowRemote, minResidency
     case ollamaListen, ollamaAllowRemote, ollamaQueueTimeout, comfyUIListen, comfyUIAllowRemote
 
     /// The long flag, without its dashes.
@@ -20,6 +20,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .logLevel: "log-level"
         case .gpuIndex: "gpu-index"
         case .loadTimeout: "load-timeout"
+        case .freeTimeout: "free-timeout"
         case .workflows: "workflows"
         case .outputDir: "output-dir"
         case .jobTimeout: "job-timeout"
@@ -47,7 +48,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .allowGroup: "NAME"
         case .logLevel: "LEVEL"
         case .gpuIndex: "N"
-        case .loadTimeout, .jobTimeout, .minResidency, .ollamaQueueTimeout: "DURATION"
+        case .loadTimeout, .freeTimeout, .jobTimeout, .minResidency, .ollamaQueueTimeout: "DURATION"
         case .metricsListen, .ollamaListen, .comfyUIListen: "HOST:PORT"
         case .metricsAllowRemote, .ollamaAllowRemote, .comfyUIAllowRemote: nil
         }
@@ -66,6 +67,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .logLevel: "`info`"
         case .gpuIndex: "`0`"
         case .loadTimeout: "`5m`"
+        case .freeTimeout: "`30s`"
         case .workflows: "`./Workflows`, then `/etc/gpuctl/workflows`"
         case .outputDir: "`STATE_DIR/outputs`"
         case .jobTimeout: "`1h`"
@@ -88,6 +90,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .logLevel: "trace … critical"
         case .gpuIndex: "which card on a multi-GPU machine"
         case .loadTimeout: "how long Ollama may take to send the first byte of an answer (a model load included)"
+        case .freeTimeout: "how long ComfyUI may take to give its memory back after `/free` (it frees after the prompt it is running); memory still held then stays counted, and is asked for again later"
         case .workflows: "ComfyUI workflow templates; a broken one is reported by name and skipped"
         case .outputDir: "where each job's output files are saved, one folder per job id"
         case .jobTimeout: "how long a ComfyUI job may run (unless it sets its own `timeout`) before it is interrupted and failed"

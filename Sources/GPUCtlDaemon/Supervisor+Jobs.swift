@@ -239,6 +239,29 @@ extension Supervisor {
         apply(.freed(backend))
     }
 
+    /// A backend's free ended with memory still held: it stays charged (at `stillHeld` when
+    /// known) and is asked again after the Scheduler's retry delay.
+    func freeFailed(_ backend: Backend, stillHeld: UInt64?) {
+        if backend == .comfyui { jobs.comfyEpoch += 1 }
+        apply(.freeFailed(backend, stillHeld: stillHeld))
+    }
+
+    /// A backend that could not be asked to free (its port refuses connections). Its process
+    /// is gone, and its memory with it, unless the GPU's process list still shows it holding
+    /// some; with no list to ask (a declared card) the refused connection is the evidence.
+    func freeUnanswered(_ backend: Backend, because reason: String) {
+        let owner: VRAMBudget.Owner = backend == .ollama ? .ollama : .comfyui
+        let holding = gpu.source == .declared ? 0
+            : gpu.processes.filter { $0.owner == owner.rawValue }.map(\.used.bytes).saturatingSum()
+        if holding > ComfyFreeResult.residue {
+            logger.warning("\(backend.rawValue) could not be asked to free (\(reason)) and the GPU shows its processes holding \(ByteSize(bytes: holding)); not handed over")
+            freeFailed(backend, stillHeld: holding)
+        } else {
+            logger.notice("\(backend.rawValue) refuses connections (\(reason)): its memory is taken as gone with its process")
+            freed(backend)
+        }
+    }
+
     /// Bumped whenever what `backend` holds changes hands: a probe taken before is stale.
     func holdingsEpoch(_ backend: Backend) -> Int {
         backend == .comfyui ? jobs.comfyEpoch : residency.epoch

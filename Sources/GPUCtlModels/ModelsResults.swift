@@ -241,17 +241,25 @@ public struct WorkflowsListResult: Codable, Sendable, Equatable {
     }
 }
 
-/// `comfy.free`: ComfyUI's free VRAM (as /system_stats reports it) before and after.
+/// `comfy.free`: what ComfyUI's allocator held before and after (`torch_vram_total` in
+/// /system_stats), and whether the free was confirmed (what it holds came down to at most
+/// `ComfyFreeResult.residue`).
 public struct ComfyFreeResult: Codable, Sendable, Equatable {
-    public var vramFreeBefore: ByteSize
-    public var vramFreeAfter: ByteSize
+    /// What torch's caching allocator keeps after a free (small blocks still referenced).
+    public static let residue: UInt64 = 256 << 20
+
+    public var heldBefore: ByteSize
+    public var heldAfter: ByteSize
     public var freed: ByteSize
+    /// False when ComfyUI still held more than the residue when the wait ended.
+    public var confirmed: Bool
     public var elapsedMs: Double
 
-    public init(vramFreeBefore: ByteSize, vramFreeAfter: ByteSize, freed: ByteSize, elapsedMs: Double) {
-        self.vramFreeBefore = vramFreeBefore
-        self.vramFreeAfter = vramFreeAfter
-        self.freed = freed
+    public init(heldBefore: ByteSize, heldAfter: ByteSize, confirmed: Bool, elapsedMs: Double) {
+        self.heldBefore = heldBefore
+        self.heldAfter = heldAfter
+        self.freed = ByteSize(bytes: heldBefore.bytes > heldAfter.bytes ? heldBefore.bytes - heldAfter.bytes : 0)
+        self.confirmed = confirmed
         self.elapsedMs = elapsedMs
     }
 }

@@ -18,6 +18,9 @@ extension FakeComfyUI {
         public var previewBytes = 0
         /// The next prompt's execution_start goes to no one (as when /ws connected just after it).
         public var loseNextExecutionStart = false
+        /// While true, /free answers 200 and frees nothing (a ComfyUI whose models another
+        /// node pinned, or an older build that ignores the request).
+        public var ignoreFree = false
     }
 
     /// ComfyUI's queue, worker, history and output files, one prompt at a time (§2–§6).
@@ -54,7 +57,7 @@ extension FakeComfyUI {
         private var closers: [String: @Sendable () async -> Void] = [:]
         private var working = false
         /// Bumped by a restart: the prompt that was running then leaves no trace.
-        private var generation = 0
+        private(set) var generation = 0
         private(set) var inputFiles: Set<String> = ["example.png"]
 
         init(gpu: VirtualGPU, knobs: LockedBox<Knobs>) {
@@ -83,8 +86,11 @@ extension FakeComfyUI {
         var queueRemaining: Int { pending.count + (running == nil ? 0 : 1) }
 
         /// Queues a validated graph and wakes the worker. ComfyUI's counter numbers every submission.
+        /// nil when the server restarted since the request came in (`generation`): a request a
+        /// restarted ComfyUI was handling dies with the process, it is not queued afterwards.
         func submit(_ graph: [String: JSONValue], clientID: String?, promptID: String,
-                    extraData: [String: JSONValue] = [:]) -> Int {
+                    extraData: [String: JSONValue] = [:], receivedIn generation: Int? = nil) -> Int? {
+            if let generation, generation != self.generation { return nil }
             let number = counter
             counter += 1
             var extra = extraData
@@ -115,6 +121,7 @@ extension FakeComfyUI {
 
         /// Applied after the running prompt, as ComfyUI's worker does.
         func free() {
+            guard !knobs.value.ignoreFree else { return }
             freeRequested = true
             if !working { applyFree() }
         }

@@ -50,6 +50,20 @@ import Testing
         #expect(s.handle(.freed(.comfyui), now: at(3)) == [.load(model: "a")])
     }
 
+    @Test func aFreeThatFreedNothingIsNotHandedOverAndIsAskedAgainAfterTheRetryDelay() {
+        var s = scheduler()
+        s.freeRetryDelay = .seconds(5)
+        _ = s.handle(.jobRequested(1, bytes: 8 * Self.gib, requestClass: .interactive), now: at(0))
+        _ = s.handle(.requested(10, model: "a", requestClass: .interactive), now: at(1))
+        #expect(s.handle(.finished(1), now: at(2)) == [.free(.comfyui)])
+        // ComfyUI still holds 7 GiB: "a" does not load, and no free is asked again at once.
+        #expect(s.handle(.freeFailed(.comfyui, stillHeld: 7 * Self.gib), now: at(3)) == [.wake(at: at(8))])
+        #expect(s.heldBytes == [comfy: 7 * Self.gib] && !s.jobBackendBusy)
+        #expect(s.handle(.tick, now: at(5)) == [.wake(at: at(8))])
+        #expect(s.handle(.tick, now: at(8)) == [.free(.comfyui)])
+        #expect(s.handle(.freed(.comfyui), now: at(9)) == [.load(model: "a")])
+    }
+
     @Test func ollamaObservationsLeaveComfyUIAlone() {
         var s = scheduler()
         _ = s.handle(.jobRequested(1, bytes: 3 * Self.gib, requestClass: .interactive), now: at(0))

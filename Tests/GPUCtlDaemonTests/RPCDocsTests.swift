@@ -14,7 +14,7 @@ import Testing
     static let varying: Set<String> = ["pid", "uptimeSeconds", "socket", "stateDir", "checkedAt", "latencyMs", "url", "path",
                                        "elapsedMs", "loadMs", "waitMs", "totalMs", "expiresAt", "lastUsed",
                                        "totalDuration", "evalDuration", "promptEvalDuration", "loadDuration", "directory",
-                                       "vramFreeBefore", "vramFreeAfter", "freed", "createdAt", "updatedAt", "at",
+                                       "heldBefore", "heldAfter", "freed", "createdAt", "updatedAt", "at",
                                        "promptId", "time", "text"]
 
     struct Example: Sendable {

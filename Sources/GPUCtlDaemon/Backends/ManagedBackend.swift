@@ -10,10 +10,21 @@ protocol ManagedBackend: Sendable {
     /// Whether it answers (its version) and, when it says, what it holds on the card now. Each
     /// call has its own deadline; a failure means it is down.
     func probe() async throws -> BackendProbe
-    /// Makes it give its whole working set back and returns once it has (or says why not).
-    /// A backend whose memory is only its models (Ollama) has none: they are unloaded one by
-    /// one, by name, by the ModelWorker.
-    func freeWorkingSet() async throws -> String
+    /// Makes it give its whole working set back and returns once it has, or once its wait for
+    /// that ended with memory still held (then `confirmed` is false). A backend whose memory
+    /// is only its models (Ollama) has none: they are unloaded one by one, by name, by the
+    /// ModelWorker. Throws when the backend could not be asked.
+    func freeWorkingSet() async throws -> FreeOutcome
+}
+
+/// How a free ended.
+struct FreeOutcome: Sendable {
+    /// What it holds came down to (nearly) nothing.
+    var confirmed: Bool
+    /// What it still holds, when it says.
+    var stillHeld: UInt64?
+    /// One line for the log.
+    var summary: String
 }
 
 /// What one probe learnt.

@@ -5,28 +5,29 @@ import GPUCtlModels
 /// The ComfyUI methods behind the router (so far `comfy.free`).
 struct ComfyService: Sendable {
     let comfyui: ComfyUIClient
-    /// How long to watch /system_stats for the memory to come back.
-    var settleLimit: Duration = .seconds(2)
-    var pollInterval: Duration = .milliseconds(50)
+    /// How long to wait for the memory to come back. ComfyUI frees only after the prompt it is
+    /// running (someone else's, from its own page), so this is longer than a short prompt.
+    var settleLimit: Duration = .seconds(30)
+    /// The longest wait between two /system_stats polls; the first come quicker.
+    var pollInterval: Duration = .milliseconds(250)
 
-    /// Asks ComfyUI to unload its models and drop its caches, then watches /system_stats until
-    /// the free VRAM has risen and stopped rising, or `settleLimit` passes (ComfyUI frees after
-    /// a running prompt, and sends no signal when it is done).
+    /// Asks ComfyUI to unload its models and drop its caches, then watches what its allocator
+    /// holds (/system_stats' `torch_vram_total`; `vram_free` is no measure, it counts torch's
+    /// reserved cache as free) until it is down to the residue or `settleLimit` passes.
+    /// Holding nothing already, it does not wait at all.
     func free() async throws -> ComfyFreeResult {
         let started = ContinuousClock.now
-        let before = try await comfyui.systemStats().devices.first?.vramFree ?? 0
-            try await comfyui.free()
-            var after = before
-            let deadline = ContinuousClock.now + settleLimit
-            while ContinuousClock.now < deadline {
-                try await Task.sleep(for: pollInterval)
-                let now = try await comfyui.systemStats().devices.first?.vramFree ?? after
-                // Risen, then steady: done.
-                if now > before, now == after { break }
-                after = now
-            }
-            return ComfyFreeResult(vramFreeBefore: ByteSize(bytes: before), vramFreeAfter: ByteSize(bytes: after),
-                                   freed: ByteSize(bytes: after > before ? after - before : 0),
-                                   elapsedMs: (ContinuousClock.now - started).milliseconds)
+        let before = try await comfyui.systemStats().heldOnGPU
+        try await comfyui.free()
+        var after = before
+        var wait = Duration.milliseconds(10)
+        while after > ComfyFreeResult.residue, ContinuousClock.now - started < settleLimit {
+            try await Task.sleep(for: wait)
+            wait = min(wait * 2, pollInterval)
+            after = try await comfyui.systemStats().heldOnGPU
+        }
+        return ComfyFreeResult(heldBefore: ByteSize(bytes: before), heldAfter: ByteSize(bytes: after),
+                               confirmed: after <= ComfyFreeResult.residue,
+                               elapsedMs: (ContinuousClock.now - started).milliseconds)
     }
 }

@@ -1,3 +1,4 @@
+import BackendHTTP
 import Foundation
 import GPUCtlCore
 import GPUCtlModels
@@ -56,20 +57,33 @@ struct ModelWorker: Service {
             await supervisor.tick()
         case .cancelled(let id): await supervisor.cancelWaiting(id)
         case .free(let backend):
-            do {
-                if let managed = backends[backend] {
-                    let outcome = try await managed.freeWorkingSet()
-                    logger.info("\(outcome) for a model")
-                }
-            } catch {
-                // Down or failing: either way what it held is not ours to wait for.
-                logger.warning("\(backend.rawValue) could not free its memory: \(error)")
-            }
-            await supervisor.freed(backend)
+            await free(backend)
         case .recordJob(let jobID, let state, let error):
             await supervisor.record(jobID, state, error: error)
         case .recordFootprint(let model, let bytes):
             supervisor.saveFootprint(model, bytes: bytes)
+        }
+    }
+
+    /// A free counts only once the backend holds (nearly) nothing; memory still held is still
+    /// held, and the Scheduler asks again later. A backend that refuses connections has no
+    /// process left to hold anything, unless the GPU's process list says otherwise.
+    private func free(_ backend: Backend) async {
+        guard let managed = backends[backend] else { return await supervisor.freed(backend) }
+        do {
+            let outcome = try await managed.freeWorkingSet()
+            if outcome.confirmed {
+                logger.info("\(outcome.summary), for a model")
+                await supervisor.freed(backend)
+            } else {
+                logger.warning("\(outcome.summary); not handed over")
+                await supervisor.freeFailed(backend, stillHeld: outcome.stillHeld)
+            }
+        } catch let error as BackendFailure where error.isUnreachable {
+            await supervisor.freeUnanswered(backend, because: "\(error)")
+        } catch {
+            logger.warning("\(backend.rawValue) could not free its memory: \(error); not handed over")
+            await supervisor.freeFailed(backend, stillHeld: nil)
         }
     }
 

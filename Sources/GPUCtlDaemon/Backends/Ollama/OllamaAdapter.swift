@@ -15,7 +15,7 @@ struct OllamaAdapter: ManagedBackend {
         return BackendProbe(version: version, holdings: await running.map(BackendHoldings.models))
     }
 
-    func freeWorkingSet() async throws -> String {
-        "Ollama's memory is its models': nothing to free as a whole"
+    func freeWorkingSet() async throws -> FreeOutcome {
+        FreeOutcome(confirmed: true, stillHeld: nil, summary: "Ollama's memory is its models': nothing to free as a whole")
     }
 }
