@@ -121,3 +121,12 @@ public final class JobStore: Sendable {
         }
     }
 }
+
+extension JobStore {
+    /// SQLite's `PRAGMA integrity_check`: `ok`, or what is wrong with the file.
+    public func integrityCheck() throws(StoreError) -> String {
+        try read("check the store") { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")
+        }
+    }
+}

@@ -17,14 +17,16 @@ extension FakeComfyUI {
         let empty = Response(status: .ok)
         for prefix in ["", "/api"] {
             router.post("\(prefix)/prompt") { request, _ in
+                let generation = await engine.generation
                 guard let json = await requestJSON(request) else { return serverError }
                 let inputFiles = await engine.inputFiles
                 if let failure = validate(json["prompt"], inputFiles: inputFiles) {
                     return Response.json(JSONSerialization.object(.object(failure)), status: .badRequest)
                 }
                 let promptID = json["prompt_id"].map { $0.stringValue ?? "\($0)" } ?? UUID().uuidString.lowercased()
-                let number = await engine.submit(json["prompt"]!.objectValue!, clientID: json["client_id"]?.stringValue, promptID: promptID,
-                                                 extraData: json["extra_data"]?.objectValue ?? [:])
+                guard let number = await engine.submit(json["prompt"]!.objectValue!, clientID: json["client_id"]?.stringValue,
+                                                       promptID: promptID, extraData: json["extra_data"]?.objectValue ?? [:],
+                                                       receivedIn: generation) else { return serverError }
                 return Response.json(["prompt_id": promptID, "number": number, "node_errors": [String: Any]()])
             }
             router.get("\(prefix)/prompt") { _, _ in

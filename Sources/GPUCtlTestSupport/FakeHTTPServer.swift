@@ -24,6 +24,8 @@ public final class FakeHTTPServer: Sendable {
     /// The bound port (0 before the first start).
     public var port: Int { state.value.port }
     public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// True between `start()` and `stop()`.
+    public var isServing: Bool { state.value.task != nil }
 
     /// Starts serving; returns once the port accepts connections, or throws why it could not
     /// (a port taken while the server was stopped), never waiting for a port that never comes.

@@ -102,6 +102,8 @@ public final class FakeOllama: Sendable {
     public func start() async throws { try await server.start() }
     /// Stops listening: connections are refused until `start()` or `restart()`.
     public func stop() async { await server.stop() }
+    /// False while stopped (connections refused).
+    public var isServing: Bool { server.isServing }
 
     /// Like an Ollama restart: forgets every resident model and frees its memory.
     public func restart() async throws {

@@ -5,6 +5,7 @@ import Foundation
 import GPUCtlModels
 import GPUCtlRPC
 import GPUCtlTestDaemon
+import GPUCtlTestSupport
 import NIOCore
 @testable import OllamaClient
 import Testing
@@ -122,18 +123,13 @@ import Testing
 /// Byte-level mutations of seed inputs, reproducible from a seed (xorshift64*): flips,
 /// deletions, insertions of bytes and JSON tokens, splices of two seeds, repeats.
 struct Mutator {
-    private var state: UInt64
+    private var random: SeededRandom
 
-    init(seed: UInt64) { state = seed == 0 ? 0x9E37_79B9_7F4A_7C15 : seed }
+    init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state ^= state >> 12
-        state ^= state << 25
-        state ^= state >> 27
-        return state &* 0x2545_F491_4F6C_DD1D
-    }
+    mutating func next() -> UInt64 { random.next() }
 
-    mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
+    mutating func below(_ bound: Int) -> Int { random.below(bound) }
 
     static let tokens: [[UInt8]] = ["{", "}", "[", "]", ",", ":", "\"", "\\", "\\u", "\\ud800", "null", "true", "-", "1e999",
                                     "9223372036854775808", "-1e308", "0.0000001", "\u{0}", "\u{7f}", "\u{ff}", "{\"a\":", "[[[[[[["]

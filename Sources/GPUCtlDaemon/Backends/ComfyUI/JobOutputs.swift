@@ -55,6 +55,7 @@ struct JobOutputs: Sendable {
                 }
             }
         }
+        folder.removeAll(except: Set(collected.map { ($0.path as NSString).lastPathComponent }))
         return collected
     }
 

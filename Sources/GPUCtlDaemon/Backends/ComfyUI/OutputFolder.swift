@@ -21,9 +21,22 @@ struct OutputFolder {
         guard descriptor >= 0 else {
             throw OutputError(message: "cannot open \(path): \(String(cString: strerror(errno))) (a link is refused); check --output-dir")
         }
+        // A download a crash interrupted is never a file of the job's: the job is being
+        // finalized again, and what it has now replaces it.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name.hasSuffix(".partial") {
+            unlinkat(descriptor, name, 0)
+        }
     }
 
     func close() { Glibc.close(descriptor) }
+
+    /// Removes every file but `kept`: what an earlier finalization of the same job left (it was
+    /// run again, after a crash, and has other files now).
+    func removeAll(except kept: Set<String>) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where !kept.contains(name) {
+            unlinkat(descriptor, name, 0)
+        }
+    }
 
     /// Writes `data` as `name` in the folder; returns its path.
     func write(_ data: Data, as name: String) throws -> String {
