@@ -138,6 +138,7 @@ public final class Daemon: Sendable {
                                settings: configuration.jobLifecycle, logger: logger),
                 BackendMonitor(backends: backends, supervisor: supervisor,
                                interval: configuration.backendProbeInterval),
+                StoreJanitor(store: store, keep: configuration.keepJobs, interval: configuration.storeTidyInterval, logger: logger),
                 // Last in the list, so it is the first to stop: no new calls while the rest winds down.
                 RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod, events: supervisor.events),
             ]

@@ -50,6 +50,10 @@ public struct DaemonConfiguration: Sendable {
     public var outputDirectory: String
     /// How long a ComfyUI job may run when it names no timeout of its own.
     public var jobTimeout: Duration = .seconds(3600)
+    /// Finished jobs kept in the store; older ones are forgotten (their files stay).
+    public var keepJobs = 10_000
+    /// How often the store forgets finished jobs past `keepJobs`.
+    public var storeTidyInterval: Duration = .seconds(60)
     /// How many times a job is submitted before it fails because ComfyUI keeps losing it.
     public var jobRetryLimit = 3
 
@@ -205,6 +209,12 @@ extension DaemonConfiguration {
         }
         if let text = value(.minResidency) {
             configuration.minimumResidency = try duration(text, .minResidency, minimum: .zero)
+        }
+        if let text = value(.keepJobs) {
+            guard let count = Int(text), count >= 0 else {
+                throw ConfigurationError("\(DaemonSetting.keepJobs.label) is '\(text)'; use a number of jobs such as 10000")
+            }
+            configuration.keepJobs = count
         }
         if let text = value(.jobTimeout) {
             configuration.jobTimeout = try duration(text, .jobTimeout, minimum: .seconds(1))

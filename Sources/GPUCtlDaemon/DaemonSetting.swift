@@ -3,7 +3,7 @@
 /// table (`markdownTable`, checked by a test) and the environment file's check all read this.
 public enum DaemonSetting: String, CaseIterable, Sendable {
     case socket, stateDir, config, ollamaURL, comfyUIURL, vram, reserve, allowGroup, logLevel, gpuIndex
-    case loadTimeout, freeTimeout, workflows, outputDir, jobTimeout, metricsListen, metricsAllowRemote, minResidency
+    case loadTimeout, freeTimeout, workflows, outputDir, jobTimeout, keepJobs, metricsListen, metricsAllowRemote, minResidency
     case ollamaListen, ollamaAllowRemote, ollamaQueueTimeout, comfyUIListen, comfyUIAllowRemote
 
     /// The long flag, without its dashes.
@@ -24,6 +24,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .workflows: "workflows"
         case .outputDir: "output-dir"
         case .jobTimeout: "job-timeout"
+        case .keepJobs: "keep-jobs"
         case .metricsListen: "metrics-listen"
         case .metricsAllowRemote: "metrics-allow-remote"
         case .minResidency: "min-residency"
@@ -47,7 +48,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .vram, .reserve: "SIZE"
         case .allowGroup: "NAME"
         case .logLevel: "LEVEL"
-        case .gpuIndex: "N"
+        case .gpuIndex, .keepJobs: "N"
         case .loadTimeout, .freeTimeout, .jobTimeout, .minResidency, .ollamaQueueTimeout: "DURATION"
         case .metricsListen, .ollamaListen, .comfyUIListen: "HOST:PORT"
         case .metricsAllowRemote, .ollamaAllowRemote, .comfyUIAllowRemote: nil
@@ -71,6 +72,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .workflows: "`./Workflows`, then `/etc/gpuctl/workflows`"
         case .outputDir: "`STATE_DIR/outputs`"
         case .jobTimeout: "`1h`"
+        case .keepJobs: "`10000`"
         case .metricsAllowRemote, .ollamaAllowRemote, .comfyUIAllowRemote: "off"
         case .minResidency: "`2s`"
         case .ollamaQueueTimeout: "`5m`"
@@ -93,6 +95,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .freeTimeout: "how long ComfyUI may take to give its memory back after `/free` (it frees after the prompt it is running); memory still held then stays counted, and is asked for again later"
         case .workflows: "ComfyUI workflow templates; a broken one is reported by name and skipped"
         case .outputDir: "where each job's output files are saved, one folder per job id"
+        case .keepJobs: "finished jobs kept in the store (`gpuctl jobs`, `jobs.get`); older ones are forgotten, their output files are not deleted"
         case .jobTimeout: "how long a ComfyUI job may run (unless it sets its own `timeout`) before it is interrupted and failed"
         case .metricsListen: "serve Prometheus metrics at `http://HOST:PORT/metrics`; loopback addresses only (`127.0.0.1:9464`, `[::1]:9464`)"
         case .metricsAllowRemote: "let `--metrics-listen` name another address (metrics name your models and jobs)"

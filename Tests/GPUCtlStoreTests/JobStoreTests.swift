@@ -23,6 +23,26 @@ import Testing
         #expect(try store.jobs(in: [.queued]).count == 1)
     }
 
+    @Test func onlyTheNewestFinishedJobsAreKeptAndUnfinishedOnesNeverGo() throws {
+        let store = try JobStore(directory: directory())
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        var finished: [String] = []
+        for index in 0..<6 {
+            let job = JobRecord(kind: .comfyui, jobClass: .batch, params: "{}", createdAt: start + Double(index))
+            try store.insert(job)
+            try store.transition(jobID: job.id, to: index % 2 == 0 ? .succeeded : .failed, error: index % 2 == 0 ? nil : "x")
+            finished.append(job.id)
+        }
+        let waiting = JobRecord(kind: .comfyui, jobClass: .batch, params: "{}", createdAt: start - 100)
+        try store.insert(waiting)
+        #expect(try store.forgetFinishedJobs(keeping: 2) == 4)
+        #expect(try finished.map { try store.job(id: $0) != nil } == [false, false, false, false, true, true])
+        #expect(try store.events(jobID: finished[0]).isEmpty)
+        #expect(try store.job(id: waiting.id)?.state == .queued)
+        #expect(try store.forgetFinishedJobs(keeping: 2) == 0)
+        #expect(try store.integrityCheck() == "ok")
+    }
+
     @Test func finalStatesNeverChange() throws {
         let store = try JobStore(directory: directory())
         let job = JobRecord(kind: .ollama, jobClass: .interactive, params: "{}")
