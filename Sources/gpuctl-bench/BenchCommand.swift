@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpuctl-bench",
         abstract: "Measure gpuctld and write BENCHMARKS.md.",
-        subcommands: [Run.self, Ollama.self, Jobs.self, Door.self, FakeOllamaServer.self, FakeBackends.self, Echo.self, Idle.self,
+        subcommands: [Run.self, Ollama.self, Jobs.self, Door.self, Soak.self, FakeOllamaServer.self, FakeBackends.self, Echo.self, Idle.self,
                       LifelineCheck.self],
         defaultSubcommand: Run.self)
 
@@ -102,6 +102,35 @@ struct BenchCommand: AsyncParsableCommand {
             let section = Report.doorSection(numbers)
             let existing = (try? String(contentsOfFile: output, encoding: .utf8)) ?? "# Benchmarks\n"
             try Report.replacingSection(Report.doorTitle, with: section, in: existing).write(toFile: output, atomically: true, encoding: .utf8)
+            print(section)
+        }
+    }
+
+    /// The soak: mixed work with faults for a long time; writes its section of BENCHMARKS.md.
+    struct Soak: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "soak", abstract: "Run the mixed workload with faults against gpuctld for a long time and write its section of BENCHMARKS.md.")
+        @Option(help: "Minutes to run.") var minutes = 60
+        @Option(help: "Clients sending work at once.") var clients = 4
+        @Option(help: "Seed of every random choice.") var seed: UInt64 = 1
+        @Option(help: "The report to update.") var output = "BENCHMARKS.md"
+
+        func run() async throws {
+            let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            let directory = NSTemporaryDirectory() + "gpuctl-soak-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var settings = SoakBench.Settings()
+            settings.duration = .seconds(minutes * 60)
+            settings.clients = clients
+            settings.seed = seed
+            let numbers = try await SoakBench.run(products: products, directory: directory, settings: settings) {
+                FileHandle.standardError.write(Data("gpuctl-bench: \($0)\n".utf8))
+            }
+            let command = "swift build -c release && .build/release/gpuctl-bench soak --minutes \(minutes) --clients \(clients) --seed \(seed)"
+            let section = Report.soakSection(numbers, command: command)
+            let existing = (try? String(contentsOfFile: output, encoding: .utf8)) ?? "# Benchmarks\n"
+            try Report.replacingSection(Report.soakTitle, with: section, in: existing).write(toFile: output, atomically: true, encoding: .utf8)
             print(section)
         }
     }
