@@ -115,6 +115,7 @@ public final class Daemon: Sendable {
                                     observer: { metrics.backendCall(.comfyui, $0) })
         // Every backend gpuctld manages: a new one is a client, an adapter, and one line here.
         let comfyService = ComfyService(comfyui: comfyui, settleLimit: configuration.freeTimeout)
+        let models = ModelService(supervisor: supervisor, ollama: ollama, maximumAnswerBytes: configuration.maximumAnswerBytes)
         let backends = BackendRegistry([OllamaAdapter(ollama: ollama), ComfyUIAdapter(service: comfyService)])
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
         serverConfiguration.inheritedListener = configuration.systemd.listenFD
@@ -127,7 +128,7 @@ public final class Daemon: Sendable {
         let server: RPCServer
         var services: [any Service]
         do throws(DaemonStartError) {
-            server = try await startServer(configuration: serverConfiguration, supervisor: supervisor, ollama: ollama,
+            server = try await startServer(configuration: serverConfiguration, supervisor: supervisor, models: models,
                                            comfyService: comfyService, metrics: metrics, logger: logger)
             services = [
                 GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
@@ -165,7 +166,7 @@ public final class Daemon: Sendable {
                                                             idle: configuration.streamIdleTimeout,
                                                             total: configuration.requestTimeout)
                 settings.passthroughTimeouts.idle = max(configuration.streamIdleTimeout, settings.passthroughTimeouts.idle)
-                let door = OllamaDoor(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
+                let door = OllamaDoor(supervisor: supervisor, models: models,
                                       settings: settings, metrics: metrics)
                 try await startDoor(address, what: "the Ollama door", setting: .ollamaListen, door: .ollamaDoor,
                                     handler: door, maximumBody: settings.maximumBody)
@@ -213,12 +214,11 @@ public final class Daemon: Sendable {
     }
 
     /// The JSON-RPC socket with its handler table (every call metered).
-    private static func startServer(configuration: RPCServerConfiguration, supervisor: Supervisor, ollama: OllamaClient,
+    private static func startServer(configuration: RPCServerConfiguration, supervisor: Supervisor, models: ModelService,
                                     comfyService: ComfyService, metrics: DaemonMetrics,
                                     logger: Logger) async throws(DaemonStartError) -> RPCServer {
-        let comfyui = comfyService.comfyui
-        let router = RPCRouter(supervisor: supervisor, models: ModelService(supervisor: supervisor, ollama: ollama),
-                               comfy: comfyService, jobs: JobService(supervisor: supervisor, comfyui: comfyui))
+        let router = RPCRouter(supervisor: supervisor, models: models, comfy: comfyService,
+                               jobs: JobService(supervisor: supervisor, comfyui: comfyService.comfyui))
         do {
             return try await RPCServer.start(configuration: configuration, handler: MeteredHandler(inner: router, metrics: metrics),
                                              logger: logger)

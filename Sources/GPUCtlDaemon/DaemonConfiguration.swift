@@ -39,6 +39,8 @@ public struct DaemonConfiguration: Sendable {
     public var connectionIdleTimeout: Duration = .seconds(300)
     /// How long Ollama may take to send the first byte of an answer (a model load can take minutes).
     public var loadTimeout: Duration = .seconds(300)
+    /// The most text kept of one Ollama answer for its result (more fails the call).
+    public var maximumAnswerBytes = 32 << 20
     /// How long ComfyUI may take to give its memory back after `/free`.
     public var freeTimeout: Duration = .seconds(30)
     /// Silence allowed between two chunks of an answer, and the limit of a whole answer.

@@ -47,6 +47,8 @@ enum ModelError: Error, Sendable {
     case notAnOllamaModel(String)
     /// Ollama was asked to unload it and still lists it.
     case stillResident(String)
+    /// Ollama's answer grew past what any model writes (a broken or hostile backend).
+    case answerTooLarge(String, limit: Int)
 
     var message: String {
         switch self {
@@ -57,6 +59,8 @@ enum ModelError: Error, Sendable {
             return "'\(name)' is a ComfyUI checkpoint, not an Ollama model; ComfyUI models are used through workflows"
         case .stillResident(let model):
             return "Ollama still lists \(model) after it was asked to unload it; check Ollama's log, then retry"
+        case .answerTooLarge(let model, let limit):
+            return "Ollama's answer from \(model) passed \(ByteSize(bytes: UInt64(limit))) of text, more than any model writes, so gpuctld kept no more of it; check that \(model) is not looping and that the Ollama URL is really Ollama"
         }
     }
 }

@@ -27,7 +27,7 @@ extension RPCErrorPayload {
             let kind: RPCErrorKind = switch failure {
             case .notFound: .modelNotFound
             case .notAnOllamaModel: .invalidParams
-            case .stillResident: .backendError
+            case .stillResident, .answerTooLarge: .backendError
             }
             self.init(kind, failure.message)
         case let failure as JobError:

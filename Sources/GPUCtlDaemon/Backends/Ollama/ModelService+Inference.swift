@@ -32,7 +32,7 @@ extension ModelService {
         let stream = context.stream(for: call.stream == false ? nil : id)
         let model = try await resolve(name)
         let admission = try await supervisor.admit(model, requestClass: call.requestClass)
-        let relay = Relay()
+        let relay = Relay(limit: maximumAnswerBytes)
         do {
             let merged = self.options(call.options, model: admission.model)
             let keepAlive = keepAlive(for: admission.model)
@@ -60,6 +60,7 @@ extension ModelService {
             }
             await supervisor.finish(admission)
             let (text, thinking, last, _) = relay.snapshot
+            if relay.overflowed { throw ModelError.answerTooLarge(admission.model, limit: maximumAnswerBytes) }
             return InferenceResult(
                 model: admission.model, requestedModel: name, fallbackUsed: admission.fallbackUsed, response: text,
                 thinking: thinking, doneReason: last?.doneReason, toolCalls: last?.toolCalls,
@@ -116,21 +117,35 @@ extension ModelService {
 }
 
 /// What a relayed answer has gathered so far: the text, the thinking, the last chunk, and how
-/// many notifications went out. Filled from the event loop or a task, read at the end.
+/// many notifications went out. Filled from the event loop or a task, read at the end. Past
+/// `limit` bytes of text and thinking nothing more is kept, and the answer counts as overflowed.
 final class Relay: @unchecked Sendable {
     private let lock = NSLock()
+    private let limit: Int
     private var text = ""
     private var thinking: String?
+    private var kept = 0
+    private var overflow = false
     private var last: InferenceChunk?
     private var sent = 0
 
+    init(limit: Int) { self.limit = limit }
+
     func add(_ chunk: InferenceChunk) {
         lock.withLock {
+            if chunk.done { last = chunk }
+            let size = chunk.text.utf8.count + (chunk.thinking?.utf8.count ?? 0)
+            guard !overflow, kept + size <= limit else {
+                overflow = true
+                return
+            }
+            kept += size
             text += chunk.text
             if let piece = chunk.thinking { thinking = (thinking ?? "") + piece }
-            if chunk.done { last = chunk }
         }
     }
+
+    var overflowed: Bool { lock.withLock { overflow } }
 
     func countSent() { lock.withLock { sent += 1 } }
 

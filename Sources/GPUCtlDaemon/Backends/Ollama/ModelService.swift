@@ -9,6 +9,9 @@ import OllamaClient
 struct ModelService: Sendable {
     let supervisor: Supervisor
     let ollama: OllamaClient
+    /// The most text (and thinking) kept of one answer for its result: a model writes far
+    /// less; a backend that sends more is broken or hostile, and its answer fails.
+    var maximumAnswerBytes = 32 << 20
 
     /// Catalog name or alias → the Scheduler's key; a model only Ollama has is registered.
     func resolve(_ name: String) async throws -> String {
