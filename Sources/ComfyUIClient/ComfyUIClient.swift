@@ -66,9 +66,10 @@ public struct SystemStats: Sendable, Equatable, Codable {
         public var os: String?
         public var comfyuiVersion: String?
         public var pytorchVersion: String?
+        public var pythonVersion: String?
 
         enum CodingKeys: String, CodingKey {
-            case os, comfyuiVersion = "comfyui_version", pytorchVersion = "pytorch_version"
+            case os, comfyuiVersion = "comfyui_version", pytorchVersion = "pytorch_version", pythonVersion = "python_version"
         }
     }
 
@@ -89,6 +90,14 @@ public struct SystemStats: Sendable, Equatable, Codable {
 
     public var system: System
     public var devices: [Device]
+
+    /// What tells this ComfyUI from another at the same URL: its version, Python and PyTorch,
+    /// and its devices with their sizes. Its flags and its free memory may change; these do not
+    /// without a reinstall or another machine.
+    public var identity: String {
+        let devices = devices.map { "\($0.name) (\($0.vramTotal) bytes)" }.joined(separator: ", ")
+        return "ComfyUI \(system.comfyuiVersion ?? "?") on Python \(system.pythonVersion ?? "?"), PyTorch \(system.pytorchVersion ?? "?"), \(devices)"
+    }
 
     /// What this ComfyUI's allocator holds on its card (`torch_vram_total` of its first GPU);
     /// 0 on a CPU-only ComfyUI, whose memory fields are system RAM.

@@ -104,6 +104,10 @@ public enum Doctor {
     }
 
     static func backend(_ name: String, _ backend: BackendStatus) -> DoctorCheck {
+        if let untrusted = backend.untrusted {
+            return DoctorCheck(name, .problem, untrusted,
+                               fix: "if you upgraded or restarted \(name) yourself, run 'gpuctl trust \(name)'; if not, find what listens on \(backend.url) (ss -ltnp)")
+        }
         switch backend.state {
         case .up:
             return DoctorCheck(name, .ok, "\(backend.url) answers\(backend.version.map { ", version \($0)" } ?? "")")

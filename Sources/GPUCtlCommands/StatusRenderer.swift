@@ -24,7 +24,8 @@ public enum StatusRenderer {
         var rows = [["BACKEND", "STATE", "VERSION", "LATENCY", "URL", "NOTE"]]
         for (name, backend) in [("ollama", status.backends.ollama), ("comfyui", status.backends.comfyui)] {
             rows.append([name, backend.state.rawValue, backend.version ?? "-",
-                         backend.latencyMs.map { "\($0) ms" } ?? "-", backend.url, backend.lastError ?? ""])
+                         backend.latencyMs.map { "\($0) ms" } ?? "-", backend.url,
+                         backend.untrusted.map { _ in "untrusted: its identity changed (gpuctl doctor)" } ?? backend.lastError ?? ""])
         }
         lines += table(rows).enumerated().map { index, line in
             guard index > 0 else { return line }

@@ -26,22 +26,22 @@ struct BackendMonitor: Service {
         // Taken before asking: an answer that predates a load, an unload or a job is dropped.
         var epochs: [Backend: Int] = [:]
         for managed in backends.all { epochs[managed.backend] = await supervisor.holdingsEpoch(managed.backend) }
-        let results = await withTaskGroup(of: (Backend, BackendStatus, BackendHoldings?).self) { group in
+        let results = await withTaskGroup(of: (Backend, BackendStatus, BackendProbe?).self) { group in
             for managed in backends.all {
                 group.addTask {
                     let (status, probe) = await Self.probe(managed)
-                    return (managed.backend, status, probe?.holdings)
+                    return (managed.backend, status, probe)
                 }
             }
-            var results: [(Backend, BackendStatus, BackendHoldings?)] = []
+            var results: [(Backend, BackendStatus, BackendProbe?)] = []
             for await result in group { results.append(result) }
             return results
         }
         // A probe cut short by shutdown says nothing about the backend.
         guard !Task.isCancelled else { return }
-        for (backend, status, holdings) in results.sorted(by: { $0.0.rawValue > $1.0.rawValue }) {
-            await supervisor.observe(backend: backend, status: status)
-            if let holdings { await supervisor.observe(holdings, epoch: epochs[backend] ?? 0) }
+        for (backend, status, probe) in results.sorted(by: { $0.0.rawValue > $1.0.rawValue }) {
+            await supervisor.observe(backend: backend, status: status, identity: probe?.identity)
+            if let holdings = probe?.holdings { await supervisor.observe(holdings, epoch: epochs[backend] ?? 0) }
         }
     }
 

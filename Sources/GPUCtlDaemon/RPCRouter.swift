@@ -51,6 +51,8 @@ public struct RPCRouter: RPCHandling {
             return await Self.run(call) { (_: NoParams) in supervisor.workflowsList() }
         case .metrics?:
             return await Self.run(call) { (_: NoParams) in MetricsResult(text: await supervisor.metricsText()) }
+        case .backendsTrust?:
+            return await Self.run(call) { (params: BackendTrustParams) in await supervisor.trustBackend(params.backend) }
         case .comfySubmit?:
             return await Self.run(call) { (params: SubmitParams) in try await jobs.submit(params) }
         case .jobsList?:

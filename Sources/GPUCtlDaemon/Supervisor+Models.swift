@@ -83,6 +83,7 @@ extension Supervisor {
     func admit(_ model: String, requestClass: JobClass = .interactive, exact: Bool = false,
                source: RequestSource = .socket,
                waitLimit: (Duration, DaemonSetting)? = nil) async throws -> Admission {
+        if let warning = trust.warning(.ollama, url: backends[.ollama].url) { throw BackendUntrusted(message: warning) }
         let id = residency.nextRequestID
         residency.nextRequestID += 1
         residency.pending[id] = (model, .now, source)

@@ -24,6 +24,8 @@ public actor Supervisor {
     private(set) var gpu: GPUStatus
     /// Each backend's last probe, keyed by backend.
     private(set) var backends: BackendsStatus
+    /// Which backend identity is trusted at each URL; work waits while one is not.
+    private(set) var trust = BackendTrust()
     /// Which Ollama models are resident and who waits for what (Supervisor+Models.swift).
     var residency: ResidencyState
     let admissions = Admissions()
@@ -117,8 +119,8 @@ public actor Supervisor {
         }
     }
 
-    /// A finished backend probe.
-    public func observe(backend: Backend, status: BackendStatus) {
+    /// A finished backend probe, with the identity it found when the backend answered.
+    public func observe(backend: Backend, status: BackendStatus, identity: String? = nil) {
         let previous = backends[backend]
         if previous.state != status.state {
             let detail = status.state == .up ? "version \(status.version ?? "?")" : status.lastError ?? "no detail"
@@ -126,13 +128,43 @@ public actor Supervisor {
             events.publish(DaemonEvent(.backend, state: status.state.rawValue, backend: backend.rawValue,
                                        error: status.state == .up ? nil : status.lastError))
         }
+        var status = status
+        if status.state == .up, let identity, trust.observe(backend, identity: identity) {
+            if let warning = trust.warning(backend, url: status.url) {
+                logger.warning("\(warning)")
+                events.publish(DaemonEvent(.backend, state: "untrusted", backend: backend.rawValue, error: warning))
+            } else {
+                logger.notice("\(backend.rawValue) at \(status.url) is the one gpuctld knew again: work goes on")
+                events.publish(DaemonEvent(.backend, state: "trusted", backend: backend.rawValue))
+            }
+        }
+        status.untrusted = trust.warning(backend, url: status.url)
         backends[backend] = status
         publish()
-        // The job lane waits for its backend; model requests go to Ollama whatever its state
-        // (an unreachable Ollama fails them with a sentence of its own).
-        if backend == Scheduler.jobBackend, residency.scheduler.available.contains(backend) != (status.state == .up) {
-            apply(.backendAvailable(backend, status.state == .up))
+        updateAvailability(backend)
+    }
+
+    /// The job lane waits for its backend (up and trusted); model requests go to Ollama
+    /// whatever its state (an unreachable Ollama fails them with a sentence of its own), but
+    /// never to an untrusted one (`admit` refuses).
+    func updateAvailability(_ backend: Backend) {
+        let usable = backends[backend].state == .up && trust.isTrusted(backend)
+        if backend == Scheduler.jobBackend, residency.scheduler.available.contains(backend) != usable {
+            apply(.backendAvailable(backend, usable))
         }
+    }
+
+    /// `backends.trust`: what answers at the backend's URL now is trusted; held work goes on.
+    func trustBackend(_ backend: Backend) -> BackendTrustResult {
+        let (identity, wasUntrusted) = trust.trust(backend)
+        if wasUntrusted {
+            logger.notice("\(backend.rawValue) trusted as \(identity ?? "?") by a user")
+            events.publish(DaemonEvent(.backend, state: "trusted", backend: backend.rawValue))
+        }
+        backends[backend].untrusted = nil
+        publish()
+        updateAvailability(backend)
+        return BackendTrustResult(backend: backend.rawValue, identity: identity, wasHeld: wasUntrusted)
     }
 
     static func gpuStatus(_ sample: GPUSample) -> GPUStatus {

@@ -40,6 +40,9 @@ public enum RPCMethod: String, CaseIterable, Sendable, Codable {
     /// Streams state changes as `stream` notifications (`DaemonEvent`) until the caller cancels
     /// or hangs up; `{"types": [...]}` keeps only some (`job`, `model.loaded`, …).
     case eventsSubscribe = "events.subscribe"
+    /// Trusts the backend now answering at a backend's URL (`{"backend": "comfyui"}`) after its
+    /// identity changed; work held for it goes on.
+    case backendsTrust = "backends.trust"
     /// Every metric in Prometheus' text format: `{"content_type": …, "text": …}`.
     case metrics
 }

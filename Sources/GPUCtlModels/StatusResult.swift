@@ -145,10 +145,15 @@ public struct BackendStatus: Codable, Sendable, Equatable {
     /// What gpuctld charges this backend on the card now: Ollama's resident models, ComfyUI's
     /// working set (its checkpoints and caches, during a job and after it).
     public var held: ByteSize?
+    /// Set while what answers at the URL is not the backend gpuctld knew there (its identity
+    /// changed: an upgrade, or another program on its port): what changed, and what to do.
+    /// Nothing is sent to it until `backends.trust`.
+    public var untrusted: String?
 
     public init(url: String, state: BackendState = .unknown, version: String? = nil, lastError: String? = nil,
-                latencyMs: Double? = nil, checkedAt: String? = nil, held: ByteSize? = nil) {
+                latencyMs: Double? = nil, checkedAt: String? = nil, held: ByteSize? = nil, untrusted: String? = nil) {
         self.held = held
+        self.untrusted = untrusted
         self.url = url
         self.state = state
         self.version = version

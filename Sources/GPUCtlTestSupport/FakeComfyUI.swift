@@ -61,6 +61,8 @@ public final class FakeComfyUI: Sendable {
         await server.stop(closeLongLived: { [engine] in await engine.dropSockets() })
     }
     public func setLatency(_ latency: Duration) { state.mutate { $0.latency = latency } }
+    /// The version /system_stats reports (a ComfyUI upgraded, or another one on its port).
+    public func setVersion(_ version: String) { state.mutate { $0.version = version } }
     /// Changes the worker's timings and faults.
     public func configure(_ change: (inout Knobs) -> Void) { knobs.mutate(change) }
     /// Like a ComfyUI restart: the queue, the history and the loaded checkpoints are gone.

@@ -79,3 +79,27 @@ import Testing
         #expect(Suggestion.editDistance("kitten", "sitting") == 3)
     }
 }
+
+/// The trust in a backend's identity: the first one seen is trusted, another is not until
+/// trusted by hand, and the known one coming back is trusted again.
+@Suite struct BackendTrustTests {
+    @Test func aChangedIdentityIsUntrustedUntilTrustedOrBack() {
+        var trust = BackendTrust()
+        #expect(trust.isTrusted(.comfyui))
+        let first = trust.observe(.comfyui, identity: "ComfyUI 0.3.64")
+        #expect(!first && trust.isTrusted(.comfyui) && trust.warning(.comfyui, url: "u") == nil)
+        let changed = trust.observe(.comfyui, identity: "ComfyUI 0.3.65")
+        #expect(changed)
+        #expect(!trust.isTrusted(.comfyui) && trust.isTrusted(.ollama))
+        #expect(trust.warning(.comfyui, url: "http://127.0.0.1:8188")
+            == "ComfyUI at http://127.0.0.1:8188 is not the one gpuctld knew there (it was ComfyUI 0.3.64, it is now ComfyUI 0.3.65): nothing is sent to it until you run 'gpuctl trust comfyui' (if you upgraded or restarted it yourself)")
+        // The known one back: trusted again.
+        let back = trust.observe(.comfyui, identity: "ComfyUI 0.3.64")
+        #expect(back && trust.isTrusted(.comfyui))
+        _ = trust.observe(.comfyui, identity: "ComfyUI 0.3.65")
+        let accepted = trust.trust(.comfyui)
+        #expect(accepted.identity == "ComfyUI 0.3.65" && accepted.wasUntrusted && trust.isTrusted(.comfyui))
+        let nothing = trust.trust(.ollama)
+        #expect(nothing.identity == nil && !nothing.wasUntrusted)
+    }
+}

@@ -30,6 +30,8 @@ struct FreeOutcome: Sendable {
 /// What one probe learnt.
 struct BackendProbe: Sendable {
     var version: String
+    /// What tells this backend from another answering at the same URL (BackendTrust).
+    var identity: String
     /// nil when the backend would not say (the probe still counts as up).
     var holdings: BackendHoldings?
 }

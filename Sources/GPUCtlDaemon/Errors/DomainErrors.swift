@@ -106,3 +106,9 @@ struct QueueTimeout: Error, Sendable {
         "\(model) waited \(limit.seconds.formatted()) s for room on the card and gave up; try again later, or raise --\(setting.flag)"
     }
 }
+
+/// A backend's identity changed and no one has trusted the new one yet (BackendTrust): no work
+/// is sent to it.
+struct BackendUntrusted: Error, Sendable {
+    let message: String
+}

@@ -41,6 +41,8 @@ extension RPCErrorPayload {
             self.init(.internal, failure.message)
         case let failure as StoreError:
             self.init(.internal, failure.message)
+        case let untrusted as BackendUntrusted:
+            self.init(.backendUnavailable, untrusted.message)
         case let waited as QueueTimeout:
             self.init(.timeout, waited.message)
         case let stopping as ShuttingDown:

@@ -15,6 +15,7 @@ extension RPCMethod {
         case .jobsList: JobsListParams.self
         case .jobsGet, .jobsCancel, .jobsWait: JobIDParams.self
         case .eventsSubscribe: EventsSubscribeParams.self
+        case .backendsTrust: BackendTrustParams.self
         }
     }
 }

@@ -12,7 +12,7 @@ struct ComfyUIAdapter: ManagedBackend {
 
     func probe() async throws -> BackendProbe {
         let stats = try await comfyui.systemStats()
-        return BackendProbe(version: stats.system.comfyuiVersion ?? "unknown",
+        return BackendProbe(version: stats.system.comfyuiVersion ?? "unknown", identity: stats.identity,
                             holdings: stats.devices.isEmpty ? nil : .workingSet(bytes: stats.heldOnGPU))
     }
 

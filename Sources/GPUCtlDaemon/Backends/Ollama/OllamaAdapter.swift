@@ -12,7 +12,7 @@ struct OllamaAdapter: ManagedBackend {
         // What Ollama holds, including models loaded behind gpuctld's back; asked alongside.
         async let running = try? ollama.runningModels()
         let version = try await ollama.version()
-        return BackendProbe(version: version, holdings: await running.map(BackendHoldings.models))
+        return BackendProbe(version: version, identity: "Ollama \(version)", holdings: await running.map(BackendHoldings.models))
     }
 
     func freeWorkingSet() async throws -> FreeOutcome {
