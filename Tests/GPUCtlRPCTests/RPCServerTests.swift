@@ -157,6 +157,30 @@ import Testing
         }
     }
 
+    @Test func aClientStalledOnHalfALineIsClosedWhenIdleAndOthersAreServedMeanwhile() async throws {
+        try await withServer({ $0.idleTimeout = .milliseconds(300) }) { server in
+            let path = server.configuration.socketPath
+            let stalled = try await blocking { () throws -> RPCClient in
+                let client = try RPCClient(socketPath: path, timeout: .seconds(5))
+                try client.sendRaw(Data(#"{"jsonrpc":"2.0","id":1,"method":"ec"#.utf8))
+                return client
+            }
+            #expect(try await ping(path))
+            // Nothing more comes: the half line is never answered, and the connection is closed
+            // (not merely silent until the client's own 5 s timeout).
+            let ending = try await blocking { () -> String in
+                do {
+                    return "a line: \(String(decoding: try stalled.readLine(), as: UTF8.self))"
+                } catch RPCClientError.closed {
+                    return "closed"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            #expect(ending == "closed")
+        }
+    }
+
     @Test func forbiddenPeersAreToldAndClosed() async throws {
         try await withServer({ $0.peerPolicy = PeerPolicy(ownerUID: 4_000_000, allowRoot: false) }) { server in
             let path = server.configuration.socketPath
