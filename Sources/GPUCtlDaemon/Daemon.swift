@@ -132,7 +132,8 @@ public final class Daemon: Sendable {
                                            comfyService: comfyService, metrics: metrics, logger: logger)
             services = [
                 GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
-                ModelWorker(work: work, ollama: ollama, backends: backends, supervisor: supervisor, logger: logger),
+                ModelWorker(work: work, ollama: ollama, backends: backends, supervisor: supervisor,
+                            gpu: probe.source.readsProcesses ? probe : nil, logger: logger),
                 ComfyJobRunner(comfyui: comfyui, supervisor: supervisor, inputs: runnerInputs, feed: runnerContinuation,
                                clientID: "gpuctld-\(Self.clientSuffix(configuration.stateDirectory))",
                                outputs: JobOutputs(comfyui: comfyui, directory: configuration.outputDirectory, store: store),

@@ -160,6 +160,11 @@ extension Supervisor {
         apply(.policyChanged(model: model, policy))
     }
 
+    /// What the ledger charges `model` now (0 when it holds nothing).
+    func chargedBytes(_ model: String) -> UInt64 {
+        residency.scheduler.resident(model)?.bytes ?? 0
+    }
+
     func loadPlan(for model: String) -> LoadPlan {
         let spec = catalog.model(named: model)
         let keepAlive = residency.keepAliveOverrides[model] ?? spec?.keepAlive

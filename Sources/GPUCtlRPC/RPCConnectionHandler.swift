@@ -43,7 +43,12 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         self.refusal = refusal
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // Added once the peer's credentials were read: the channel may be active already, and
+        // then channelActive never comes here. A refusal must still be made.
+        if context.channel.isActive { applyRefusal(context) }
+    }
     func handlerRemoved(context: ChannelHandlerContext) {
         writeStall?.cancel()
         self.context = nil
@@ -56,6 +61,13 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        applyRefusal(context)
+        if !closing { context.fireChannelActive() }
+    }
+
+    /// Refuses the connection when it was accepted only to be told why not (once).
+    private func applyRefusal(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
         switch refusal {
         case .forbidden(let peer)?:
             let who = peer.map { "uid \($0.uid)" } ?? "an unidentified peer"
@@ -63,7 +75,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
         case .tooManyConnections(let limit)?:
             refuse(context, RPCErrorPayload(.overloaded, "overloaded: the daemon already serves \(limit) connections; close some and try again"))
         case nil:
-            context.fireChannelActive()
+            break
         }
     }
 

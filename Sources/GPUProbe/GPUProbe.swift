@@ -8,6 +8,12 @@ public struct GPUProbe: Sendable {
         case nvml(NVMLLibrary)
         case nvidiaSMI(path: String)
         case declared(totalBytes: UInt64)
+
+        /// Whether samples say what each process holds (a declared card says nothing).
+        public var readsProcesses: Bool {
+            if case .declared = self { return false }
+            return true
+        }
     }
 
     public let source: Source

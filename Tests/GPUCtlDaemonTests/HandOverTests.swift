@@ -41,4 +41,44 @@ import Testing
         #expect(await bed.gpu.peakBytes <= 10 << 30)
         try await bed.stop()
     }
+
+    /// Ollama drops a model from /api/ps before the driver gives its memory back: the unload
+    /// ends only once the card (here a fake nvidia-smi) shows the runner's memory gone.
+    @Test func anUnloadEndsOnlyOnceTheCardShowsTheRunnersMemoryBack() async throws {
+        let directory = try TemporaryDirectory()
+        let script = directory.file("nvidia-smi")
+        let apps = directory.file("apps")
+        try "GPU-aaaa, 4242, /usr/local/bin/ollama runner --model x, 3100\n".write(toFile: apps, atomically: true, encoding: .utf8)
+        try await """
+            #!/bin/sh
+            case "$1" in
+              --query-gpu=*) echo "0, GPU-aaaa, NVIDIA GeForce RTX 3090, 24576, 4000, 20576" ;;
+              --query-compute-apps=*) cat "\(apps)" ;;
+            esac
+            """.writeExecutable(to: script)
+        let bed = try await BackendTestBed.start { configuration in
+            configuration.useNvidiaSMI = true
+            configuration.nvidiaSMIPath = script
+            configuration.declaredVRAM = nil
+            configuration.gpuSampleInterval = .milliseconds(50)
+        }
+        _ = try await bed.call(.modelsLoad, ["model": "llama3.2:3b"], as: JSONValue.self)
+        let path = bed.daemon.socketPath
+        let returned = LockedBox(false)
+        let unload = Task {
+            _ = try await blocking { try RPCClient(socketPath: path, timeout: .seconds(60)).callRaw("models.unload", params: ["model": "llama3.2:3b"]) }
+            returned.mutate { $0 = true }
+        }
+        #expect(await eventually { await bed.ollama.residentNames.isEmpty })
+        // Not a timing: Ollama let go already, the card has not, and the unload waits for it.
+        try await Task.sleep(for: .milliseconds(500))
+        let status = try await bed.call(.status, as: StatusResult.self)
+        #expect(status.gpu.processes.contains { $0.owner == "ollama" })
+        #expect(!returned.value, "the unload ended while the card still showed the runner's memory")
+        // The runner exits: the card shows the memory back, and the unload is done.
+        try "".write(toFile: apps, atomically: true, encoding: .utf8)
+        try await unload.value
+        #expect(returned.value)
+        try await bed.stop()
+    }
 }

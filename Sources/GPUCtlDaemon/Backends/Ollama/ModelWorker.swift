@@ -2,6 +2,7 @@ import BackendHTTP
 import Foundation
 import GPUCtlCore
 import GPUCtlModels
+import GPUProbe
 import Logging
 import OllamaClient
 import ServiceLifecycle
@@ -30,6 +31,12 @@ struct ModelWorker: Service {
     let ollama: OllamaClient
     let backends: BackendRegistry
     let supervisor: Supervisor
+    /// The card, when it reports real usage per process (NVML or nvidia-smi): an unload counts
+    /// only once the card shows Ollama's memory down, since the driver may give it back a while
+    /// after /api/ps has dropped the model. nil on a declared card, where /api/ps is all there is.
+    var gpu: GPUProbe?
+    /// How long the card may take to show an unloaded model's memory back.
+    var releaseTimeout: Duration = .seconds(10)
     /// How long /api/ps may take to show a load or an unload.
     var confirmTimeout: Duration = .seconds(15)
     /// The longest wait between two /api/ps polls; the first ones come quicker (2, 4, 8 ms).
@@ -112,15 +119,43 @@ struct ModelWorker: Service {
     }
 
     private func unload(_ model: String) async {
+        let before = await ollamaBytesOnCard()
+        let charged = await supervisor.chargedBytes(model)
         do {
             try await ollama.unload(model)
-            let gone = await confirm(model, present: false) != nil
+            var gone = await confirm(model, present: false) != nil
+            if gone, let before, charged > 0 {
+                gone = await cardShowsRelease(from: before, of: min(charged, before) / 10 * 9)
+                if !gone {
+                    logger.warning("Ollama no longer lists \(model), but the card still shows its memory held after \(releaseTimeout); not handed over yet",
+                                   metadata: ["model.name": "\(model)"])
+                }
+            }
             logger.info("model unloaded", metadata: ["model.name": "\(model)", "model.confirmed": "\(gone)"])
             await supervisor.unloadFinished(model, confirmed: gone)
         } catch {
             logger.warning("model unload failed", metadata: ["model.name": "\(model)", "error": "\(error)"])
             await supervisor.unloadFinished(model, confirmed: false)
         }
+    }
+
+    /// What Ollama's processes hold on the card now; nil when the card does not say.
+    private func ollamaBytesOnCard() async -> UInt64? {
+        guard let gpu, let sample = try? await gpu.sample(), sample.source != .declared else { return nil }
+        return sample.processes.filter { VRAMBudget.owner(ofCommandLine: $0.name) == .ollama }.map(\.usedBytes).saturatingSum()
+    }
+
+    /// Samples the card until Ollama's processes hold `bytes` less than `before` (a runner gone
+    /// counts with all it held), or `releaseTimeout` passes.
+    private func cardShowsRelease(from before: UInt64, of bytes: UInt64) async -> Bool {
+        let deadline = ContinuousClock.now + releaseTimeout
+        var wait = Duration.milliseconds(5)
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            if let now = await ollamaBytesOnCard(), before - min(before, now) >= bytes { return true }
+            try? await Task.sleep(for: wait)
+            wait = min(wait * 2, .milliseconds(100))
+        }
+        return false
     }
 
     /// Polls /api/ps until `model` is listed (`present`) or gone. Returns its entry when listed,
