@@ -93,6 +93,8 @@ public final class Daemon: Sendable {
         metrics.prepare(models: catalog.models.filter { $0.backend == .ollama }.map(\.name))
         let (work, workContinuation) = AsyncStream<ModelWork>.makeStream()
         let (runnerInputs, runnerContinuation) = AsyncStream<RunnerInput>.makeStream()
+        // /ws messages for the job runner, from its own follower and the ComfyUI door's pages.
+        let runnerBacklog = WebSocketBacklog()
         let supervisor = Supervisor(configuration: configuration, catalog: catalog, workflows: workflows, store: store,
                                     initialGPU: firstSample, work: workContinuation, runner: runnerContinuation,
                                     metrics: metrics, logger: logger)
@@ -137,7 +139,7 @@ public final class Daemon: Sendable {
                 ComfyJobRunner(comfyui: comfyui, supervisor: supervisor, inputs: runnerInputs, feed: runnerContinuation,
                                clientID: "gpuctld-\(Self.clientSuffix(configuration.stateDirectory))",
                                outputs: JobOutputs(comfyui: comfyui, directory: configuration.outputDirectory, store: store),
-                               settings: configuration.jobLifecycle, logger: logger),
+                               settings: configuration.jobLifecycle, backlog: runnerBacklog, logger: logger),
                 BackendMonitor(backends: backends, supervisor: supervisor,
                                interval: configuration.backendProbeInterval),
                 StoreJanitor(store: store, keep: configuration.keepJobs, interval: configuration.storeTidyInterval, logger: logger),
@@ -178,7 +180,9 @@ public final class Daemon: Sendable {
                                      metrics: metrics)
                 let relay = PageSocketRelay.Upstream(
                     url: { comfyui.webSocketURL(clientID: $0) }, upgradeTimeout: configuration.backendProbeTimeout * 5,
-                    pages: pages, onEvent: { runnerContinuation.yield(.comfy(.event($0))) }, logger: logger)
+                    pages: pages, onEvent: { event in
+                        if let admitted = runnerBacklog.admit(.event(event)) { runnerContinuation.yield(.comfy(admitted)) }
+                    }, logger: logger)
                 try await startDoor(address, what: "the ComfyUI door", setting: .comfyUIListen, door: .comfyUIDoor,
                                     upgrader: { ComfyDoor.webSocketUpgrader(relay) }, handler: door,
                                     maximumBody: door.settings.maximumBody)

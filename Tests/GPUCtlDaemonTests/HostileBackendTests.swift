@@ -1,5 +1,6 @@
 import Foundation
-import GPUCtlDaemon
+import ComfyUIClient
+@testable import GPUCtlDaemon
 import GPUCtlModels
 import GPUCtlRPC
 import GPUCtlTestDaemon
@@ -31,5 +32,24 @@ import Testing
         let answer = try await bed.call(.generate, ["model": "llama3.2:3b", "prompt": "hi", "stream": false], as: InferenceResult.self)
         #expect(!answer.response.isEmpty)
         try await bed.stop()
+    }
+
+    /// A /ws flood while the runner is busy: at most `limit` messages wait, the rest are
+    /// dropped and the runner hears of a lost connection, then of one back once it caught up.
+    @Test func aFloodOfWebSocketMessagesWaitsBoundedAndEndsAsAReconnect() {
+        let backlog = WebSocketBacklog(limit: 3)
+        let message = ComfyStreamItem.event(.progress(promptID: "p", node: "3", value: 1, max: 20))
+        let passed = (0..<1_000).compactMap { _ in backlog.admit(message) }
+        #expect(passed.count == 4 && passed.prefix(3).allSatisfy { $0 == message })
+        guard case .disconnected(let reason)? = passed.last else {
+            Issue.record("the fourth was \(String(describing: passed.last))")
+            return
+        }
+        #expect(reason.contains("dropped"))
+        #expect(backlog.took() == nil && backlog.took() == nil && backlog.took() == nil)
+        #expect(backlog.admit(message) == nil)
+        #expect(backlog.took() == .connected(sid: nil))
+        #expect(backlog.admit(message) == message)
+        #expect(backlog.took() == nil)
     }
 }

@@ -18,12 +18,18 @@ struct ComfyJobRunner: Service {
     let clientID: String
     let outputs: JobOutputs
     var settings = JobLifecycle.Settings()
+    /// /ws messages waiting for this runner, bounded (shared with the ComfyUI door's pages).
+    var backlog = WebSocketBacklog()
     let logger: Logger
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                group.addTask { await comfyui.follow(clientID: clientID) { feed.yield(.comfy($0)) } }
+                group.addTask { [backlog] in
+                    await comfyui.follow(clientID: clientID) { item in
+                        if let admitted = backlog.admit(item) { feed.yield(.comfy(admitted)) }
+                    }
+                }
                 group.addTask {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: settings.tickInterval)
@@ -51,8 +57,11 @@ struct ComfyJobRunner: Service {
                     case .comfy(let item): event = JobEvent(item)
                     case .tick: event = .tick
                     }
-                    guard let event else { continue }
-                    await drive(event, &lifecycle, &held)
+                    if let event { await drive(event, &lifecycle, &held) }
+                    // Caught up after dropping /ws messages: carry on as after a reconnect.
+                    if case .comfy = input, let resumed = backlog.took(), let event = JobEvent(resumed) {
+                        await drive(event, &lifecycle, &held)
+                    }
                 }
                 group.cancelAll()
             }
