@@ -74,10 +74,9 @@ struct BenchCommand: AsyncParsableCommand {
     struct Ollama: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ollama", abstract: "Run only the Ollama benchmarks and print them.")
         func run() async throws {
-            let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            let directory = NSTemporaryDirectory() + "gpuctl-bench-\(getpid())"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let workspace = try BenchWorkspace(prefix: "gpuctl-bench")
+            defer { workspace.remove() }
+            let (products, directory) = (workspace.products, workspace.directory)
             let numbers = try await OllamaBench.run(products: products, directory: directory) {
                 FileHandle.standardError.write(Data("gpuctl-bench: \($0)\n".utf8))
             }
@@ -92,10 +91,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "The report to update.") var output = "BENCHMARKS.md"
 
         func run() async throws {
-            let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            let directory = NSTemporaryDirectory() + "gpuctl-bench-\(getpid())"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let workspace = try BenchWorkspace(prefix: "gpuctl-bench")
+            defer { workspace.remove() }
+            let (products, directory) = (workspace.products, workspace.directory)
             let numbers = try await DoorBench.run(products: products, directory: directory) {
                 FileHandle.standardError.write(Data("gpuctl-bench: \($0)\n".utf8))
             }
@@ -116,10 +114,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "The report to update.") var output = "BENCHMARKS.md"
 
         func run() async throws {
-            let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            let directory = NSTemporaryDirectory() + "gpuctl-soak-\(getpid())"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let workspace = try BenchWorkspace(prefix: "gpuctl-soak")
+            defer { workspace.remove() }
+            let (products, directory) = (workspace.products, workspace.directory)
             var settings = SoakBench.Settings()
             settings.duration = .seconds(minutes * 60)
             settings.clients = clients
@@ -138,10 +135,9 @@ struct BenchCommand: AsyncParsableCommand {
     struct Jobs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "jobs", abstract: "Run only the ComfyUI job benchmarks and print them.")
         func run() async throws {
-            let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            let directory = NSTemporaryDirectory() + "gpuctl-bench-\(getpid())"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let workspace = try BenchWorkspace(prefix: "gpuctl-bench")
+            defer { workspace.remove() }
+            let (products, directory) = (workspace.products, workspace.directory)
             let numbers = try await JobsBench.run(products: products, directory: directory) {
                 FileHandle.standardError.write(Data("gpuctl-bench: \($0)\n".utf8))
             }
@@ -159,10 +155,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Where to write the report.") var output = "BENCHMARKS.md"
 
         func run() async throws {
-            let products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-            let directory = NSTemporaryDirectory() + "gpuctl-bench-\(getpid())"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let workspace = try BenchWorkspace(prefix: "gpuctl-bench")
+            defer { workspace.remove() }
+            let (products, directory) = (workspace.products, workspace.directory)
             var report = try measureSocketAndIdle(products: products, directory: directory)
             report.ollama = try await OllamaBench.run(products: products, directory: directory, log: log)
             report.jobs = try await JobsBench.run(products: products, directory: directory, log: log)
@@ -254,4 +249,19 @@ struct BenchCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("gpuctl-bench: \(text)\n".utf8))
         }
     }
+}
+
+/// Where a benchmark finds the binaries built beside it, and a scratch folder of its own,
+/// removed when it is done.
+struct BenchWorkspace {
+    let products: URL
+    let directory: String
+
+    init(prefix: String) throws {
+        products = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        directory = NSTemporaryDirectory() + "\(prefix)-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
