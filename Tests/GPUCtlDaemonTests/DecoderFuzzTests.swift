@@ -118,6 +118,19 @@ import Testing
             _ = PageQueueView.merged(reply, waiting: [.init(id: "w", graph: reply, clientID: nil, extraData: reply)])
         }
     }
+
+    /// Error bodies as Ollama and ComfyUI send them (JSON or text), turned into the sentence a
+    /// client is shown: never a crash, and never longer than a sentence should be.
+    @Test func backendErrorBodies() {
+        Self.fuzz("error-body", seeds: Self.corpus("error-body")) { bytes in
+            let body = String(decoding: bytes, as: UTF8.self)
+            for status in [400, 404, 500] {
+                let ollama = OllamaError(.status(status, body: body), ollamaEndpoint: "/api/generate")
+                #expect(ollama.message.count <= 1_100)
+            }
+            _ = ComfyValidation.describe(body)
+        }
+    }
 }
 
 /// Byte-level mutations of seed inputs, reproducible from a seed (xorshift64*): flips,
