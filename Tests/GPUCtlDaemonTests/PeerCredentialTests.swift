@@ -28,7 +28,7 @@ import Testing
         let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8) + [0x0A]
         func ping(as user: [String]) async throws -> String {
             var spec = ChildSpec(user.isEmpty ? socat : setpriv,
-                                 user + (user.isEmpty ? [] : [socat]) + ["-t", "2", "-", "UNIX-CONNECT:\(socket)"])
+                                 user + (user.isEmpty ? [] : [socat]) + ["-t", "10", "-", "UNIX-CONNECT:\(socket)"])
             spec.input = .bytes(line)
             return try await Child.run(spec, within: .seconds(20)).outputText
         }

@@ -75,7 +75,9 @@ import Testing
         // the others are answered `overloaded` and closed.
         let during = Self.footprint(daemon.pid)
         #expect(during.descriptors <= baseline.descriptors + 512 + 1, "\(during.descriptors) descriptors open")
-        #expect(during.rssKiB - before.rssKiB < 64 << 10, "RSS grew from \(before.rssKiB) KiB to \(during.rssKiB) KiB")
+        // A bound, not a measure (the figures are printed below): 64 MiB, more under a sanitizer,
+        // whose shadow memory and quarantine grow with every allocation.
+        #expect(during.rssKiB - before.rssKiB < (64 << 10) * testSlowdown, "RSS grew from \(before.rssKiB) KiB to \(during.rssKiB) KiB")
         for client in clients { client.hangUp() }
 
         // The abusers gone: served again, every refusal counted, no descriptor left behind.
