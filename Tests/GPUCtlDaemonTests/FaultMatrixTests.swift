@@ -1,4 +1,5 @@
 import Foundation
+import GPUCtlCore
 import GPUCtlModels
 import GPUCtlRPC
 import GPUCtlStore

@@ -1,5 +1,6 @@
 /// A small generator (xorshift64*) whose every choice replays from its seed: the fault matrix,
-/// the soak and the decoder fuzzing print their seed so a failure can be run again.
+/// the soak, the decoder fuzzing and the Scheduler's property tests print or name their seed,
+/// so a failure can be run again.
 public struct SeededRandom: Sendable {
     private var state: UInt64
 
