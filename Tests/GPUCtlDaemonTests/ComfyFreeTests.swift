@@ -13,7 +13,7 @@ import Testing
         try await comfyui.start()
         // A checkpoint ComfyUI keeps after a run.
         #expect(await gpu.allocate("comfyui:v1-5-pruned-emaonly.safetensors", bytes: 2 << 30))
-        let daemon = try await TestDaemon.start(comfyUIURL: comfyui.baseURL) { $0.freeTimeout = .seconds(5) }
+        let daemon = try await TestDaemon.start(comfyUIURL: comfyui.baseURL) { $0.freeTimeout = .seconds(5 * testSlowdown) }
         let path = daemon.socketPath
         let freed = try await blocking { try RPCClient(socketPath: path).call(.comfyFree, as: ComfyFreeResult.self) }
         #expect(freed.heldBefore == .gibibytes(2) && freed.heldAfter == ByteSize(bytes: 0) && freed.freed == .gibibytes(2) && freed.confirmed)
