@@ -58,7 +58,10 @@ struct JobService: Sendable {
         } catch {
             throw JobError.badSubmission(error.description)
         }
-        let bytes = vram ?? workflows.vram(of: template, models: supervisor.catalog)?.bytes ?? 0
+        // The template's estimate, or what this workflow was seen to take when more.
+        let estimate = workflows.vram(of: template, models: supervisor.catalog)?.bytes ?? 0
+        let learned = (try? supervisor.store.footprint(subject: Supervisor.footprintSubject(workflow: name)))?.peakBytes ?? 0
+        let bytes = vram ?? max(estimate, UInt64(clamping: learned))
         return JobSpec(workflow: name, parameters: .object(values), graph: graph, vramBytes: bytes, timeoutSeconds: timeout)
     }
 

@@ -24,6 +24,15 @@ struct JobsState {
     var comfyEpoch = 0
     /// Jobs taken up after a restart that ComfyUI may already hold (submitted or running).
     var resumed: Set<String> = []
+    /// The workflow of each job in line, to learn its peak by.
+    var workflowOf: [String: String] = [:]
+    /// What ComfyUI was last seen holding, and what it held when the runner's job began: a
+    /// job's own need is how far it grew past that (another workflow's cached checkpoints
+    /// are not this one's).
+    var lastSeenHeld: UInt64 = 0
+    var heldAtStart: UInt64 = 0
+    /// The most ComfyUI was seen holding while the runner's job ran.
+    var peak: UInt64 = 0
 }
 
 extension Supervisor {
@@ -49,6 +58,7 @@ extension Supervisor {
         residency.nextRequestID += 1
         jobs.requestOf[record.id] = id
         jobs.jobOf[id] = record.id
+        if let workflow = record.workflow { jobs.workflowOf[record.id] = workflow }
         apply(.jobRequested(id, bytes: record.vramBytes, requestClass: record.jobClass, resumed: resumed))
     }
 
@@ -80,6 +90,8 @@ extension Supervisor {
         // The runner records it admitted (or, resumed, reads it as it was), off this actor.
         let resumed = jobs.resumed.remove(jobID) != nil
         jobs.withRunner = jobID
+        jobs.peak = 0
+        jobs.heldAtStart = jobs.lastSeenHeld
         jobs.comfyEpoch += 1
         runner.yield(.admitted(jobID: jobID, resumed: resumed))
     }
@@ -93,7 +105,15 @@ extension Supervisor {
 
     /// The runner is done with a job (it ended, or goes back in line): ComfyUI is free again.
     func jobReleased(_ jobID: String) {
-        if jobs.withRunner == jobID { jobs.withRunner = nil }
+        if jobs.withRunner == jobID {
+            jobs.withRunner = nil
+            // What the workflow was seen to take is what its next job is charged (JobService).
+            let grown = jobs.peak - min(jobs.peak, jobs.heldAtStart)
+            if let workflow = jobs.workflowOf[jobID], grown > 0 {
+                work.yield(.recordFootprint(subject: Self.footprintSubject(workflow: workflow), bytes: grown))
+            }
+        }
+        jobs.workflowOf[jobID] = nil
         jobs.progress[jobID] = nil
         jobs.comfyEpoch += 1
         guard let id = jobs.requestOf.removeValue(forKey: jobID) else { return }
@@ -228,6 +248,8 @@ extension Supervisor {
     /// ended since it was asked for.
     func observe(comfyHeld bytes: UInt64, epoch: Int) {
         guard epoch == jobs.comfyEpoch else { return }
+        jobs.lastSeenHeld = bytes
+        if jobs.withRunner != nil { jobs.peak = max(jobs.peak, bytes) }
         apply(.backendObserved(.comfyui, bytes: bytes))
     }
 
@@ -235,7 +257,10 @@ extension Supervisor {
 
     /// A backend's free finished (or the backend is gone, and its memory with it).
     func freed(_ backend: Backend) {
-        if backend == .comfyui { jobs.comfyEpoch += 1 }
+        if backend == .comfyui {
+            jobs.comfyEpoch += 1
+            jobs.lastSeenHeld = 0
+        }
         apply(.freed(backend))
     }
 

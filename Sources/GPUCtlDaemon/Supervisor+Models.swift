@@ -45,6 +45,8 @@ struct LoadPlan: Sendable {
 
 extension Supervisor {
     static func footprintSubject(_ model: String) -> String { "ollama:\(model)" }
+    /// Where a workflow's learned peak is kept.
+    static func footprintSubject(workflow: String) -> String { "workflow:\(workflow)" }
 
     /// The catalog's Ollama models, each charged max(declared, learned).
     static func policies(catalog: Catalog, store: JobStore, logger: Logger) -> [String: Scheduler.ModelPolicy] {
@@ -175,11 +177,11 @@ extension Supervisor {
     func remember(embeddingOnly: Bool, for model: String) { residency.embeddingOnly[model] = embeddingOnly }
 
     /// Saves a measured size as the model's learned footprint (off the actor, by the worker).
-    nonisolated func saveFootprint(_ model: String, bytes: UInt64) {
+    nonisolated func saveFootprint(_ subject: String, bytes: UInt64) {
         do {
-            _ = try store.recordFootprint(subject: Self.footprintSubject(model), bytes: bytes)
+            _ = try store.recordFootprint(subject: subject, bytes: bytes)
         } catch {
-            logger.error("could not record the footprint of \(model): \(error.message)")
+            logger.error("could not record the footprint of \(subject): \(error.message)")
         }
     }
 
@@ -190,7 +192,7 @@ extension Supervisor {
         case .success(let running):
             residency.lastLoad[model] = (.now, duration)
             residency.lastRunning[model] = running
-            work.yield(.recordFootprint(model: model, bytes: running.sizeVRAM))
+            work.yield(.recordFootprint(subject: Self.footprintSubject(model), bytes: running.sizeVRAM))
             if var policy = residency.scheduler.policy(model), running.sizeVRAM > policy.footprint {
                 policy.footprint = running.sizeVRAM
                 apply(.policyChanged(model: model, policy))

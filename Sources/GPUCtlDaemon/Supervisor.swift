@@ -12,7 +12,7 @@ public actor Supervisor {
     let catalog: Catalog
     /// The ComfyUI workflow templates read at start.
     let workflows: WorkflowCatalog
-    let store: JobStore
+    nonisolated let store: JobStore
     let startedAt = ContinuousClock.now
     /// Where `/metrics` is served, once the HTTP listener is bound.
     var metricsURL: String?

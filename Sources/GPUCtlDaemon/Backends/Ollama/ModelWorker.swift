@@ -20,8 +20,9 @@ enum ModelWork: Sendable {
     case free(Backend)
     /// A job state the Supervisor decided inside a Scheduler action (a refusal), written off it.
     case recordJob(String, JobState, error: String)
-    /// A load's measured size, saved as the model's learned footprint.
-    case recordFootprint(model: String, bytes: UInt64)
+    /// A measured size, saved as a learned footprint: a model's after its load
+    /// (`ollama:NAME`), a workflow's peak during a job (`workflow:NAME`).
+    case recordFootprint(subject: String, bytes: UInt64)
 }
 
 /// Carries out loads and unloads against Ollama and confirms each with /api/ps (bounded
@@ -67,8 +68,8 @@ struct ModelWorker: Service {
             await free(backend)
         case .recordJob(let jobID, let state, let error):
             await supervisor.record(jobID, state, error: error)
-        case .recordFootprint(let model, let bytes):
-            supervisor.saveFootprint(model, bytes: bytes)
+        case .recordFootprint(let subject, let bytes):
+            supervisor.saveFootprint(subject, bytes: bytes)
         }
     }
 
