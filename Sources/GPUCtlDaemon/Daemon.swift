@@ -180,9 +180,7 @@ public final class Daemon: Sendable {
                                      metrics: metrics)
                 let relay = PageSocketRelay.Upstream(
                     url: { comfyui.webSocketURL(clientID: $0) }, upgradeTimeout: configuration.backendProbeTimeout * 5,
-                    pages: pages, onEvent: { event in
-                        if let admitted = runnerBacklog.admit(.event(event)) { runnerContinuation.yield(.comfy(admitted)) }
-                    }, logger: logger)
+                    pages: pages, onEvent: { runnerBacklog.feed(.event($0), into: runnerContinuation) }, logger: logger)
                 try await startDoor(address, what: "the ComfyUI door", setting: .comfyUIListen, door: .comfyUIDoor,
                                     upgrader: { ComfyDoor.webSocketUpgrader(relay) }, handler: door,
                                     maximumBody: door.settings.maximumBody)

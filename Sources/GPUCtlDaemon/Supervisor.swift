@@ -161,7 +161,7 @@ public actor Supervisor {
             logger.notice("\(backend.rawValue) trusted as \(identity ?? "?") by a user")
             events.publish(DaemonEvent(.backend, state: "trusted", backend: backend.rawValue))
         }
-        backends[backend].untrusted = nil
+        backends[backend].untrusted = trust.warning(backend, url: backends[backend].url)
         publish()
         updateAvailability(backend)
         return BackendTrustResult(backend: backend.rawValue, identity: identity, wasHeld: wasUntrusted)

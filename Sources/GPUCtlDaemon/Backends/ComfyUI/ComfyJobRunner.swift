@@ -25,11 +25,7 @@ struct ComfyJobRunner: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                group.addTask { [backlog] in
-                    await comfyui.follow(clientID: clientID) { item in
-                        if let admitted = backlog.admit(item) { feed.yield(.comfy(admitted)) }
-                    }
-                }
+                group.addTask { [backlog] in await comfyui.follow(clientID: clientID) { backlog.feed($0, into: feed) } }
                 group.addTask {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: settings.tickInterval)

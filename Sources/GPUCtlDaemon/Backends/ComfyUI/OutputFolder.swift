@@ -23,9 +23,7 @@ struct OutputFolder {
         }
         // A download a crash interrupted is never a file of the job's: the job is being
         // finalized again, and what it has now replaces it.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name.hasSuffix(".partial") {
-            unlinkat(descriptor, name, 0)
-        }
+        removeAll { $0.hasSuffix(".partial") }
     }
 
     func close() { Glibc.close(descriptor) }
@@ -33,7 +31,11 @@ struct OutputFolder {
     /// Removes every file but `kept`: what an earlier finalization of the same job left (it was
     /// run again, after a crash, and has other files now).
     func removeAll(except kept: Set<String>) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where !kept.contains(name) {
+        removeAll { !kept.contains($0) }
+    }
+
+    private func removeAll(where unwanted: (String) -> Bool) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where unwanted(name) {
             unlinkat(descriptor, name, 0)
         }
     }

@@ -27,6 +27,11 @@ final class WebSocketBacklog: @unchecked Sendable {
         }
     }
 
+    /// Passes `item` on to the runner's inputs, or what stands in for it (see `admit`).
+    func feed(_ item: ComfyStreamItem, into inputs: AsyncStream<RunnerInput>.Continuation) {
+        if let admitted = admit(item) { inputs.yield(.comfy(admitted)) }
+    }
+
     /// The runner took one item. Returns a `.connected` to feed it when a backlog that was
     /// dropping has drained (messages flow again).
     func took() -> ComfyStreamItem? {
