@@ -51,6 +51,8 @@ extension FakeComfyUI {
         private(set) var history: [String: JSONValue] = [:]
         /// Prompt ids in the order they finished.
         private(set) var finished: [String] = []
+        /// How many prompts had finished at each restart, taken in the same step as the restart.
+        private(set) var restartMarks: [Int] = []
         private var files: [String: [UInt8]] = [:]
         private var fileCounters: [String: Int] = [:]
         private var sockets: [String: @Sendable (Frame) async -> Void] = [:]
@@ -149,6 +151,7 @@ extension FakeComfyUI {
         /// A restart: the queue, the history and the loaded models are gone.
         func forget() async {
             generation += 1
+            restartMarks.append(finished.count)
             if running != nil { interruptRequested = true }
             pending.removeAll()
             history.removeAll()
@@ -219,6 +222,8 @@ extension FakeComfyUI {
             guard generation == self.generation else { return }
             let (type, data) = outcome ?? ("execution_success", ["prompt_id": id, "timestamp": 2])
             await send(job, type, data)
+            // A restart while the last message went out: the process died before it kept anything.
+            guard generation == self.generation else { return }
             messages.append([.string(type), .object(data)])
             let success = outcome == nil
             finished.append(job.promptID)

@@ -84,6 +84,8 @@ public final class FakeComfyUI: Sendable {
     public var historyIDs: [String] { get async { await engine.history.keys.sorted() } }
     /// Prompt ids in the order they finished.
     public var finishOrder: [String] { get async { await engine.finished } }
+    /// For each restart, how many prompts had finished before it (indexes into `finishOrder`).
+    public var restartMarks: [Int] { get async { await engine.restartMarks } }
     /// Client ids with an open WebSocket.
     public var connectedClients: Set<String> { state.value.sockets }
 
