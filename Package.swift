@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "gpuctl", targets: ["gpuctl"]),
         .executable(name: "gpuctl-bench", targets: ["gpuctl-bench"]),
         .executable(name: "gpuctl-fuzz", targets: ["gpuctl-fuzz"]),
+        .executable(name: "gpuctl-sim", targets: ["gpuctl-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -28,6 +29,11 @@ let package = Package(
         .target(name: "GPUCtlModels"),
         // Pure logic: catalog validation, VRAM budget. No I/O.
         .target(name: "GPUCtlCore", dependencies: ["GPUCtlModels"]),
+        // The trace simulator: the real Scheduler and baselines on a simulated card. No I/O.
+        .target(name: "GPUCtlSim", dependencies: ["GPUCtlCore", "GPUCtlModels"]),
+        .executableTarget(name: "gpuctl-sim", dependencies: [
+            "GPUCtlSim", "GPUCtlModels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // JSON over HTTP with deadlines, shared by both backend clients.
         .target(name: "BackendHTTP", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -121,6 +127,7 @@ let package = Package(
         .testTarget(name: "ProcessSpawnTests", dependencies: ["ProcessSpawn"]),
         .testTarget(name: "GPUCtlModelsTests", dependencies: ["GPUCtlModels"]),
         .testTarget(name: "GPUCtlCoreTests", dependencies: ["GPUCtlCore", "GPUCtlModels"]),
+        .testTarget(name: "GPUCtlSimTests", dependencies: ["GPUCtlSim", "GPUCtlCore", "GPUCtlModels"]),
         .testTarget(name: "GPUProbeTests", dependencies: [
             "GPUProbe", "GPUCtlTestSupport", "ProcessSpawn", .product(name: "Logging", package: "swift-log"),
         ]),

@@ -29,6 +29,19 @@ public struct Scheduler: Sendable {
     public var minimumResidency: Duration = .zero
     /// How long a backend whose free did not free is left alone before it is asked again.
     public var freeRetryDelay: Duration = .seconds(5)
+    /// Which idle holder goes first when room is needed, among equal priorities.
+    public var evictionOrder: EvictionOrder = .furthestNextUse
+    /// When each holder is expected next (fed by arrivals; a simulator may give the future).
+    public var forecast = NextUseForecast()
+
+    /// How evictions choose among idle holders of equal priority.
+    public enum EvictionOrder: String, Sendable, CaseIterable {
+        /// The one used longest ago.
+        case leastRecentlyUsed
+        /// The one expected furthest in the future (never expected again first), then the one
+        /// used longest ago.
+        case furthestNextUse
+    }
 
     public init(budget: UInt64, policies: [String: ModelPolicy]) {
         self.budget = budget
@@ -66,6 +79,7 @@ public struct Scheduler: Sendable {
         switch event {
         case .requested(let id, let model, let requestClass, let exact):
             guard policies[model] != nil else { return [.fail(id, .unknownModel(model))] }
+            forecast.arrived(.model(model), at: now)
             waiting.append(Waiting(id: id, model: model, requestClass: requestClass, since: now, exact: exact))
         case .finished(let id):
             if let holder = running.removeValue(forKey: id), var resident = residents[holder] {
@@ -114,6 +128,7 @@ public struct Scheduler: Sendable {
         case .tick:
             break
         case .jobRequested(let id, let bytes, let requestClass, let resumed):
+            forecast.arrived(Self.jobHolder, at: now)
             let job = Waiting(id: id, model: Self.jobBackend.rawValue, requestClass: requestClass, since: now, exact: true, bytes: bytes)
             if resumed { resumedJobs.append(job) } else { jobs.append(job) }
         case .backendAvailable(let backend, let isAvailable):
@@ -208,7 +223,8 @@ public struct Scheduler: Sendable {
     }
 
     /// Idle, unpinned residents to unload so `needed` fits beside `free`: lowest priority, then
-    /// least recently used, as few as make it fit. nil victims when it cannot fit now; `wake`
+    /// (by `evictionOrder`) the one needed furthest ahead, then least recently used, as few as
+    /// make it fit. nil victims when it cannot fit now; `wake`
     /// when only models younger than `minimumResidency` hold it back.
     func makeRoom(for needed: UInt64, free: UInt64, excluding: Holder? = nil,
                   now: ContinuousClock.Instant) -> (victims: [Holder]?, wake: ContinuousClock.Instant?) {
@@ -220,7 +236,19 @@ public struct Scheduler: Sendable {
         let candidates = idle.filter { readyAt($0.value) <= now }.sorted { lhs, rhs in
             let left = policy(of: lhs.key)?.priority ?? ModelSpec.defaultPriority
             let right = policy(of: rhs.key)?.priority ?? ModelSpec.defaultPriority
-            return left != right ? left < right : lhs.value.lastUsed < rhs.value.lastUsed
+            if left != right { return left < right }
+            if evictionOrder == .furthestNextUse {
+                // Never expected again sorts as the furthest.
+                switch (forecast.nextUse(of: lhs.key, now: now), forecast.nextUse(of: rhs.key, now: now)) {
+                case (nil, .some): return true
+                case (.some, nil): return false
+                case (let left?, let right?) where left != right: return left > right
+                default: break
+                }
+            }
+            if lhs.value.lastUsed != rhs.value.lastUsed { return lhs.value.lastUsed < rhs.value.lastUsed }
+            // A total order: the same events give the same evictions in every process.
+            return lhs.key.description < rhs.key.description
         }
         var freed = free
         var victims: [Holder] = []

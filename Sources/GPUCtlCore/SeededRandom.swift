@@ -1,3 +1,5 @@
+import Foundation
+
 /// A small generator (xorshift64*) whose every choice replays from its seed: the fault matrix,
 /// the soak, the decoder fuzzing and the Scheduler's property tests print or name their seed,
 /// so a failure can be run again.
@@ -15,4 +17,10 @@ public struct SeededRandom: Sendable {
 
     /// A number in 0..<bound (0 when bound is not positive).
     public mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
+
+    /// A number in [0, 1).
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// A gap between arrivals that come `mean` apart on average, at random (Poisson arrivals).
+    public mutating func exponential(mean: Double) -> Double { -mean * log1p(-unit()) }
 }

@@ -43,6 +43,8 @@ public struct DaemonConfiguration: Sendable {
     public var maximumAnswerBytes = 32 << 20
     /// How long ComfyUI may take to give its memory back after `/free`.
     public var freeTimeout: Duration = .seconds(30)
+    /// Charged above a job's catalog estimate until its workflow's peak is learned (JobCharge).
+    public var jobHeadroom = ByteSize(bytes: JobCharge.defaultHeadroom)
     /// Silence allowed between two chunks of an answer, and the limit of a whole answer.
     public var streamIdleTimeout: Duration = .seconds(60)
     public var requestTimeout: Duration = .seconds(1800)
@@ -188,6 +190,9 @@ extension DaemonConfiguration {
         }
         if let text = value(.reserve) {
             configuration.reserve = try size(text, .reserve)
+        }
+        if let text = value(.jobHeadroom) {
+            configuration.jobHeadroom = try size(text, .jobHeadroom)
         }
         configuration.allowGroup = value(.allowGroup)
         if let text = value(.logLevel) {

@@ -3,7 +3,7 @@
 /// table (`markdownTable`, checked by a test) and the environment file's check all read this.
 public enum DaemonSetting: String, CaseIterable, Sendable {
     case socket, stateDir, config, ollamaURL, comfyUIURL, vram, reserve, allowGroup, logLevel, gpuIndex
-    case loadTimeout, freeTimeout, workflows, outputDir, jobTimeout, keepJobs, metricsListen, metricsAllowRemote, minResidency
+    case loadTimeout, freeTimeout, workflows, outputDir, jobTimeout, jobHeadroom, keepJobs, metricsListen, metricsAllowRemote, minResidency
     case ollamaListen, ollamaAllowRemote, ollamaQueueTimeout, comfyUIListen, comfyUIAllowRemote
 
     /// The long flag, without its dashes.
@@ -24,6 +24,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .workflows: "workflows"
         case .outputDir: "output-dir"
         case .jobTimeout: "job-timeout"
+        case .jobHeadroom: "job-headroom"
         case .keepJobs: "keep-jobs"
         case .metricsListen: "metrics-listen"
         case .metricsAllowRemote: "metrics-allow-remote"
@@ -45,7 +46,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .socket, .config: "PATH"
         case .stateDir, .workflows, .outputDir: "DIR"
         case .ollamaURL, .comfyUIURL: "URL"
-        case .vram, .reserve: "SIZE"
+        case .vram, .reserve, .jobHeadroom: "SIZE"
         case .allowGroup: "NAME"
         case .logLevel: "LEVEL"
         case .gpuIndex, .keepJobs: "N"
@@ -72,6 +73,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .workflows: "`./Workflows`, then `/etc/gpuctl/workflows`"
         case .outputDir: "`STATE_DIR/outputs`"
         case .jobTimeout: "`1h`"
+        case .jobHeadroom: "`2GiB`"
         case .keepJobs: "`10000`"
         case .metricsAllowRemote, .ollamaAllowRemote, .comfyUIAllowRemote: "off"
         case .minResidency: "`2s`"
@@ -96,6 +98,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .workflows: "ComfyUI workflow templates; a broken one is reported by name and skipped"
         case .outputDir: "where each job's output files are saved, one folder per job id"
         case .keepJobs: "finished jobs kept in the store (`gpuctl jobs`, `jobs.get`); older ones are forgotten, their output files are not deleted"
+        case .jobHeadroom: "what a ComfyUI job is charged above its checkpoints' catalog sizes (sampling's activations) until its workflow has been seen running; after, the most it was seen to take"
         case .jobTimeout: "how long a ComfyUI job may run (unless it sets its own `timeout`) before it is interrupted and failed"
         case .metricsListen: "serve Prometheus metrics at `http://HOST:PORT/metrics`; loopback addresses only (`127.0.0.1:9464`, `[::1]:9464`)"
         case .metricsAllowRemote: "let `--metrics-listen` name another address (metrics name your models and jobs)"

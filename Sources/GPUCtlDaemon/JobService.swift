@@ -58,10 +58,12 @@ struct JobService: Sendable {
         } catch {
             throw JobError.badSubmission(error.description)
         }
-        // The template's estimate, or what this workflow was seen to take when more.
+        // The template's estimate plus room for sampling until the workflow was seen running;
+        // then what it was seen to take, when more than the estimate (JobCharge).
         let estimate = workflows.vram(of: template, models: supervisor.catalog)?.bytes ?? 0
-        let learned = (try? supervisor.store.footprint(subject: Supervisor.footprintSubject(workflow: name)))?.peakBytes ?? 0
-        let bytes = vram ?? max(estimate, UInt64(clamping: learned))
+        let learned = (try? supervisor.store.footprint(subject: Supervisor.footprintSubject(workflow: name)))?.peakBytes
+        let bytes = vram ?? JobCharge.bytes(estimate: estimate, learned: learned.map { UInt64(clamping: $0) },
+                                            headroom: supervisor.configuration.jobHeadroom.bytes)
         return JobSpec(workflow: name, parameters: .object(values), graph: graph, vramBytes: bytes, timeoutSeconds: timeout)
     }
 

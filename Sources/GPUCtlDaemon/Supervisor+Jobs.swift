@@ -26,13 +26,8 @@ struct JobsState {
     var resumed: Set<String> = []
     /// The workflow of each job in line, to learn its peak by.
     var workflowOf: [String: String] = [:]
-    /// What ComfyUI was last seen holding, and what it held when the runner's job began: a
-    /// job's own need is how far it grew past that (another workflow's cached checkpoints
-    /// are not this one's).
-    var lastSeenHeld: UInt64 = 0
-    var heldAtStart: UInt64 = 0
-    /// The most ComfyUI was seen holding while the runner's job ran.
-    var peak: UInt64 = 0
+    /// What each workflow's job was seen to take (learned peaks).
+    var meter = JobPeakMeter()
 }
 
 extension Supervisor {
@@ -90,8 +85,7 @@ extension Supervisor {
         // The runner records it admitted (or, resumed, reads it as it was), off this actor.
         let resumed = jobs.resumed.remove(jobID) != nil
         jobs.withRunner = jobID
-        jobs.peak = 0
-        jobs.heldAtStart = jobs.lastSeenHeld
+        jobs.meter.started(workflow: jobs.workflowOf[jobID])
         jobs.comfyEpoch += 1
         runner.yield(.admitted(jobID: jobID, resumed: resumed))
     }
@@ -108,9 +102,8 @@ extension Supervisor {
         if jobs.withRunner == jobID {
             jobs.withRunner = nil
             // What the workflow was seen to take is what its next job is charged (JobService).
-            let grown = jobs.peak - min(jobs.peak, jobs.heldAtStart)
-            if let workflow = jobs.workflowOf[jobID], grown > 0 {
-                work.yield(.recordFootprint(subject: Self.footprintSubject(workflow: workflow), bytes: grown))
+            if let learned = jobs.meter.ended() {
+                work.yield(.recordFootprint(subject: Self.footprintSubject(workflow: learned.workflow), bytes: learned.bytes))
             }
         }
         jobs.workflowOf[jobID] = nil
@@ -248,8 +241,7 @@ extension Supervisor {
     /// ended since it was asked for.
     func observe(comfyHeld bytes: UInt64, epoch: Int) {
         guard epoch == jobs.comfyEpoch else { return }
-        jobs.lastSeenHeld = bytes
-        if jobs.withRunner != nil { jobs.peak = max(jobs.peak, bytes) }
+        jobs.meter.observed(bytes)
         apply(.backendObserved(.comfyui, bytes: bytes))
     }
 
@@ -259,7 +251,7 @@ extension Supervisor {
     func freed(_ backend: Backend) {
         if backend == .comfyui {
             jobs.comfyEpoch += 1
-            jobs.lastSeenHeld = 0
+            jobs.meter.freed()
         }
         apply(.freed(backend))
     }
