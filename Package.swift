@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(name: "ProcessSpawnTests", dependencies: ["ProcessSpawn"]),
         .testTarget(name: "GPUCtlModelsTests", dependencies: ["GPUCtlModels"]),
         .testTarget(name: "GPUCtlCoreTests", dependencies: ["GPUCtlCore", "GPUCtlModels"]),
-        .testTarget(name: "GPUCtlSimTests", dependencies: ["GPUCtlSim", "GPUCtlCore", "GPUCtlModels"]),
+        .testTarget(name: "GPUCtlSimTests", dependencies: ["GPUCtlSim", "GPUCtlCore", "GPUCtlModels", "GPUCtlTestSupport"]),
         .testTarget(name: "GPUProbeTests", dependencies: [
             "GPUProbe", "GPUCtlTestSupport", "ProcessSpawn", .product(name: "Logging", package: "swift-log"),
         ]),

@@ -50,6 +50,8 @@ public enum JobAction: Sendable, Equatable {
     case progress(JobProgress)
     /// ComfyUI went away before it took the job: back in line, first.
     case handBack(reason: String)
+    /// The card ran out of memory under the job: back in line, first, charged more (once).
+    case retryForMemory(message: String)
     /// The runner is done with the job: ComfyUI is free for the next.
     case release
     case log(JobLogLevel, String)

@@ -35,7 +35,7 @@ extension JobLifecycle {
             job = held
             return running + reconcile()
         case .failed(let message):
-            return running + end(.failed, error: "ComfyUI failed: \(message)")
+            return running + endFailed(message)
         case .interrupted:
             return running + endInterrupted()
         case .executing(nil), .progressState, .other:

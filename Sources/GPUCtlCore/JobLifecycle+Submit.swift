@@ -128,7 +128,7 @@ extension JobLifecycle {
             awaiting = .outputs
             return running + [.collectOutputs]
         case .failed(let message):
-            return running + end(.failed, error: "ComfyUI failed: \(message)")
+            return running + endFailed(message)
         case .interrupted:
             return running + endInterrupted()
         case .ended(let status):

@@ -45,15 +45,18 @@ public struct JobLifecycle: Sendable {
         public var timeout: Duration
         /// The graph's node ids and each one's class, for progress.
         public var nodeTypes: [String: String]
+        /// Times it was put back in line after the card ran out of memory under it.
+        public var memoryRetries: Int
 
         public init(jobID: String, promptID: String, state: JobState, attempts: Int, timeout: Duration,
-                    nodeTypes: [String: String]) {
+                    nodeTypes: [String: String], memoryRetries: Int = 0) {
             self.jobID = jobID
             self.promptID = promptID
             self.state = state
             self.attempts = attempts
             self.timeout = timeout
             self.nodeTypes = nodeTypes
+            self.memoryRetries = memoryRetries
         }
     }
 
@@ -168,6 +171,22 @@ public struct JobLifecycle: Sendable {
     mutating func end(_ state: JobState, error: String? = nil, result: String? = nil) -> [JobAction] {
         guard job != nil else { return [] }
         return [.record(state, error: error, result: result, countAttempt: false)] + release()
+    }
+
+    /// ComfyUI's execution failed. The card running out of memory is not final the first time
+    /// (issue 14): the job goes back in line, first, charged what the failure showed it needs,
+    /// and the Scheduler makes that room (idle models go) before it runs again.
+    mutating func endFailed(_ message: String) -> [JobAction] {
+        guard let held = job else { return [] }
+        guard OutOfMemory.matches(exceptionType: nil, message: message), held.ticket.memoryRetries == 0,
+              !held.cancelRequested, held.interruptedAt == nil else {
+            let hint = OutOfMemory.matches(exceptionType: nil, message: message)
+                ? " (it ran out of memory again after a retry with more room; give it a larger vram, or free the card)" : ""
+            return end(.failed, error: "ComfyUI failed: \(message)\(hint)")
+        }
+        job = nil
+        awaiting = nil
+        return [.retryForMemory(message: message)]
     }
 
     mutating func release() -> [JobAction] {

@@ -98,7 +98,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .workflows: "ComfyUI workflow templates; a broken one is reported by name and skipped"
         case .outputDir: "where each job's output files are saved, one folder per job id"
         case .keepJobs: "finished jobs kept in the store (`gpuctl jobs`, `jobs.get`); older ones are forgotten, their output files are not deleted"
-        case .jobHeadroom: "what a ComfyUI job is charged above its checkpoints' catalog sizes (sampling's activations) until its workflow has been seen running; after, the most it was seen to take"
+        case .jobHeadroom: "what a ComfyUI job that loads catalog models is charged above their sizes (sampling's activations) until its workflow has been seen running; after, the most it was seen to take"
         case .jobTimeout: "how long a ComfyUI job may run (unless it sets its own `timeout`) before it is interrupted and failed"
         case .metricsListen: "serve Prometheus metrics at `http://HOST:PORT/metrics`; loopback addresses only (`127.0.0.1:9464`, `[::1]:9464`)"
         case .metricsAllowRemote: "let `--metrics-listen` name another address (metrics name your models and jobs)"

@@ -89,6 +89,7 @@ struct AdmittedJob: Sendable {
     /// What the job lifecycle decides on.
     var ticket: JobLifecycle.Ticket {
         JobLifecycle.Ticket(jobID: record.id, promptID: record.promptID ?? record.id, state: record.state,
-                            attempts: record.attempts, timeout: .seconds(spec.timeoutSeconds), nodeTypes: spec.nodeTypes)
+                            attempts: record.attempts, timeout: .seconds(spec.timeoutSeconds), nodeTypes: spec.nodeTypes,
+                            memoryRetries: record.memoryRetries)
     }
 }

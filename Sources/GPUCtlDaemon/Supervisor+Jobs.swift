@@ -124,6 +124,36 @@ extension Supervisor {
         request(queued, resumed: true)
     }
 
+    /// The card ran out of memory under the job (its first time): it goes back in line, first,
+    /// under a new prompt id, charged what the failure showed it needs, and its workflow's
+    /// next jobs are charged that too; the Scheduler makes the room (idle models go) before
+    /// it runs again. If the store cannot take that, the job fails with the reason.
+    func retryForMemory(_ jobID: String, message: String) async {
+        let workflow = jobs.workflowOf[jobID]
+        jobReleased(jobID)
+        guard let open = storedOpenJob(jobID) else { return }
+        let charge = OutOfMemory.retryCharge(charged: open.vramBytes, message: message)
+        let budget = residency.scheduler.budget
+        guard charge <= budget else {
+            await record(jobID, .failed, error: "ComfyUI failed: \(message); the job would need about \(ByteSize(bytes: charge)), more than the \(ByteSize(bytes: budget)) gpuctld may use on this card, so it is not retried (lower its resolution or batch size)")
+            return
+        }
+        let note = "the card ran out of memory under the job (\(message)); it runs again once, charged \(ByteSize(bytes: charge)) instead of \(ByteSize(bytes: open.vramBytes)), after room is made"
+        let updated: JobRecord
+        do {
+            updated = try await store.retryAfterOutOfMemory(jobID: jobID, promptID: UUID().uuidString.lowercased(),
+                                                            vramBytes: charge, message: note)
+        } catch {
+            await record(jobID, .failed, error: "ComfyUI failed: \(message) (and it could not be put back in line: \(error.message))")
+            return
+        }
+        logger.warning("job \(jobID): \(note)")
+        events.publish(DaemonEvent(.jobState, job: jobID, state: JobState.queued.rawValue, error: note))
+        metrics.jobRetriedForMemory()
+        if let workflow { work.yield(.recordFootprint(subject: Self.footprintSubject(workflow: workflow), bytes: charge)) }
+        request(updated, resumed: true)
+    }
+
     /// Records a state change, then tells those waiting on the job. nil when it had already
     /// ended (a late event: the first end wins). Written on the store's own writer, off the
     /// actor: the Supervisor never waits on SQLite for a job's state.

@@ -21,6 +21,8 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
     /// The prompt_id gpuctld chose for ComfyUI, stored before it is submitted.
     public var promptID: String?
     public var attempts: Int
+    /// Times it went back in line because the card ran out of memory (at most once).
+    public var memoryRetries = 0
     public var createdAt: Date
     public var updatedAt: Date
     public var result: String?
@@ -28,7 +30,7 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
 
     enum CodingKeys: String, CodingKey {
         case id, kind, jobClass = "class", params, workflow, vramBytes = "vram_bytes", timeoutSeconds = "timeout_seconds"
-        case state, promptID = "prompt_id", attempts
+        case state, promptID = "prompt_id", attempts, memoryRetries = "memory_retries"
         case createdAt = "created_at", updatedAt = "updated_at", result, error
     }
 
@@ -69,6 +71,7 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
         state = try known("state")
         promptID = row["prompt_id"]
         attempts = row["attempts"]
+        memoryRetries = row["memory_retries"]
         createdAt = row["created_at"]
         updatedAt = row["updated_at"]
         result = row["result"]
@@ -87,6 +90,7 @@ public struct JobRecord: Sendable, Equatable, Codable, FetchableRecord, Persista
         container["state"] = state.rawValue
         container["prompt_id"] = promptID
         container["attempts"] = attempts
+        container["memory_retries"] = memoryRetries
         container["created_at"] = createdAt
         container["updated_at"] = updatedAt
         container["result"] = result

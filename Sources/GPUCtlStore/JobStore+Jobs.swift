@@ -87,6 +87,32 @@ extension JobStore {
         }
     }
 
+    /// The card ran out of memory under the job: it goes back to `queued` under a new prompt id
+    /// (ComfyUI keeps the failed one in its history), charged `vramBytes`, its retry counted.
+    public func retryAfterOutOfMemory(jobID: String, promptID: String, vramBytes: UInt64,
+                                      message: String) async throws(StoreError) -> JobRecord {
+        do {
+            return try await writer.write { db in
+                guard var job = try Self.job(db, id: jobID) else { throw StoreError("job \(jobID) does not exist") }
+                guard !job.state.isFinal else { throw StoreError("job \(jobID) already ended as \(job.state.rawValue)") }
+                let now = Date()
+                (job.state, job.updatedAt, job.promptID, job.vramBytes) = (.queued, now, promptID, vramBytes)
+                job.memoryRetries += 1
+                try db.cachedStatement(sql: """
+                    UPDATE jobs SET state = ?, updated_at = ?, prompt_id = ?, vram_bytes = ?, memory_retries = ? WHERE id = ?
+                    """).execute(arguments: [job.state.rawValue, StoreDate.text(now), promptID, Int64(clamping: vramBytes),
+                                             job.memoryRetries, jobID])
+                // The job's error stays empty: it has not failed. The event says why it waits again.
+                try Self.addEvent(db, jobID: jobID, at: now, state: .queued, message: message)
+                return job
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("could not put job \(jobID) back in line in the store at \(path): \(error)")
+        }
+    }
+
     public func job(id: String) throws(StoreError) -> JobRecord? {
         try read("read job \(id)") { db in try Self.job(db, id: id) }
     }

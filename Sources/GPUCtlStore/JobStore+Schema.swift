@@ -53,6 +53,11 @@ extension JobStore {
                                            THEN json_extract(params, '$.timeout') ELSE 3600 END;
                 """)
         }
+        migrator.registerMigration("v3: retries after the card ran out of memory") { db in
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN memory_retries INTEGER NOT NULL DEFAULT 0 CHECK (memory_retries >= 0);
+                """)
+        }
         return migrator
     }
 }

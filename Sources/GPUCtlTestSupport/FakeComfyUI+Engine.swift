@@ -21,6 +21,9 @@ extension FakeComfyUI {
         /// While true, /free answers 200 and frees nothing (a ComfyUI whose models another
         /// node pinned, or an older build that ignores the request).
         public var ignoreFree = false
+        /// What a sampler takes on the card on top of the checkpoint while it runs (its
+        /// activations); PyTorch's out-of-memory error when the card has not that much free.
+        public var samplerBytes: UInt64 = 0
     }
 
     /// ComfyUI's queue, worker, history and output files, one prompt at a time (§2–§6).
@@ -278,10 +281,17 @@ extension FakeComfyUI {
                     }
                 case .sampler?:
                     let steps: Int = if case .number(let value)? = inputs?["steps"] { Int(value) } else { 20 }
+                    // Sampling takes activations on top of the checkpoint, given back after it.
+                    let activations = knobs.value.samplerBytes
+                    if activations > 0, !(await gpu.allocate("comfyui:activations", bytes: activations)) {
+                        let gib = String(format: "%.2f GiB", Double(activations) / 1_073_741_824)
+                        return error("torch.OutOfMemoryError", "CUDA out of memory. Tried to allocate \(gib). GPU 0 has \(await gpu.freeBytes >> 20) MiB free.")
+                    }
                     while knobs.value.holdSamplers, !interruptRequested { try? await Task.sleep(for: .milliseconds(5)) }
                     for step in 1...max(1, steps) {
                         try? await Task.sleep(for: knobs.value.stepDelay)
                         if interruptRequested {
+                            if activations > 0 { await gpu.release("comfyui:activations") }
                             return ("execution_interrupted", ["prompt_id": id, "node_id": .string(node), "node_type": .string(type),
                                                               "executed": .array(executed), "timestamp": 2])
                         }
@@ -290,6 +300,7 @@ extension FakeComfyUI {
                         let preview = knobs.value.previewBytes
                         if preview > 0 { await sendBinary(job, type: 1, [0, 0, 0, 1] + [UInt8](repeating: 0xD8, count: preview)) }
                     }
+                    if activations > 0 { await gpu.release("comfyui:activations") }
                 case .save(let fileType)?:
                     let prefix = fileType == "temp" ? "ComfyUI_temp" : (inputs?["filename_prefix"]?.stringValue ?? "ComfyUI")
                     let parts = prefix.split(separator: "/", omittingEmptySubsequences: false)

@@ -74,6 +74,7 @@ import Testing
         #expect(JobCharge.bytes(estimate: 4 * Self.gib, learned: 5 * Self.gib) == 5 * Self.gib)
         #expect(JobCharge.bytes(estimate: 4 * Self.gib, learned: 3 * Self.gib) == 4 * Self.gib)
         #expect(JobCharge.bytes(estimate: .max, learned: nil) == .max)
+        #expect(JobCharge.bytes(estimate: 0, learned: nil) == 0)
     }
 
     @Test func outOfMemoryIsReadFromPyTorchsMessage() {

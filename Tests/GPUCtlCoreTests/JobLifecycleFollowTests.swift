@@ -62,10 +62,34 @@ import Testing
 
     @Test func anExecutionErrorFailsTheJobInComfyUIsWords() {
         var h = H.submitted()
-        h.send(.execution(promptID: "p1", .failed(message: "node 3 (KSampler) failed: OutOfMemoryError: CUDA")))
-        #expect(h.ended == .failed && h.lastError == "ComfyUI failed: node 3 (KSampler) failed: OutOfMemoryError: CUDA")
+        h.send(.execution(promptID: "p1", .failed(message: "node 3 (KSampler) failed: IndexError: index 3 is out of bounds")))
+        #expect(h.ended == .failed && h.lastError == "ComfyUI failed: node 3 (KSampler) failed: IndexError: index 3 is out of bounds")
         // An error alone does not mark it running: only messages sent while it executes do.
         #expect(h.log.contains(H.record(.running)) == false)
+    }
+
+    /// The card running out of memory is not final the first time: the job goes back in line
+    /// (the runner charges it more); the second time, or from /history, the same rule.
+    @Test func runningOutOfMemoryRetriesOnceThenFails() {
+        let oom = "node 3 (KSampler) failed: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB."
+        var h = H.submitted()
+        #expect(h.send(.execution(promptID: "p1", .failed(message: oom))) == [.retryForMemory(message: oom)])
+        #expect(h.lifecycle.job == nil && h.ended == nil)
+
+        var again = H(settings: .init())
+        again.send(.connected)
+        again.send(.queueReported(remaining: 0))
+        var ticket = H.ticket()
+        ticket.memoryRetries = 1
+        again.send(.admitted(ticket))
+        again.send(.execution(promptID: "p1", .failed(message: oom)))
+        #expect(again.ended == .failed && again.lastError?.contains("ran out of memory again") == true)
+
+        // Found in /history after /ws missed it: the same.
+        var missed = H.submitted()
+        missed.comfy.history = .failed(message: oom)
+        missed.send(.disconnected)
+        #expect(missed.send(.tick, at: 1).contains(.retryForMemory(message: oom)))
     }
 
     @Test func anInterruptNobodyHereAskedForFailsTheJob() {

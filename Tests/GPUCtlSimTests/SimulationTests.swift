@@ -1,11 +1,14 @@
 import GPUCtlCore
 import GPUCtlModels
 import GPUCtlSim
+import GPUCtlTestSupport
 import Testing
 
 /// The simulator's world and the policies on it: exact numbers on a trace small enough to
-/// work out by hand, and what must hold on every shipped trace and on random ones.
-@Suite struct SimulationTests {
+/// work out by hand, and what must hold on every shipped trace and on random ones. The long
+/// replays run on threads of their own (`blocking`) and one at a time: on the cooperative
+/// pool they would hold the threads the daemon tests' in-process daemons need.
+@Suite(.serialized) struct SimulationTests {
     static let gib: UInt64 = 1 << 30
 
     static func card(_ trace: TraceFile) -> CardSettings {
@@ -69,11 +72,11 @@ import Testing
     /// On every shipped trace: every arrival ends, no policy asks the world for the impossible,
     /// gpuctl never runs the card out of memory and loads within 1.25× of Belady's bytes, and a
     /// second replay gives the same numbers.
-    @Test(arguments: TraceLibrary.names) func everyShippedTraceHoldsTheTargets(name: String) throws {
+    @Test(arguments: TraceLibrary.names) func everyShippedTraceHoldsTheTargets(name: String) async throws {
         let trace = try #require(TraceLibrary.named(name))
+        let results = try await blocking { PolicyKind.allCases.map { ($0, Self.result($0, trace)) } }
         var byPolicy: [PolicyKind: SimulationResult] = [:]
-        for kind in PolicyKind.allCases {
-            let result = Self.result(kind, trace)
+        for (kind, result) in results {
             #expect(result.served + result.failed == trace.arrivals.count, "\(name) \(kind): \(result.served) + \(result.failed)")
             #expect(result.contradictions == 0, "\(name) \(kind): \(result.contradictionNotes)")
             byPolicy[kind] = result
@@ -81,18 +84,18 @@ import Testing
         let gpuctl = try #require(byPolicy[.gpuctl]), belady = try #require(byPolicy[.belady])
         #expect(gpuctl.outOfMemory == 0 && gpuctl.failed == 0 && gpuctl.peakBytes <= Self.card(trace).cardBytes)
         #expect(Double(gpuctl.bytesLoaded) <= 1.25 * Double(belady.bytesLoaded), "\(name): \(gpuctl.bytesLoaded) vs \(belady.bytesLoaded)")
-        var again = Self.result(.gpuctl, trace)
+        var again = try await blocking { Self.result(.gpuctl, trace) }
         again.replaySeconds = gpuctl.replaySeconds
         #expect(again == gpuctl)
     }
 
     /// Random traces on random cards: the world's invariants for every policy.
-    @Test(arguments: Array(UInt64(1)...30)) func randomTracesEndEveryArrivalUnderEveryPolicy(seed: UInt64) {
+    @Test(arguments: Array(UInt64(1)...30)) func randomTracesEndEveryArrivalUnderEveryPolicy(seed: UInt64) async throws {
         var random = SeededRandom(seed: seed)
         let card = ByteSize.gibibytes(UInt64(12 + random.below(20)))
         let trace = TraceLibrary.random(seed: seed, arrivals: 400, meanGap: 2 + Double(random.below(10)), card: card)
-        for kind in PolicyKind.allCases {
-            let result = Self.result(kind, trace)
+        let results = try await blocking { PolicyKind.allCases.map { ($0, Self.result($0, trace)) } }
+        for (kind, result) in results {
             #expect(result.served + result.failed == trace.arrivals.count, "seed \(seed) \(kind)")
             #expect(result.contradictions == 0, "seed \(seed) \(kind): \(result.contradictionNotes)")
             if kind == .gpuctl || kind == .belady || kind == .unloadAll {

@@ -41,6 +41,7 @@ extension DaemonMetrics {
             _ = Counter(label: Name.jobsFinished, dimensions: [("state", state.rawValue)], factory: factory)
         }
         _ = Counter(label: Name.swaps, dimensions: [("outcome", "ok")], factory: factory)
+        _ = Counter(label: Name.jobsRetriedForMemory, factory: factory)
         setGauges(MetricsSnapshot(budget: BudgetStatus(total: .init(bytes: 0), reserve: .init(bytes: 0),
                                                       foreign: .init(bytes: 0), budget: .init(bytes: 0))))
     }

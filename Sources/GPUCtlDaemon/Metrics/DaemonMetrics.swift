@@ -50,6 +50,7 @@ public final class DaemonMetrics: Sendable {
         static let swaps = "gpuctl_swaps_total"
         static let queueDepth = "gpuctl_queue_depth"
         static let jobsFinished = "gpuctl_jobs_finished_total"
+        static let jobsRetriedForMemory = "gpuctl_jobs_memory_retries_total"
         static let eventSubscribers = "gpuctl_event_subscribers"
         static let doorRequests = "gpuctl_door_requests_total"
         static let doorDuration = "gpuctl_door_request_duration_seconds"
@@ -73,6 +74,7 @@ public final class DaemonMetrics: Sendable {
             swaps: "models.swap calls, by outcome.",
             queueDepth: "Requests waiting, by queue (models: inference and loads; jobs: ComfyUI) and class.",
             jobsFinished: "ComfyUI jobs that ended, by final state.",
+            jobsRetriedForMemory: "ComfyUI jobs put back in line, charged more, after the card ran out of memory under them.",
             eventSubscribers: "Clients following events.subscribe now.",
             doorRequests: "HTTP requests answered by a front door, by door, endpoint (arbitrated ones; the rest are other) and status.",
             doorDuration: "Time from a front-door request's arrival to the end of its answer, by door and endpoint.",
@@ -130,6 +132,10 @@ public final class DaemonMetrics: Sendable {
 
     public func jobFinished(_ state: JobState) {
         Counter(label: Name.jobsFinished, dimensions: [("state", state.rawValue)], factory: factory).increment()
+    }
+
+    public func jobRetriedForMemory() {
+        Counter(label: Name.jobsRetriedForMemory, factory: factory).increment()
     }
 
     static func kind(of error: RPCErrorPayload) -> String {

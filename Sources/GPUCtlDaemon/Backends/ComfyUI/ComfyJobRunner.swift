@@ -121,6 +121,8 @@ struct ComfyJobRunner: Service {
             await supervisor.progress(held.jobID, progress)
         case .handBack(let reason):
             await supervisor.requeue(held.jobID, reason: reason)
+        case .retryForMemory(let message):
+            await supervisor.retryForMemory(held.jobID, message: message)
         case .release:
             await supervisor.jobReleased(held.jobID)
         case .log(.info, let message):
