@@ -158,7 +158,7 @@ let package = Package(
             .product(name: "WSClient", package: "swift-websocket"),
         ]),
         .testTarget(name: "GPUCtlCommandsTests", dependencies: [
-            "GPUCtlCommands", "GPUCtlTestDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "ProcessSpawn",
+            "GPUCtlCommands", "GPUCtlTestDaemon", "GPUCtlTestSupport", "GPUCtlRPC", "GPUCtlModels", "ProcessSpawn", "GPUCtlSim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ],

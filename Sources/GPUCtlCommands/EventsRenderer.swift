@@ -29,6 +29,11 @@ public enum EventsRenderer {
             return "\(budget.budget) = \(budget.total) total − \(budget.reserve) reserve − \(budget.foreign) foreign"
         case .backend:
             return "\(event.backend ?? "?") \(event.state ?? "?")\(event.error.map { ": \($0)" } ?? "")"
+        case .traceArrival:
+            guard let arrival = event.arrival else { return "" }
+            let what = arrival.model ?? arrival.workflow ?? "?"
+            let ran = arrival.serviceSeconds.map { String(format: "  ran %.1f s", $0) } ?? ""
+            return "\(what)  \(arrival.requestClass.rawValue)\(arrival.client.map { "  from \($0)" } ?? "")\(ran)"
         }
     }
 

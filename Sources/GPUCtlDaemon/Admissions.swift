@@ -14,6 +14,11 @@ public struct Admission: Sendable {
     public var waited: Duration
     /// How long its model's load took, when the model was loaded while it waited.
     public var loadTime: Duration?
+    public var requestClass: JobClass = .interactive
+    /// Which door it came through.
+    public var source: RequestSource = .socket
+    /// When it was let in.
+    public var startedAt: ContinuousClock.Instant = .now
 }
 
 /// Waiting requests, each a one-shot promise that the Supervisor fulfils and a cancelled caller

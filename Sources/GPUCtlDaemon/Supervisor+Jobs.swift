@@ -28,6 +28,8 @@ struct JobsState {
     var workflowOf: [String: String] = [:]
     /// What each workflow's job was seen to take (learned peaks).
     var meter = JobPeakMeter()
+    /// When the runner took each job (its last attempt), for `trace.arrival`.
+    var startedAt: [String: ContinuousClock.Instant] = [:]
 }
 
 extension Supervisor {
@@ -86,6 +88,7 @@ extension Supervisor {
         let resumed = jobs.resumed.remove(jobID) != nil
         jobs.withRunner = jobID
         jobs.meter.started(workflow: jobs.workflowOf[jobID])
+        jobs.startedAt[jobID] = .now
         jobs.comfyEpoch += 1
         runner.yield(.admitted(jobID: jobID, resumed: resumed))
     }
@@ -170,8 +173,21 @@ extension Supervisor {
         }
         logger.info("job \(jobID) is \(state.rawValue)", metadata: error.map { ["job.error": "\($0)"] } ?? [:])
         events.publish(DaemonEvent(.jobState, job: jobID, state: state.rawValue, error: error))
-        if state.isFinal { metrics.jobFinished(state) }
+        if state.isFinal {
+            metrics.jobFinished(state)
+            await traceArrival(of: updated)
+        }
         return updated
+    }
+
+    /// A workflow job that ended (a raw graph has no workflow to replay it by): what
+    /// `gpuctl trace record` keeps of it. A job cancelled before it ran needed nothing.
+    private func traceArrival(of job: JobRecord) {
+        let started = jobs.startedAt.removeValue(forKey: job.id)
+        guard let workflow = job.workflow, job.state != .cancelled || started != nil else { return }
+        events.publish(DaemonEvent(.traceArrival, job: job.id, arrival: .init(
+            at: job.createdAt.timeIntervalSince1970, workflow: workflow, requestClass: job.jobClass,
+            client: "jobs", serviceSeconds: started.map { Self.seconds(.now - $0) })))
     }
 
     func progress(_ jobID: String, _ progress: JobProgress) {

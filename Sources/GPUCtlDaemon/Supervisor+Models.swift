@@ -9,7 +9,8 @@ import OllamaClient
 struct ResidencyState {
     var scheduler: Scheduler
     var nextRequestID: Scheduler.RequestID = 1
-    var pending: [Scheduler.RequestID: (requested: String, since: ContinuousClock.Instant, source: RequestSource)] = [:]
+    var pending: [Scheduler.RequestID: (requested: String, since: ContinuousClock.Instant, source: RequestSource,
+                                        requestClass: JobClass)] = [:]
     /// When a waiting request with a limit of its own (a front door's queue timeout) gives up.
     var waitLimits: [Scheduler.RequestID: (deadline: ContinuousClock.Instant, limit: Duration, setting: DaemonSetting)] = [:]
     /// Bumped whenever a load or unload starts or ends: a /api/ps answer taken before is stale.
@@ -88,7 +89,7 @@ extension Supervisor {
         if let warning = trust.warning(.ollama, url: backends[.ollama].url) { throw BackendUntrusted(message: warning) }
         let id = residency.nextRequestID
         residency.nextRequestID += 1
-        residency.pending[id] = (model, .now, source)
+        residency.pending[id] = (model, .now, source, requestClass)
         admissions.create(id)
         apply(.requested(id, model: model, requestClass: requestClass, exact: exact))
         if let (limit, setting) = waitLimit, residency.pending[id] != nil {
@@ -111,6 +112,16 @@ extension Supervisor {
         residency.lastUsed[admission.model] = Date()
         residency.running[admission.id] = nil
         apply(.finished(admission.id))
+        // What `gpuctl trace record` keeps: when it came, what it needed, how long it ran.
+        let ran = ContinuousClock.now - admission.startedAt
+        let arrivedAt = Date().addingTimeInterval(-Self.seconds(ran + admission.waited))
+        events.publish(DaemonEvent(.traceArrival, model: admission.model, arrival: .init(
+            at: arrivedAt.timeIntervalSince1970, model: admission.model, requestClass: admission.requestClass,
+            client: admission.source.rawValue, serviceSeconds: Self.seconds(ran))))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     func cancelWaiting(_ id: Scheduler.RequestID) {
@@ -323,7 +334,8 @@ extension Supervisor {
             }
             let loadTime = residency.lastLoad[model].flatMap { $0.finishedAt >= request.since ? $0.duration : nil }
             let admission = Admission(id: id, model: model, requested: request.requested,
-                                      waited: .now - request.since, loadTime: loadTime)
+                                      waited: .now - request.since, loadTime: loadTime, requestClass: request.requestClass,
+                                      source: request.source)
             // Counted by source before this change is published; `finish` removes it.
             residency.running[id] = (model, request.source)
             // The caller left meanwhile: give the run back at once.

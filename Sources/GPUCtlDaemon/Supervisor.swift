@@ -99,7 +99,9 @@ public actor Supervisor {
                             defaultValue: parameter.defaultValue, choices: parameter.choices.isEmpty ? nil : parameter.choices,
                             description: parameter.description)
                     },
-                    checkpoints: template.checkpoints, vram: workflows.vram(of: template, models: catalog))
+                    checkpoints: template.checkpoints, vram: workflows.vram(of: template, models: catalog),
+                    learnedVRAM: (try? store.footprint(subject: Self.footprintSubject(workflow: template.name)))
+                        .flatMap { $0 }.map { ByteSize(bytes: UInt64(clamping: $0.peakBytes)) })
             },
             broken: workflows.broken.map { WorkflowsListResult.Broken(name: $0.workflow, problems: $0.problems) })
     }

@@ -20,6 +20,9 @@ public struct DaemonEvent: Codable, Sendable, Equatable {
         case budget
         /// A backend came up or went down (`backend`, `state`, `error`).
         case backend
+        /// A request's or a job's work ended (`arrival`: what arrived when, and how long it
+        /// ran, with no prompt text): what `gpuctl trace record` writes.
+        case traceArrival = "trace.arrival"
     }
 
     public var type: Kind
@@ -33,10 +36,11 @@ public struct DaemonEvent: Codable, Sendable, Equatable {
     public var budget: BudgetStatus?
     public var backend: String?
     public var error: String?
+    public var arrival: Trace.Arrival?
 
     public init(_ type: Kind, time: Date = Date(), model: String? = nil, bytes: ByteSize? = nil, job: String? = nil,
                 state: String? = nil, progress: JobProgress? = nil, budget: BudgetStatus? = nil, backend: String? = nil,
-                error: String? = nil) {
+                error: String? = nil, arrival: Trace.Arrival? = nil) {
         self.type = type
         self.time = DaemonEvent.timestamp(time)
         self.model = model
@@ -47,6 +51,7 @@ public struct DaemonEvent: Codable, Sendable, Equatable {
         self.budget = budget
         self.backend = backend
         self.error = error
+        self.arrival = arrival
     }
 
     /// Whether a subscriber's filter takes this event: a filter names types (`job.state`) or

@@ -210,13 +210,18 @@ public struct WorkflowsListResult: Codable, Sendable, Equatable {
         public var checkpoints: [String]
         /// Explicit, or the checkpoints' declared sizes; nil when unknown.
         public var vram: ByteSize?
+        /// The most a job of it was seen to take (or was charged after running out of memory);
+        /// nil until one ran.
+        public var learnedVRAM: ByteSize?
 
-        public init(name: String, description: String, parameters: [Parameter], checkpoints: [String], vram: ByteSize?) {
+        public init(name: String, description: String, parameters: [Parameter], checkpoints: [String], vram: ByteSize?,
+                    learnedVRAM: ByteSize? = nil) {
             self.name = name
             self.description = description
             self.parameters = parameters
             self.checkpoints = checkpoints
             self.vram = vram
+            self.learnedVRAM = learnedVRAM
         }
     }
 

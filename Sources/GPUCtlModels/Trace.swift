@@ -2,8 +2,9 @@ import Foundation
 
 /// A trace: what arrived at a GPU box and when, with no prompt text, only sizes and timings.
 /// `gpuctl-sim` replays one against several policies; `gpuctl trace record` writes one from a
-/// live daemon. On disk it is JSON Lines: the header first, then one arrival per line in time
-/// order (docs/DESIGN.md, Arbitration simulator).
+/// live daemon. On disk it is JSON Lines: the header first, then one arrival per line (sorted
+/// by time when read: a recording writes each as its work ends) (docs/DESIGN.md, Arbitration
+/// simulator). In a `trace.arrival` event, `at` is the arrival's Unix time instead.
 public enum Trace {
     /// The first line: the models and workflows the arrivals name.
     public struct Header: Codable, Sendable, Equatable {
@@ -78,9 +79,12 @@ public enum Trace {
         public var requestClass: JobClass
         /// Who sent it (an editor, a script): kept for reading, not used by the policies.
         public var client: String?
+        /// How long its work ran once let in, as a recording measured it: replaces the time
+        /// from token counts or steps (a job's includes what ComfyUI spent loading).
+        public var serviceSeconds: Double?
 
         enum CodingKeys: String, CodingKey {
-            case at, model, promptTokens, outputTokens, workflow, steps, client
+            case at, model, promptTokens, outputTokens, workflow, steps, client, serviceSeconds
             case requestClass = "class"
         }
 
@@ -96,7 +100,8 @@ public enum Trace {
         }
 
         public init(at: Double, model: String? = nil, promptTokens: Int? = nil, outputTokens: Int? = nil,
-                    workflow: String? = nil, steps: Int? = nil, requestClass: JobClass, client: String? = nil) {
+                    workflow: String? = nil, steps: Int? = nil, requestClass: JobClass, client: String? = nil,
+                    serviceSeconds: Double? = nil) {
             self.at = at
             self.model = model
             self.promptTokens = promptTokens
@@ -105,6 +110,7 @@ public enum Trace {
             self.steps = steps
             self.requestClass = requestClass
             self.client = client
+            self.serviceSeconds = serviceSeconds
         }
     }
 }

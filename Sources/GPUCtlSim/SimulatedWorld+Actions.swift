@@ -120,8 +120,8 @@ extension SimulatedWorld {
         }
         let arrival = trace.arrivals[request.arrival]
         let start = max(now, busyUntil[model] ?? 0)
-        let duration = Double(arrival.promptTokens ?? 0) / spec.promptTokensPerSecond
-            + Double(arrival.outputTokens ?? 0) / spec.tokensPerSecond
+        let duration = arrival.serviceSeconds
+            ?? Double(arrival.promptTokens ?? 0) / spec.promptTokensPerSecond + Double(arrival.outputTokens ?? 0) / spec.tokensPerSecond
         busyUntil[model] = start + duration
         waits[request.requestClass, default: []].append(start - request.arrivedAt)
         agenda.add(.generationDone(model: model, id: id), at: start + duration)
@@ -166,7 +166,7 @@ extension SimulatedWorld {
         }
         if failure == nil {
             activation = workflow.activationBytes.bytes
-            seconds += steps * workflow.secondsPerStep
+            seconds += trace.arrivals[request.arrival].serviceSeconds ?? steps * workflow.secondsPerStep
         } else {
             outOfMemory += 1
             outOfMemoryAt.append(now)

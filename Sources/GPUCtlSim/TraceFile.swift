@@ -16,8 +16,8 @@ public struct TraceFile: Sendable, Equatable {
         public var description: String
     }
 
-    /// Reads JSON Lines; blank lines are skipped. Every arrival must name a model or a
-    /// workflow the header declares, and come no earlier than the one before it.
+    /// Reads JSON Lines; blank lines are skipped, arrivals are sorted by time. Every arrival
+    /// must name a model or a workflow the header declares.
     public init(jsonLines data: Data, source: String = "the trace") throws {
         let decoder = JSONDecoder()
         var header: Trace.Header?
@@ -41,6 +41,8 @@ public struct TraceFile: Sendable, Equatable {
         self.header = header
         self.arrivals = arrivals
         try validate(source: source)
+        // A recording writes each arrival when its work ends: put them in time order (stable).
+        self.arrivals = arrivals.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
     }
 
     /// Reads a file.
@@ -68,16 +70,14 @@ public struct TraceFile: Sendable, Equatable {
     private func validate(source: String) throws {
         let models = Set(header.models.map(\.name))
         let workflows = Set(header.workflows.map(\.name))
-        var last = -Double.infinity
         for (index, arrival) in arrivals.enumerated() {
             let line = index + 2
             guard arrival.at.isFinite, arrival.at >= 0 else {
                 throw ReadError(description: "\(source) line \(line): 'at' must be seconds since the trace began, not \(arrival.at)")
             }
-            guard arrival.at >= last else {
-                throw ReadError(description: "\(source) line \(line): arrivals must be in time order (\(arrival.at) after \(last))")
+            guard (arrival.serviceSeconds ?? 0) >= 0, arrival.serviceSeconds?.isFinite ?? true else {
+                throw ReadError(description: "\(source) line \(line): serviceSeconds cannot be negative")
             }
-            last = arrival.at
             switch (arrival.model, arrival.workflow) {
             case (let model?, nil):
                 guard models.contains(model) else {

@@ -113,7 +113,9 @@ import Testing
     /// --json everywhere: every command that talks to the daemon takes it, and an error under it
     /// is JSON too (the sentence still goes to stderr).
     @Test func everyCommandTakesJSONAndErrorsAreJSONToo() async throws {
-        for command in Self.visibleSubcommands where !["completions", "manpage"].contains(command.configuration.commandName ?? "") {
+        // A command group (gpuctl trace) is checked through its own commands.
+        let commands = Self.visibleSubcommands.flatMap { $0.configuration.subcommands.isEmpty ? [$0] : $0.configuration.subcommands }
+        for command in commands where !["completions", "manpage"].contains(command.configuration.commandName ?? "") {
             #expect(GPUCtlCommand.helpMessage(for: command).contains("--json"), "\(command.configuration.commandName ?? "?") has no --json")
         }
         let bed = try await BackendTestBed.start()

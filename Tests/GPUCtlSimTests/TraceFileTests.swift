@@ -36,9 +36,14 @@ import Testing
         }
     }
 
-    @Test func arrivalsOutOfOrderAreRefused() {
+    /// A recording writes arrivals as their work ends: they are put in time order.
+    @Test func arrivalsAreSortedByTime() throws {
+        let trace = try Self.read([Self.header, #"{"at":5,"model":"m","class":"batch","serviceSeconds":1}"#,
+                                   #"{"at":4,"workflow":"w","class":"batch"}"#, #"{"at":5,"model":"m","class":"interactive"}"#])
+        #expect(trace.arrivals.map(\.at) == [4, 5, 5])
+        #expect(trace.arrivals.map(\.requestClass) == [.batch, .batch, .interactive])
         #expect(throws: TraceFile.ReadError.self) {
-            try Self.read([Self.header, #"{"at":5,"model":"m","class":"batch"}"#, #"{"at":4,"model":"m","class":"batch"}"#])
+            try Self.read([Self.header, #"{"at":1,"model":"m","class":"batch","serviceSeconds":-1}"#])
         }
     }
 
