@@ -99,6 +99,7 @@ let package = Package(
         ]),
         .executableTarget(name: "gpuctl-bench", dependencies: [
             "GPUCtlModels", "GPUCtlRPC", "GPUCtlCore", "GPUCtlStore", "OllamaClient", "ComfyUIClient", "GPUCtlTestSupport", "ProcessSpawn",
+            "GPUCtlSim",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -7,9 +7,21 @@ public struct NextUseForecast: Sendable, Equatable {
     /// How much the newest gap weighs in the running average.
     static let weight = 0.3
 
+    /// How far back `longestRecentGap` looks.
+    static let window: Duration = .seconds(7_200)
+
     struct History: Sendable, Equatable {
         var last: ContinuousClock.Instant
         var averageGap: Duration?
+        /// The gaps that ended within `window` and are longer than every later one, oldest
+        /// (and longest) first: the first is the longest of the window (a sliding-window
+        /// maximum, O(1) per arrival however many arrive).
+        var recentGaps: [(ended: ContinuousClock.Instant, gap: Duration)] = []
+
+        static func == (lhs: History, rhs: History) -> Bool {
+            lhs.last == rhs.last && lhs.averageGap == rhs.averageGap && lhs.recentGaps.map(\.gap) == rhs.recentGaps.map(\.gap)
+                && lhs.recentGaps.map(\.ended) == rhs.recentGaps.map(\.ended)
+        }
     }
 
     private var history: [Holder: History] = [:]
@@ -26,9 +38,20 @@ public struct NextUseForecast: Sendable, Equatable {
         }
         let gap = now - entry.last
         entry.averageGap = entry.averageGap.map { $0 * (1 - Self.weight) + gap * Self.weight } ?? gap
+        while let latest = entry.recentGaps.last, latest.gap <= gap { entry.recentGaps.removeLast() }
+        entry.recentGaps.append((now, gap))
+        while let oldest = entry.recentGaps.first, now - oldest.ended > Self.window { entry.recentGaps.removeFirst() }
         entry.last = now
         history[holder] = entry
     }
+
+    /// The average time between its arrivals; nil before the second.
+    public func averageGap(of holder: Holder) -> Duration? { history[holder]?.averageGap }
+
+    /// The longest of its gaps in the last two hours: work comes in bursts, and what a
+    /// keep_alive must bridge is the pause between bursts, not the average gap within them.
+    /// nil before the second arrival.
+    public func longestRecentGap(of holder: Holder) -> Duration? { history[holder]?.recentGaps.first?.gap }
 
     /// When `holder` is next expected; nil when nothing says it will be used again.
     public func nextUse(of holder: Holder, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {

@@ -14,6 +14,7 @@ struct SupervisorSnapshot: Sendable {
     var lastRunning: [String: RunningModel] = [:]
     var lastUsed: [String: Date] = [:]
     var keepAliveOverrides: [String: KeepAlive] = [:]
+    var keepAliveHints: [String: KeepAlive] = [:]
     var metricsURL: String?
     var doorURLs: [RequestSource: String] = [:]
     var runningBySource: [String: [RequestSource: Int]] = [:]
@@ -68,7 +69,8 @@ extension Supervisor {
         published.publish(SupervisorSnapshot(
             gpu: gpu, backends: backends, scheduler: SchedulerView(residency.scheduler, models: ollamaModelNames),
             lastRunning: residency.lastRunning,
-            lastUsed: residency.lastUsed, keepAliveOverrides: residency.keepAliveOverrides, metricsURL: metricsURL,
+            lastUsed: residency.lastUsed, keepAliveOverrides: residency.keepAliveOverrides,
+            keepAliveHints: residency.keepAliveHints, metricsURL: metricsURL,
             doorURLs: doorURLs, runningBySource: residency.runningBySource))
     }
 

@@ -20,6 +20,8 @@ struct ResidencyState {
     var unloadWaiters: [String: [CheckedContinuation<Bool, Never>]] = [:]
     var embeddingOnly: [String: Bool] = [:]
     var keepAliveOverrides: [String: KeepAlive] = [:]
+    /// The keep_alive sent for a model the catalog sets none for (KeepAlivePlan), from its requests.
+    var keepAliveHints: [String: KeepAlive] = [:]
     /// Models Ollama keeps forever that gpuctld did not pin (another client's keep_alive < 0).
     var externallyPinned: Set<String> = []
     /// The last /api/ps entry of each resident model, by Scheduler key.
@@ -143,13 +145,14 @@ extension Supervisor {
     }
 
     /// The keep_alive a request for `model` carries (an override set by models.load, else the
-    /// catalog's), read from the published snapshot without entering the actor. None when
+    /// catalog's, else the one planned from its use), read from the published snapshot without
+    /// entering the actor. None when
     /// Ollama keeps the model forever (another client pinned it): a request without keep_alive
     /// leaves Ollama's duration as it is, where the catalog's would undo the pin.
     nonisolated func requestKeepAlive(for model: String) -> JSONValue? {
         let snapshot = published.current
         if snapshot.lastRunning[model]?.keptForever() == true { return nil }
-        return (snapshot.keepAliveOverrides[model] ?? catalog.model(named: model)?.keepAlive)?.ollamaValue
+        return (snapshot.keepAliveOverrides[model] ?? catalog.model(named: model)?.keepAlive ?? snapshot.keepAliveHints[model])?.ollamaValue
     }
 
     /// Whether the Scheduler keeps `model` resident whatever else asks for room.
@@ -180,7 +183,7 @@ extension Supervisor {
 
     func loadPlan(for model: String) -> LoadPlan {
         let spec = catalog.model(named: model)
-        let keepAlive = residency.keepAliveOverrides[model] ?? spec?.keepAlive
+        let keepAlive = residency.keepAliveOverrides[model] ?? spec?.keepAlive ?? residency.keepAliveHints[model]
         return LoadPlan(keepAlive: keepAlive?.ollamaValue, options: spec?.options ?? [:],
                         embeddingOnly: residency.embeddingOnly[model])
     }
@@ -279,10 +282,19 @@ extension Supervisor {
     func apply(_ event: Scheduler.Event) {
         let before = modelsOnCard
         let actions = residency.scheduler.handle(event, now: .now)
+        if case .requested(_, let model, _, _) = event { planKeepAlive(for: model) }
         announceResidencyChanges(since: before)
         for action in actions { execute(action) }
         resolveUnloadWaiters(failed: nil)
         publish()
+    }
+
+    /// The keep_alive that bridges the pauses in `model`'s use (KeepAlivePlan), once a second
+    /// request has shown one; Ollama's default before.
+    private func planKeepAlive(for model: String) {
+        let gap = residency.scheduler.forecast.longestRecentGap(of: .model(model))
+        guard let planned = KeepAlivePlan.duration(longestRecentGap: gap) else { return }
+        residency.keepAliveHints[model] = .seconds(Double(planned.components.seconds))
     }
 
     /// Ollama models on the card now (loaded, or loaded and being unloaded), and their bytes.

@@ -18,6 +18,9 @@ public protocol ArbitrationPolicy {
     /// A job charged `charged` ran out of memory with `message`: the charge of its one retry,
     /// or nil when it fails for good.
     mutating func retryCharge(afterOutOfMemoryOf workflow: Trace.Workflow, charged: UInt64, message: String) -> UInt64?
+    /// The keep_alive its requests for `model` carry, in seconds: Ollama unloads the model that
+    /// long after its last request ends. nil: kept until the policy unloads it.
+    func keepAliveSeconds(for model: String) -> Double?
     /// Whether it is told the future (Belady's offline bound): then `foresee` comes before each event.
     var wantsForesight: Bool { get }
     mutating func foresee(_ nextUse: [Holder: ContinuousClock.Instant])
@@ -29,6 +32,7 @@ extension ArbitrationPolicy {
     public mutating func jobStarted(workflow: String) {}
     public mutating func jobEnded() {}
     public mutating func retryCharge(afterOutOfMemoryOf workflow: Trace.Workflow, charged: UInt64, message: String) -> UInt64? { nil }
+    public func keepAliveSeconds(for model: String) -> Double? { nil }
     public var wantsForesight: Bool { false }
     public mutating func foresee(_ nextUse: [Holder: ContinuousClock.Instant]) {}
 }
@@ -43,6 +47,8 @@ public enum PolicyKind: String, CaseIterable, Sendable {
     /// Ablations: the shipped Scheduler less one change each.
     case gpuctlLRU = "gpuctl-lru"
     case gpuctlNoHeadroom = "gpuctl-no-headroom"
+    case gpuctlFixedKeepAlive = "gpuctl-fixed-keepalive"
+    case gpuctlNoExpiry = "gpuctl-no-expiry"
     /// Unload everything (models and ComfyUI's cache) whenever the next request needs something else.
     case unloadAll = "unload-all"
     /// Ollama's own scheduler beside a ComfyUI that nobody arbitrates.
@@ -65,6 +71,12 @@ public enum PolicyKind: String, CaseIterable, Sendable {
         case .gpuctlNoHeadroom:
             GPUCtlPolicy(name: rawValue, header: header, card: card, options: .init(evictionOrder: .furthestNextUse, learnsPeaks: true,
                                                                                    retriesOutOfMemory: true, headroom: false))
+        case .gpuctlFixedKeepAlive:
+            GPUCtlPolicy(name: rawValue, header: header, card: card, options: .init(evictionOrder: .furthestNextUse, learnsPeaks: true,
+                                                                                   retriesOutOfMemory: true, keepAlive: .ollamaDefault))
+        case .gpuctlNoExpiry:
+            GPUCtlPolicy(name: rawValue, header: header, card: card, options: .init(evictionOrder: .furthestNextUse, learnsPeaks: true,
+                                                                                   retriesOutOfMemory: true, keepAlive: .never))
         case .belady: GPUCtlPolicy(name: rawValue, header: header, card: card, options: .oracle)
         case .unloadAll: UnloadAllPolicy(card: card)
         case .ollamaLike: OllamaLikePolicy(header: header, card: card)
@@ -75,10 +87,12 @@ public enum PolicyKind: String, CaseIterable, Sendable {
     /// A sentence for the table's legend.
     public var summary: String {
         switch self {
-        case .gpuctl: "gpuctld's Scheduler: next-use evictions, learned job peaks, one retry after out of memory"
-        case .gpuctlBefore: "the Scheduler before issue 14: LRU evictions, catalog charges, no retry"
+        case .gpuctl: "gpuctld's Scheduler: next-use evictions, keep_alive from the next-use estimate, learned job peaks, one retry after out of memory"
+        case .gpuctlBefore: "the Scheduler before issue 14: LRU evictions, Ollama's 5-minute keep_alive, catalog charges, no retry"
         case .gpuctlLRU: "gpuctl with least-recently-used evictions instead of next-use"
         case .gpuctlNoHeadroom: "gpuctl charging a never-seen workflow its catalog estimate alone (learning and retry only)"
+        case .gpuctlFixedKeepAlive: "gpuctl leaving Ollama's 5-minute keep_alive as it is"
+        case .gpuctlNoExpiry: "gpuctl keeping every model until it is evicted (no keep_alive expiry: what Belady assumes)"
         case .unloadAll: "unload everything on every switch"
         case .ollamaLike: "Ollama's scheduler (evict idle LLMs only when one does not fit, keep_alive 5m), ComfyUI never freed"
         case .oneLLM: "one resident LLM, the default restored after 30 s idle, unloaded for ComfyUI jobs"

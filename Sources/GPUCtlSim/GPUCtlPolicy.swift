@@ -10,11 +10,24 @@ public struct GPUCtlPolicy: ArbitrationPolicy {
         public var retriesOutOfMemory: Bool
         /// Charges a workflow never seen running its estimate plus JobCharge's headroom.
         public var headroom = true
+        public var keepAlive = KeepAlive.fromForecast
         public var foresight = false
 
+        /// What the requests' keep_alive is.
+        public enum KeepAlive: Sendable {
+            /// KeepAlivePlan from the next-use estimate (Ollama's default before one is known).
+            case fromForecast
+            /// None sent: Ollama's 5 minutes.
+            case ollamaDefault
+            /// Kept until evicted (the offline bound).
+            case never
+        }
+
         public static let shipped = Options(evictionOrder: .furthestNextUse, learnsPeaks: true, retriesOutOfMemory: true)
-        public static let before = Options(evictionOrder: .leastRecentlyUsed, learnsPeaks: false, retriesOutOfMemory: false, headroom: false)
-        public static let oracle = Options(evictionOrder: .furthestNextUse, learnsPeaks: true, retriesOutOfMemory: true, foresight: true)
+        public static let before = Options(evictionOrder: .leastRecentlyUsed, learnsPeaks: false, retriesOutOfMemory: false, headroom: false,
+                                           keepAlive: .ollamaDefault)
+        public static let oracle = Options(evictionOrder: .furthestNextUse, learnsPeaks: true, retriesOutOfMemory: true, keepAlive: .never,
+                                           foresight: true)
     }
 
     public let name: String
@@ -60,6 +73,15 @@ public struct GPUCtlPolicy: ArbitrationPolicy {
         let retry = OutOfMemory.retryCharge(charged: charged, message: message)
         if options.learnsPeaks { learned[workflow.name] = max(learned[workflow.name] ?? 0, retry) }
         return retry
+    }
+
+    public func keepAliveSeconds(for model: String) -> Double? {
+        let duration: Duration? = switch options.keepAlive {
+        case .never: nil
+        case .ollamaDefault: KeepAlivePlan.ollamaDefault
+        case .fromForecast: KeepAlivePlan.duration(longestRecentGap: scheduler.forecast.longestRecentGap(of: .model(model))) ?? KeepAlivePlan.ollamaDefault
+        }
+        return duration.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
     }
 
     public var wantsForesight: Bool { options.foresight }

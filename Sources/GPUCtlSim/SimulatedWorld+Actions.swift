@@ -30,11 +30,22 @@ extension SimulatedWorld {
             } else {
                 feed(.freeFailed(.comfyui, stillHeld: usedByComfy))
             }
-        case .generationDone(_, let id):
+        case .generationDone(let model, let id):
             requests[id] = nil
             served += 1
             makespan = max(makespan, now)
             feed(.finished(id))
+            if let keepAlive = policy.keepAliveSeconds(for: model), busyUntil[model].map({ $0 <= now }) ?? true {
+                agenda.add(.expire(model: model, use: uses[model, default: 0]), at: now + keepAlive)
+            }
+        case .expire(let model, let use):
+            // Ollama unloads an idle model whose keep_alive ran out; the policy sees it gone
+            // at its next /api/ps.
+            guard use == uses[model, default: 0], ready.contains(model), busyUntil[model].map({ $0 <= now }) ?? true else { return }
+            ollama[model] = nil
+            ready.remove(model)
+            hold(model, 0)
+            feed(.observed(ollama))
         case .jobDone(let id, let outOfMemory):
             endJob(id, outOfMemory: outOfMemory)
         case .tick:
@@ -123,6 +134,7 @@ extension SimulatedWorld {
         let duration = arrival.serviceSeconds
             ?? Double(arrival.promptTokens ?? 0) / spec.promptTokensPerSecond + Double(arrival.outputTokens ?? 0) / spec.tokensPerSecond
         busyUntil[model] = start + duration
+        uses[model, default: 0] += 1
         waits[request.requestClass, default: []].append(start - request.arrivedAt)
         agenda.add(.generationDone(model: model, id: id), at: start + duration)
     }

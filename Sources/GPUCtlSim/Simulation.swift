@@ -51,6 +51,8 @@ enum Happening {
     case freeDone
     case generationDone(model: String, id: Scheduler.RequestID)
     case jobDone(id: Scheduler.RequestID, outOfMemory: String?)
+    /// Ollama's keep_alive timer for a model ran out (`use`: the use it was set after).
+    case expire(model: String, use: Int)
     case tick
 }
 
@@ -81,6 +83,8 @@ struct SimulatedWorld {
     var ollama: [String: UInt64] = [:]
     var ready: Set<String> = []
     var busyUntil: [String: Double] = [:]
+    /// Counts each model's requests, so only the timer set after the last one unloads it.
+    var uses: [String: Int] = [:]
     var comfyCache: (checkpoints: [String], bytes: UInt64)?
     var comfyJob: (id: Scheduler.RequestID, workflow: String)?
     var comfyQueue: [Scheduler.RequestID] = []

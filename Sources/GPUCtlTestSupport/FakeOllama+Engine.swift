@@ -46,6 +46,7 @@ extension FakeOllama {
         /// A model `/api/pull` fetched.
         func add(_ model: Model) { models[FakeOllama.normalise(model.name)] = model }
         var residentNames: [String] { residents.keys.sorted() }
+        func keepAlive(of name: String) -> Double? { residents[name]?.keepAlive }
         var inFlightCounts: [String: Int] { residents.mapValues(\.inFlight) }
 
         /// What /api/ps lists, latest expiry first.

@@ -127,6 +127,8 @@ public final class FakeOllama: Sendable {
 
     /// Names of resident models (loading and unloading ones included).
     public var residentNames: [String] { get async { await engine.residentNames } }
+    /// The keep_alive a resident model was last given, in seconds.
+    public func keepAlive(of name: String) async -> Double? { await engine.keepAlive(of: FakeOllama.normalise(name)) }
     /// How many times each model was loaded since the fake started.
     public var loadCounts: [String: Int] { get async { await engine.loadCounts } }
     /// Loads that found the card too full and went partly to the CPU (gpuctld should prevent them).

@@ -45,6 +45,33 @@ import Testing
         }
     }
 
+    /// The keep_alive bridges the longest pause of the last two hours, not the average gap of a
+    /// burst: a model used in bursts every 20 minutes is kept 30; never less than Ollama's 5
+    /// minutes, never more than an hour.
+    @Test func theKeepAliveBridgesThePausesBetweenBursts() {
+        var forecast = NextUseForecast()
+        var time = 0.0
+        for _ in 0..<3 {
+            for _ in 0..<10 {
+                forecast.arrived(.model("m"), at: at(time))
+                time += 2
+            }
+            time += 1_200
+        }
+        forecast.arrived(.model("m"), at: at(time))
+        #expect(forecast.averageGap(of: .model("m"))! < .seconds(600))
+        #expect(forecast.longestRecentGap(of: .model("m")) == .seconds(1_202))
+        #expect(KeepAlivePlan.duration(longestRecentGap: forecast.longestRecentGap(of: .model("m"))) == .seconds(1_803))
+        #expect(KeepAlivePlan.duration(longestRecentGap: .seconds(10)) == .seconds(300))
+        #expect(KeepAlivePlan.duration(longestRecentGap: .seconds(5_000)) == .seconds(3_600))
+        #expect(KeepAlivePlan.duration(longestRecentGap: nil) == nil)
+        // Three hours later the long pauses have left the window.
+        for step in 1...10 { forecast.arrived(.model("m"), at: at(time + 10_800 + Double(step) * 5)) }
+        #expect(forecast.longestRecentGap(of: .model("m")) == .seconds(10_805))
+        forecast.arrived(.model("m"), at: at(time + 10_800 + 7_300))
+        #expect(forecast.longestRecentGap(of: .model("m"))! < .seconds(10_000))
+    }
+
     /// Another workflow's cache is not this job's; this workflow's own cache is.
     @Test func thePeakMeterCountsOwnCacheButNotAnothers() {
         var meter = JobPeakMeter()

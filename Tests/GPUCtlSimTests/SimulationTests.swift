@@ -46,27 +46,27 @@ import Testing
     /// admitted beside the model and every one runs out of memory; the shipped policy charges
     /// room for sampling until it has seen the workflow, so none does; without that room the
     /// first one runs out, is retried with the shortfall, and the rest are charged what it took.
-    @Test func aJobThatNeedsMoreThanItsCatalogSizeNeverFailsUnderGPUCtl() throws {
+    @Test func aJobThatNeedsMoreThanItsCatalogSizeNeverFailsUnderGPUCtl() async throws {
         let trace = try #require(TraceLibrary.named("chat-illustrate"))
         let jobs = trace.arrivals.filter { $0.workflow != nil }.count
-        let before = Self.result(.gpuctlBefore, trace)
+        let (before, shipped, retried) = try await blocking {
+            (Self.result(.gpuctlBefore, trace), Self.result(.gpuctl, trace), Self.result(.gpuctlNoHeadroom, trace))
+        }
         #expect(before.outOfMemory == jobs && before.failed == jobs)
-        let shipped = Self.result(.gpuctl, trace)
         #expect(shipped.outOfMemory == 0 && shipped.failed == 0 && shipped.peakBytes <= 12 * Self.gib)
-        let retried = Self.result(.gpuctlNoHeadroom, trace)
         #expect(retried.outOfMemory == 1 && retried.failed == 0, "\(retried.outOfMemory) \(retried.failed)")
     }
 
     /// A B A C with room for two: evicting the least recently used throws out A's successor's
     /// partner every time; next-use keeps A and loads what Belady loads.
-    @Test func nextUseEvictionsMatchTheOfflineBoundOnTheAlternation() throws {
+    @Test func nextUseEvictionsMatchTheOfflineBoundOnTheAlternation() async throws {
         let trace = try #require(TraceLibrary.named("abac"))
-        let lru = Self.result(.gpuctlLRU, trace)
-        let shipped = Self.result(.gpuctl, trace)
-        let belady = Self.result(.belady, trace)
+        let (lru, shipped, belady, unloadAll) = try await blocking {
+            (Self.result(.gpuctlLRU, trace), Self.result(.gpuctl, trace), Self.result(.belady, trace), Self.result(.unloadAll, trace))
+        }
         #expect(shipped.bytesLoaded < lru.bytesLoaded)
         #expect(shipped.bytesLoaded <= belady.bytesLoaded + belady.bytesLoaded / 4)
-        #expect(Self.result(.unloadAll, trace).loads == trace.arrivals.count)
+        #expect(unloadAll.loads == trace.arrivals.count)
     }
 
     /// On every shipped trace: every arrival ends, no policy asks the world for the impossible,
@@ -83,7 +83,11 @@ import Testing
         }
         let gpuctl = try #require(byPolicy[.gpuctl]), belady = try #require(byPolicy[.belady])
         #expect(gpuctl.outOfMemory == 0 && gpuctl.failed == 0 && gpuctl.peakBytes <= Self.card(trace).cardBytes)
-        #expect(Double(gpuctl.bytesLoaded) <= 1.25 * Double(belady.bytesLoaded), "\(name): \(gpuctl.bytesLoaded) vs \(belady.bytesLoaded)")
+        // Its evictions are within 1.25× of Belady's bytes; the keep_alive expiries it adds (to
+        // give an idle card back, which Belady never does) cost no more than Ollama's own timer.
+        let noExpiry = try #require(byPolicy[.gpuctlNoExpiry]), fixed = try #require(byPolicy[.gpuctlFixedKeepAlive])
+        #expect(Double(noExpiry.bytesLoaded) <= 1.25 * Double(belady.bytesLoaded), "\(name): \(noExpiry.bytesLoaded) vs \(belady.bytesLoaded)")
+        #expect(gpuctl.bytesLoaded <= fixed.bytesLoaded, "\(name): \(gpuctl.bytesLoaded) vs \(fixed.bytesLoaded)")
         var again = try await blocking { Self.result(.gpuctl, trace) }
         again.replaySeconds = gpuctl.replaySeconds
         #expect(again == gpuctl)
@@ -105,11 +109,11 @@ import Testing
     }
 
     /// A trace in the file format replays the same as the value it was written from.
-    @Test func aWrittenTraceReadsBackAndReplaysTheSame() throws {
+    @Test func aWrittenTraceReadsBackAndReplaysTheSame() async throws {
         let trace = TraceLibrary.random(seed: 99, arrivals: 300)
         let read = try TraceFile(jsonLines: trace.jsonLines())
         #expect(read == trace)
-        var first = Self.result(.gpuctl, trace), second = Self.result(.gpuctl, read)
+        var (first, second) = try await blocking { (Self.result(.gpuctl, trace), Self.result(.gpuctl, read)) }
         first.replaySeconds = 0
         second.replaySeconds = 0
         #expect(first == second)
