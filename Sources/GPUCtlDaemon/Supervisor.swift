@@ -112,6 +112,11 @@ public actor Supervisor {
         case .success(let sample):
             let before = budget
             gpu = Self.gpuStatus(sample)
+            // ComfyUI's processes as the card sees them: what a job is learned from when there.
+            let comfy = sample.processes.filter { VRAMBudget.owner(ofCommandLine: $0.name) == .comfyui }
+            if comfy.contains(where: { $0.usedBytes > 0 }) {
+                jobs.meter.observed(comfy.map(\.usedBytes).saturatingSum(), source: .card)
+            }
             if budget.budget.bytes != residency.scheduler.budget { apply(.budgetChanged(budget.budget.bytes)) }
             if budget != before { events.publish(DaemonEvent(.budget, budget: budget)) }
         case .failure(let error):

@@ -95,6 +95,21 @@ import Testing
         #expect(meter.ended() == nil)
     }
 
+    /// The card's reading (NVML per process) wins over the allocator's when it saw the job.
+    @Test func thePeakMeterPrefersTheCardsReading() {
+        var meter = JobPeakMeter()
+        meter.observed(1 * Self.gib, source: .card)
+        meter.started(workflow: "sdxl")
+        meter.observed(7 * Self.gib, source: .allocator)
+        meter.observed(10 * Self.gib, source: .card)
+        #expect(meter.ended()! == ("sdxl", 9 * Self.gib))
+        // A job the card was not sampled during is learned from the allocator.
+        meter.observed(2 * Self.gib, source: .allocator)
+        meter.started(workflow: "upscale")
+        meter.observed(4 * Self.gib, source: .allocator)
+        #expect(meter.ended()! == ("upscale", 2 * Self.gib))
+    }
+
     @Test func aJobIsChargedRoomForSamplingUntilItsPeakIsKnown() {
         #expect(JobCharge.bytes(estimate: 4 * Self.gib, learned: nil) == 6 * Self.gib)
         #expect(JobCharge.bytes(estimate: 4 * Self.gib, learned: 0, headroom: Self.gib) == 5 * Self.gib)

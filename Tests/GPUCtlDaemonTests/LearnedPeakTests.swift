@@ -33,4 +33,47 @@ import Testing
         #expect((try? store.footprint(subject: "workflow:invert")) == nil)
         try await bed.stop()
     }
+
+    /// With the card's per-process reading (here a fake nvidia-smi), a job is learned from what
+    /// the card saw ComfyUI's process take during it (what PyTorch reserved), not from the
+    /// allocator's smaller figure.
+    @Test func aJobIsLearnedFromTheCardsReadingWhenThereIsOne() async throws {
+        let directory = try TemporaryDirectory()
+        let script = directory.file("nvidia-smi")
+        let apps = directory.file("apps")
+        func comfyHolds(_ mebibytes: Int) throws {
+            try "GPU-aaaa, 4343, /usr/bin/python3 /opt/ComfyUI/main.py, \(mebibytes)\n".write(toFile: apps, atomically: true, encoding: .utf8)
+        }
+        try comfyHolds(500)
+        try await """
+            #!/bin/sh
+            case "$1" in
+              --query-gpu=*) echo "0, GPU-aaaa, NVIDIA GeForce RTX 3090, 24576, 4000, 20576" ;;
+              --query-compute-apps=*) cat "\(apps)" ;;
+            esac
+            """.writeExecutable(to: script)
+        let bed = try await BackendTestBed.startForJobs { configuration in
+            configuration.useNvidiaSMI = true
+            configuration.nvidiaSMIPath = script
+            configuration.declaredVRAM = nil
+            configuration.gpuSampleInterval = .milliseconds(50)
+        }
+        bed.comfyui.configure {
+            $0.checkpointBytes["v1-5-pruned-emaonly.safetensors"] = 5 << 30
+            $0.holdSamplers = true
+        }
+        let job = try await bed.call(.comfySubmit, ["workflow": "txt2img", "params": ["prompt": "a cat", "steps": 2]], as: JobInfo.self)
+        #expect(await eventually { (try? await bed.call(.jobsGet, ["id": .string(job.id)], as: JobInfo.self))?.state == "running" })
+        // While it samples, the card shows ComfyUI's process at 8.5 GiB (500 MiB of context before).
+        try comfyHolds(500 + 8_192)
+        #expect(await eventually {
+            (try? await bed.call(.status, as: StatusResult.self))?.gpu.processes.contains { $0.owner == "comfyui" && $0.used.bytes == 8_692 << 20 } == true
+        })
+        bed.comfyui.configure { $0.holdSamplers = false }
+        #expect(try await bed.call(.jobsWait, ["id": .string(job.id)], as: JobInfo.self).state == "succeeded")
+        let store = bed.daemon.daemon.supervisor.store
+        #expect(await eventually { (try? store.footprint(subject: "workflow:txt2img"))?.peakBytes == 8_192 << 20 },
+                "\(String(describing: try? store.footprint(subject: "workflow:txt2img")))")
+        try await bed.stop()
+    }
 }

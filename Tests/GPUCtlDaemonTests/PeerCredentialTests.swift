@@ -27,20 +27,23 @@ import Testing
         }
         chmod(socket, 0o666)
         let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8) + [0x0A]
-        func ping(as user: [String]) async throws -> String {
+        // `wait`: how long socat waits for the answer after sending (the daemon closes a refused
+        // connection at once; it keeps a served one open, so the owner's wait is shorter). A
+        // loaded 2-core CI machine took more than 10 s to answer now and then.
+        func ping(as user: [String], wait: Int) async throws -> String {
             var spec = ChildSpec(user.isEmpty ? socat : setpriv,
-                                 user + (user.isEmpty ? [] : [socat]) + ["-t", "10", "-", "UNIX-CONNECT:\(socket)"])
+                                 user + (user.isEmpty ? [] : [socat]) + ["-t", "\(wait)", "-", "UNIX-CONNECT:\(socket)"])
             spec.input = .bytes(line)
-            let result = try await Child.run(spec, within: .seconds(20))
+            let result = try await Child.run(spec, within: .seconds(45))
             if result.outputText.isEmpty { print("peer test: no answer as \(user): \(result.errorText)") }
             return result.outputText
         }
-        let stranger = try await ping(as: ["--reuid=65534", "--regid=65534", "--clear-groups"])
+        let stranger = try await ping(as: ["--reuid=65534", "--regid=65534", "--clear-groups"], wait: 30)
         let reply = try JSONParser.parse(Data(stranger.split(separator: "\n").first.map { Array($0.utf8) } ?? []))
         #expect(reply["error"]?["data"]?["kind"] == "forbidden", "\(stranger)")
         #expect(reply["result"] == nil)
         // The daemon's own user is served the same way.
-        let owner = try await ping(as: [])
+        let owner = try await ping(as: [], wait: 10)
         #expect(owner.contains(#""pong":true"#), "\(owner)")
         try await daemon.stop()
     }
