@@ -36,7 +36,8 @@ struct TraceCommand: ParsableCommand {
                     Foundation.exit(0)
                 }
             }
-            FileHandle.standardError.write(Data("gpuctl: recording to \(file) until Ctrl-C\n".utf8))
+            let until = duration.map { String(format: "for %g s (or until Ctrl-C)", $0) } ?? "until Ctrl-C"
+            FileHandle.standardError.write(Data("gpuctl: recording to \(file) \(until)\n".utf8))
             let client = try global.connect(waitSeconds: 365 * 86_400)
             let params = EventsSubscribeParams(types: ["trace"]).json
             _ = try CLIExit.run { () throws(RPCClientError) in
