@@ -29,6 +29,9 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     private var inputClosed = false
     private var closing = false
     private var writeStall: Scheduled<Void>?
+    /// A refused connection: its answer is sent and the peer's input drained until it hangs up
+    /// or this fires.
+    private var lingering: Scheduled<Void>?
     /// This connection's calls on tasks, by request id, so `cancel` and a hang-up can stop them.
     private var tasksByRequest: [JSONValue: Int] = [:]
     private var tasks: Set<Int> = []
@@ -51,6 +54,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     }
     func handlerRemoved(context: ChannelHandlerContext) {
         writeStall?.cancel()
+        lingering?.cancel()
         self.context = nil
     }
 
@@ -73,17 +77,32 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             let who = peer.map { "uid \($0.uid)" } ?? "an unidentified peer"
             refuse(context, RPCErrorPayload(.forbidden, "forbidden: \(who) may not use this socket; ask the daemon's owner to add you to its --allow-group"))
         case .tooManyConnections(let limit)?:
-            refuse(context, RPCErrorPayload(.overloaded, "overloaded: the daemon already serves \(limit) connections; close some and try again"))
+            // Closed at once: lingering would hold a descriptor for each connection of a flood.
+            refuse(context, RPCErrorPayload(.overloaded, "overloaded: the daemon already serves \(limit) connections; close some and try again"),
+                   linger: false)
         case nil:
             break
         }
     }
 
-    private func refuse(_ context: ChannelHandlerContext, _ error: RPCErrorPayload) {
+    /// Answers why, then (with `linger`) closes only the sending half: what the peer still sends
+    /// is read and dropped, so its request does not fail with a broken pipe before it reads the
+    /// answer (and no unread bytes turn the close into a reset). Fully closed when the peer hangs
+    /// up, or after `refusalLinger`. Lingering connections still count against the limit.
+    private func refuse(_ context: ChannelHandlerContext, _ error: RPCErrorPayload, linger: Bool = true) {
         closing = true
         configuration.onRefusal?(error)
         writeLine(context, RPCWire.response(id: .null, reply: .error(error)))
-        context.close(promise: nil)
+        guard linger else { return context.close(promise: nil) }
+        context.close(mode: .output, promise: nil)
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        lingering = context.eventLoop.scheduleTask(in: configuration.refusalLinger) {
+            loopBound.value.close(promise: nil)
+        }
+        if pendingRead {
+            pendingRead = false
+            context.read()
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -217,7 +236,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if mayRead { context.read() } else { pendingRead = true }
+        if mayRead || lingering != nil { context.read() } else { pendingRead = true }
     }
 
     private func resumeReadingIfPossible(_ context: ChannelHandlerContext) {
@@ -248,7 +267,7 @@ final class RPCConnectionHandler: ChannelDuplexHandler {
             if inFlight == 0 { context.close(promise: nil) }
         } else if let channelEvent = event as? ChannelEvent, channelEvent == .inputClosed {
             inputClosed = true
-            if inFlight == 0 { context.close(promise: nil) }
+            if inFlight == 0 || lingering != nil { context.close(promise: nil) }
         } else if event is ChannelShouldQuiesceEvent {
             draining = true
             if inFlight == 0 { context.close(promise: nil) }

@@ -23,6 +23,9 @@ public struct RPCServerConfiguration: Sendable {
     public var idleTimeout: TimeAmount = .seconds(300)
     /// A connection whose peer stops reading for this long while replies wait is closed.
     public var writeStallTimeout: TimeAmount = .seconds(30)
+    /// How long a refused connection (forbidden, too many, a line too long) is drained after
+    /// its answer before it is closed, if the peer does not hang up first.
+    public var refusalLinger: TimeAmount = .seconds(5)
 
     /// Told of every error answered before any method ran (unparsable JSON, a line too long,
     /// a forbidden peer, too many connections, a call during shutdown): for metrics.

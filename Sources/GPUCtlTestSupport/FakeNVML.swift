@@ -3,12 +3,17 @@ import ProcessSpawn
 
 /// A stand-in for libnvidia-ml.so.1 with the real library's C ABI, compiled with the system C
 /// compiler at test time: the daemon's dlopen binding is exercised on machines without a GPU.
-/// Card 0 is a 24 GiB "RTX 4090" with 7 GiB used by three processes (pids 1001–1003, which do
-/// not exist here, so they count as foreign): 5 GiB, 1 GiB + 256 MiB of graphics, and one whose
-/// usage the driver does not report.
+/// Card 0 is a 24 GiB "RTX 4090" with 7 GiB used by three processes (`pids`, which no process
+/// can have, so they count as foreign): 5 GiB, 1 GiB + 256 MiB of graphics, and one whose usage
+/// the driver does not report.
 public enum FakeNVML {
     public static let totalBytes: UInt64 = 25_757_220_864
     public static let usedBytes: UInt64 = 7_516_192_768
+    /// The three processes' pids: above Linux's PID_MAX_LIMIT (2^22), so /proc never names them
+    /// after some process of this machine (pids wrap at 32768 here and a test run spawns many).
+    public static let pids: [Int32] = [4_201_001, 4_201_002, 4_201_003]
+    /// The twenty processes of `manyProcesses`.
+    public static let manyPIDs: [Int32] = Array(4_202_001...4_202_020)
     /// What the three processes hold together, as gpuctld adds it up.
     public static let processBytes: UInt64 = (5 << 30) + (1 << 30) + (256 << 20)
 
@@ -18,7 +23,7 @@ public enum FakeNVML {
         case standard
         /// No `_v2` process calls: only the unversioned (16-byte rows) and `_v3` ones.
         case withoutV2
-        /// Twenty compute processes (pids 2001–2020, 100 MiB each) instead of three.
+        /// Twenty compute processes (`manyPIDs`, 100 MiB each) instead of three.
         case manyProcesses
     }
 
@@ -80,19 +85,19 @@ typedef struct { unsigned int pid; unsigned long long used; } row_t;
 #ifdef MANY
 static row_t compute[20];
 static unsigned int computeCount(void) {
-    for (unsigned int i = 0; i < 20; i++) { compute[i].pid = 2001 + i; compute[i].used = 104857600ULL; }
+    for (unsigned int i = 0; i < 20; i++) { compute[i].pid = 4202001 + i; compute[i].used = 104857600ULL; }
     return 20;
 }
 #else
 /* Three compute processes: more than a first guess of 2 would hold, to exercise the retry. */
 static row_t compute[3] = {
-    {1001, 5368709120ULL},             /* 5 GiB */
-    {1002, 1073741824ULL},             /* 1 GiB */
-    {1003, 0xFFFFFFFFFFFFFFFFULL},     /* NVML_VALUE_NOT_AVAILABLE */
+    {4201001, 5368709120ULL},             /* 5 GiB */
+    {4201002, 1073741824ULL},             /* 1 GiB */
+    {4201003, 0xFFFFFFFFFFFFFFFFULL},     /* NVML_VALUE_NOT_AVAILABLE */
 };
 static unsigned int computeCount(void) { return 3; }
 #endif
-static row_t graphics[1] = {{1002, 268435456ULL}};  /* the same pid also draws: 256 MiB more */
+static row_t graphics[1] = {{4201002, 268435456ULL}};  /* the same pid also draws: 256 MiB more */
 
 /* Rows of `stride` bytes: pid at 0, usedGpuMemory at 8; from 16 on, instance ids (and in the
    32-byte rows that drivers 535.43-535.86 write through _v3, usedGpuCcProtectedMemory at 24). */

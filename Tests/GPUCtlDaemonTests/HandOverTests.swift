@@ -46,19 +46,12 @@ import Testing
     /// ends only once the card (here a fake nvidia-smi) shows the runner's memory gone.
     @Test func anUnloadEndsOnlyOnceTheCardShowsTheRunnersMemoryBack() async throws {
         let directory = try TemporaryDirectory()
-        let script = directory.file("nvidia-smi")
-        let apps = directory.file("apps")
-        try "GPU-aaaa, 4242, /usr/local/bin/ollama runner --model x, 3100\n".write(toFile: apps, atomically: true, encoding: .utf8)
-        try await """
-            #!/bin/sh
-            case "$1" in
-              --query-gpu=*) echo "0, GPU-aaaa, NVIDIA GeForce RTX 3090, 24576, 4000, 20576" ;;
-              --query-compute-apps=*) cat "\(apps)" ;;
-            esac
-            """.writeExecutable(to: script)
+        defer { directory.remove() }
+        let card = try await FakeNvidiaSMI(in: directory)
+        try card.show([.init(pid: FakeNvidiaSMI.impossiblePID(), commandLine: "/usr/local/bin/ollama runner --model x", mebibytes: 3100)])
         let bed = try await BackendTestBed.start { configuration in
             configuration.useNvidiaSMI = true
-            configuration.nvidiaSMIPath = script
+            configuration.nvidiaSMIPath = card.path
             configuration.declaredVRAM = nil
             configuration.gpuSampleInterval = .milliseconds(50)
         }
@@ -76,7 +69,7 @@ import Testing
         #expect(status.gpu.processes.contains { $0.owner == "ollama" })
         #expect(!returned.value, "the unload ended while the card still showed the runner's memory")
         // The runner exits: the card shows the memory back, and the unload is done.
-        try "".write(toFile: apps, atomically: true, encoding: .utf8)
+        try card.show([])
         try await unload.value
         #expect(returned.value)
         try await bed.stop()

@@ -39,22 +39,15 @@ import Testing
     /// allocator's smaller figure.
     @Test func aJobIsLearnedFromTheCardsReadingWhenThereIsOne() async throws {
         let directory = try TemporaryDirectory()
-        let script = directory.file("nvidia-smi")
-        let apps = directory.file("apps")
+        defer { directory.remove() }
+        let card = try await FakeNvidiaSMI(in: directory)
         func comfyHolds(_ mebibytes: Int) throws {
-            try "GPU-aaaa, 4343, /usr/bin/python3 /opt/ComfyUI/main.py, \(mebibytes)\n".write(toFile: apps, atomically: true, encoding: .utf8)
+            try card.show([.init(pid: FakeNvidiaSMI.impossiblePID(), commandLine: "/usr/bin/python3 /opt/ComfyUI/main.py", mebibytes: mebibytes)])
         }
         try comfyHolds(500)
-        try await """
-            #!/bin/sh
-            case "$1" in
-              --query-gpu=*) echo "0, GPU-aaaa, NVIDIA GeForce RTX 3090, 24576, 4000, 20576" ;;
-              --query-compute-apps=*) cat "\(apps)" ;;
-            esac
-            """.writeExecutable(to: script)
         let bed = try await BackendTestBed.startForJobs { configuration in
             configuration.useNvidiaSMI = true
-            configuration.nvidiaSMIPath = script
+            configuration.nvidiaSMIPath = card.path
             configuration.declaredVRAM = nil
             configuration.gpuSampleInterval = .milliseconds(50)
         }

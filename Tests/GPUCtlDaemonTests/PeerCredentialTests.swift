@@ -27,9 +27,9 @@ import Testing
         }
         chmod(socket, 0o666)
         let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8) + [0x0A]
-        // `wait`: how long socat waits for the answer after sending (the daemon closes a refused
-        // connection at once; it keeps a served one open, so the owner's wait is shorter). A
-        // loaded 2-core CI machine took more than 10 s to answer now and then.
+        // `wait`: how long socat waits for the answer after sending (a refused connection ends
+        // with the daemon's half-close; a served one stays open, so the owner's wait is shorter).
+        // A loaded 2-core CI machine took more than 10 s to answer now and then.
         func ping(as user: [String], wait: Int) async throws -> String {
             var spec = ChildSpec(user.isEmpty ? socat : setpriv,
                                  user + (user.isEmpty ? [] : [socat]) + ["-t", "\(wait)", "-", "UNIX-CONNECT:\(socket)"])

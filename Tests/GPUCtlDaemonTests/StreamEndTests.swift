@@ -79,7 +79,7 @@ import Testing
             ls /proc/$$/fd > "\(seen).$$" && mv "\(seen).$$" "\(seen)"
             case "$1" in
               --query-gpu=*) echo "0, GPU-aaaa, NVIDIA GeForce RTX 3090, 24576, 6144, 18432" ;;
-              --query-compute-apps=*) echo "GPU-aaaa, 999999, /usr/bin/someone-else, 2048" ;;
+              --query-compute-apps=*) echo "GPU-aaaa, \(FakeNvidiaSMI.impossiblePID()), /usr/bin/someone-else, 2048" ;;
             esac
             """.writeExecutable(to: script)
         let daemon = try await TestDaemon.start { configuration in

@@ -196,6 +196,44 @@ import Testing
         }
     }
 
+    /// A forbidden client that sends its request only after the refusal is already on its way
+    /// (socat started under load does) still reads why, not a broken pipe or a reset.
+    @Test func aForbiddenPeerThatWritesLateStillReadsWhy() async throws {
+        try await withServer({ $0.peerPolicy = PeerPolicy(ownerUID: 4_000_000, allowRoot: false) }) { server in
+            let path = server.configuration.socketPath
+            let (sent, answer) = try await blocking { () throws -> (Int, String) in
+                let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+                defer { close(fd) }
+                var address = sockaddr_un()
+                address.sun_family = sa_family_t(AF_UNIX)
+                withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                }
+                guard connected == 0 else { return (-1, "connect failed: \(String(cString: strerror(errno)))") }
+                // The refusal has arrived (and the server would have closed by now) before a byte is sent.
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&ready, 1, 10_000) == 1 else { return (-1, "no refusal within 10 s") }
+                usleep(100_000)
+                let request = Array(#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.utf8) + [0x0A]
+                let sent = send(fd, request, request.count, Int32(MSG_NOSIGNAL))
+                guard sent > 0 else { return (sent, "send failed: \(String(cString: strerror(errno)))") }
+                shutdown(fd, Int32(SHUT_WR))
+                var received: [UInt8] = []
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = recv(fd, &chunk, chunk.count, 0)
+                    if count <= 0 { break }
+                    received += chunk[..<count]
+                }
+                return (sent, String(decoding: received, as: UTF8.self))
+            }
+            #expect(sent > 0, "\(answer)")
+            let reply = try json(Data((answer.split(separator: "\n").first ?? "").utf8))
+            #expect(reply["error"]?["data"]?["kind"] == .string("forbidden"), "\(answer)")
+        }
+    }
+
     @Test func connectionsOverTheLimitAreRefused() async throws {
         try await withServer({ $0.maximumConnections = 2 }) { server in
             let path = server.configuration.socketPath

@@ -33,7 +33,7 @@ import Testing
         #expect(sample.totalBytes == 25_757_220_864 && sample.usedBytes == 7_516_192_768)
         #expect(sample.freeBytes == 25_757_220_864 - 7_516_192_768)
         // Compute and graphics use of one pid add up; "not available" reads as 0.
-        #expect(sample.processes.map(\.pid) == [1001, 1002, 1003])
+        #expect(sample.processes.map(\.pid) == FakeNVML.pids)
         let expected: [UInt64] = [5 << 30, (1 << 30) + (256 << 20), 0]
         #expect(sample.processes.map(\.usedBytes) == expected)
         #expect(try library.sample(index: 1).name == "NVIDIA RTX A4000")
@@ -46,10 +46,10 @@ import Testing
     @Test func processRowsAreReadWithTheirOwnEntryPointsLayout() throws {
         let expected: [UInt64] = [5 << 30, (1 << 30) + (256 << 20), 0]
         let withoutV2 = try NVMLLibrary(path: try FakeNVML.build(.withoutV2)).sample(index: 0)
-        #expect(withoutV2.processes.map(\.pid) == [1001, 1002, 1003])
+        #expect(withoutV2.processes.map(\.pid) == FakeNVML.pids)
         #expect(withoutV2.processes.map(\.usedBytes) == expected)
         let many = try NVMLLibrary(path: try FakeNVML.build(.manyProcesses)).sample(index: 0)
-        let pids: [Int32] = [1002] + Array(2001...2020)
+        let pids: [Int32] = [FakeNVML.pids[1]] + FakeNVML.manyPIDs
         #expect(many.processes.map(\.pid) == pids)
         let total: UInt64 = many.processes.map(\.usedBytes).reduce(0, +)
         #expect(total == FakeNVML.manyProcessBytes)
@@ -68,8 +68,8 @@ import Testing
             case "$1" in
               --query-gpu=*) echo "0, GPU-aaaa, NVIDIA GeForce RTX 3090, 24576, 6144, 18432"
                              echo "1, GPU-bbbb, NVIDIA GeForce RTX 3060, 12288, 0, 12288" ;;
-              --query-compute-apps=*) echo "GPU-aaaa, 999999, /usr/bin/someone-else, 2048"
-                                      echo "GPU-bbbb, 999998, /usr/local/bin/ollama, 1024" ;;
+              --query-compute-apps=*) echo "GPU-aaaa, \(FakeNvidiaSMI.impossiblePID()), /usr/bin/someone-else, 2048"
+                                      echo "GPU-bbbb, \(FakeNvidiaSMI.impossiblePID(1)), /usr/local/bin/ollama, 1024" ;;
             esac
             """.writeExecutable(to: script)
         let probe = await GPUProbe.detect(declaredTotalBytes: nil, nvmlPath: "/nonexistent.so", nvidiaSMIPath: script, logger: logger)
@@ -79,7 +79,7 @@ import Testing
         #expect(sample.name == "NVIDIA GeForce RTX 3090")
         #expect(sample.totalBytes == total && sample.usedBytes == used)
         // Only the processes of the chosen card.
-        #expect(sample.processes.map(\.pid) == [999999])
+        #expect(sample.processes.map(\.pid) == [FakeNvidiaSMI.impossiblePID()])
         #expect(sample.processes.first?.name == "/usr/bin/someone-else")
     }
 
