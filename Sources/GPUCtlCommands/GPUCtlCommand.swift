@@ -12,7 +12,7 @@ public struct GPUCtlCommand: ParsableCommand {
             """,
         version: GPUCtlVersionString.value,
         subcommands: [StatusCommand.self, PsCommand.self, SwapCommand.self, LoadCommand.self, UnloadCommand.self,
-                      GenerateCommand.self, ChatCommand.self, EmbedCommand.self, RunCommand.self, JobsCommand.self, JobCommand.self, CancelCommand.self, WorkflowsCommand.self, FreeCommand.self, TrustCommand.self, TopCommand.self, EventsCommand.self, TraceCommand.self, MetricsCommand.self, DoctorCommand.self, PingCommand.self, VersionCommand.self,
+                      GenerateCommand.self, ChatCommand.self, EmbedCommand.self, SearchCommand.self, CollectionsCommand.self, RunCommand.self, JobsCommand.self, JobCommand.self, CancelCommand.self, WorkflowsCommand.self, FreeCommand.self, TrustCommand.self, TopCommand.self, EventsCommand.self, TraceCommand.self, MetricsCommand.self, DoctorCommand.self, PingCommand.self, VersionCommand.self,
                       CompletionsCommand.self, ManPageCommand.self])
 
     public init() {}
@@ -45,7 +45,16 @@ public enum GlobalArguments {
             }
         }
         guard !moved.isEmpty, index < arguments.count else { return arguments }
-        // The subcommand first, then the moved options, then the rest.
-        return [arguments[index]] + moved + arguments[(index + 1)...]
+        // The subcommand (with its own subcommands: `collections delete`), then the moved
+        // options, then the rest.
+        var end = index
+        var command: any ParsableCommand.Type = GPUCtlCommand.self
+        while end < arguments.count,
+              let next = command.configuration.subcommands.first(where: { $0.configuration.commandName == arguments[end] }) {
+            command = next
+            end += 1
+        }
+        end = max(end, index + 1)
+        return Array(arguments[index..<end]) + moved + arguments[end...]
     }
 }

@@ -82,23 +82,35 @@ struct ChatCommand: ParsableCommand {
     }
 }
 
-/// `gpuctl embed -m MODEL TEXT...`: one vector per text, as a JSON array per line.
+/// `gpuctl embed -m MODEL TEXT...`: one vector per text, as a JSON array per line; with
+/// `--into NAME`, the texts are stored in that collection instead (for `gpuctl search`).
 struct EmbedCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "embed", abstract: "Print the embedding vector of each TEXT.")
+    static let configuration = CommandConfiguration(
+        commandName: "embed", abstract: "Print the embedding vector of each TEXT, or store the texts in a collection (--into).")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: [.short, .long], help: "A model name or alias.") var model: String
+    @Option(name: [.short, .long], help: "A model name or alias (with --into, needed only for a new collection).") var model: String?
     @Option(help: "Truncate the vectors to this length.") var dimensions: Int?
+    @Option(help: "Store the texts, their vectors and --meta in this collection instead of printing vectors.") var into: String?
+    @Option(help: ArgumentHelp("Metadata stored with every text (with --into).", valueName: "key=value")) var meta: [String] = []
     @Argument(help: "The texts (read from stdin, one per line, when left out).") var texts: [String] = []
+
+    func validate() throws {
+        if into == nil && model == nil { throw ValidationError("give the model with -m MODEL") }
+        if into == nil && !meta.isEmpty { throw ValidationError("--meta goes with --into NAME") }
+        if into != nil && dimensions != nil { throw ValidationError("--dimensions cannot be used with --into: a collection keeps its model's vectors whole") }
+        for pair in meta where !pair.contains("=") { throw ValidationError("--meta takes key=value, not '\(pair)'") }
+    }
 
     func run() throws {
         let inputs = texts.isEmpty ? Stdin.readAll().split(separator: "\n").map(String.init) : texts
         guard !inputs.isEmpty else { throw ValidationError("give the texts as arguments or on stdin") }
-        var params = EmbedParams(model: model, input: inputs)
+        if let into { return try store(inputs, into: into) }
+        var params = EmbedParams(model: model ?? "", input: inputs)
         params.dimensions = dimensions
         Interrupt.exitOnCtrlC()
         let client = try global.connect(slow: true)
-        let progress = global.json ? nil : LoadProgress.start(for: model, socketPath: client.socketPath)
+        let progress = global.json ? nil : LoadProgress.start(for: params.model, socketPath: client.socketPath)
         let raw = try CLIExit.run { () throws(RPCClientError) in
             defer { progress?.stop() }
             return try client.callRaw(RPCMethod.embed.rawValue, params: params.json)
@@ -108,6 +120,29 @@ struct EmbedCommand: ParsableCommand {
             throw CLIExit.fail(.protocolError("the embed result has no embeddings"))
         }
         for vector in vectors { Output.printJSON(JSONWriter.data(vector)) }
+    }
+
+    private func store(_ inputs: [String], into collection: String) throws {
+        var metadata: [String: JSONValue] = [:]
+        for pair in meta {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            metadata[parts[0]] = .string(parts.count > 1 ? parts[1] : "")
+        }
+        let params = CollectionsAddParams(collection: collection, model: model, input: inputs,
+                                          metadata: metadata.isEmpty ? nil : Array(repeating: metadata, count: inputs.count))
+        Interrupt.exitOnCtrlC()
+        let client = try global.connect(slow: true)
+        let progress = global.json || model == nil ? nil : LoadProgress.start(for: model ?? "", socketPath: client.socketPath)
+        let raw = try CLIExit.run { () throws(RPCClientError) in
+            defer { progress?.stop() }
+            return try client.callRaw(RPCMethod.collectionsAdd.rawValue, params: params.json)
+        }
+        if global.json { return Output.printJSON(raw) }
+        guard let result = try? JSONDecoder().decode(CollectionsAddResult.self, from: raw) else {
+            throw CLIExit.fail(.protocolError("the collections.add result does not match this client"))
+        }
+        let texts = result.ids.count == 1 ? "1 text" : "\(result.ids.count) texts"
+        Output.print("Added \(texts) to \(result.collection) (\(result.count) in all; \(result.model), \(result.dimensions) dimensions).")
     }
 }
 

@@ -22,13 +22,7 @@ public enum ModelsRenderer {
                           expiry(model.expiresAt, state: model.state, now: now),
                           busy(model), notes.joined(separator: "; ")])
         }
-        let widths = (0..<table[0].count).map { column in table.map { $0[column].count }.max() ?? 0 }
-        for row in table {
-            let padded = row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }
-            lines.append(padded.joined(separator: "  ").trimmingTrailingSpaces())
-        }
+        lines += Table.lines(table)
         return ([lines[0], ""] + lines.dropFirst()).joined(separator: "\n")
     }
 

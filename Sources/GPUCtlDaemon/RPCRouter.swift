@@ -9,12 +9,14 @@ public struct RPCRouter: RPCHandling {
     private let models: ModelService
     private let comfy: ComfyService
     private let jobs: JobService
+    private let collections: CollectionService
     private let events: EventsService
     private let pingReply: RPCReply
     private let versionReply: RPCReply
 
     init(supervisor: Supervisor, models: ModelService, comfy: ComfyService, jobs: JobService) {
         self.jobs = jobs
+        self.collections = CollectionService(store: supervisor.store, models: models)
         self.events = EventsService(hub: supervisor.events)
         self.supervisor = supervisor
         self.models = models
@@ -83,6 +85,14 @@ public struct RPCRouter: RPCHandling {
             }
         case .embed?:
             return await Self.run(call) { (params: EmbedParams) in try await models.embed(params) }
+        case .collectionsAdd?:
+            return await Self.run(call) { (params: CollectionsAddParams) in try await collections.add(params) }
+        case .collectionsSearch?:
+            return await Self.run(call) { (params: CollectionsSearchParams) in try await collections.search(params) }
+        case .collectionsList?:
+            return await Self.run(call) { (_: NoParams) in try await collections.list() }
+        case .collectionsDelete?:
+            return await Self.run(call) { (params: CollectionNameParams) in try await collections.delete(params) }
         }
     }
 

@@ -18,6 +18,10 @@ public enum RPCErrorKind: String, Sendable, Codable, CaseIterable {
     case shuttingDown = "shutting_down"
     /// The backend answered, but with an error of its own (its message is passed on).
     case backendError = "backend_error"
+    /// No collection by that name.
+    case collectionNotFound = "collection_not_found"
+    /// Vectors of another model or length than the collection holds.
+    case collectionMismatch = "collection_mismatch"
     // The client's own (never sent by the daemon; `gpuctl --json` prints them like the rest).
     /// No daemon listens on the socket.
     case notRunning = "not_running"
@@ -48,6 +52,8 @@ public enum RPCErrorKind: String, Sendable, Codable, CaseIterable {
         case .notRunning: -32010
         case .closed: -32011
         case .protocolError: -32012
+        case .collectionNotFound: -32013
+        case .collectionMismatch: -32014
         }
     }
 }

@@ -29,6 +29,14 @@ public enum RPCMethod: String, CaseIterable, Sendable, Codable {
     case comfyFree = "comfy.free"
     /// Queues a ComfyUI job (a workflow and its parameters, or a raw API-format graph) durably.
     case comfySubmit = "comfy.submit"
+    /// Embeds texts and stores them, with their metadata, in a named collection.
+    case collectionsAdd = "collections.add"
+    /// The items of a collection nearest to a query text, by cosine similarity.
+    case collectionsSearch = "collections.search"
+    /// Every collection: its model, dimensions and item count.
+    case collectionsList = "collections.list"
+    /// Deletes a collection and its items.
+    case collectionsDelete = "collections.delete"
     /// Jobs, newest first, optionally only some states.
     case jobsList = "jobs.list"
     /// One job: state, attempts, outputs, error, and its history of states.

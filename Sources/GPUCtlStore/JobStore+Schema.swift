@@ -58,6 +58,30 @@ extension JobStore {
                 ALTER TABLE jobs ADD COLUMN memory_retries INTEGER NOT NULL DEFAULT 0 CHECK (memory_retries >= 0);
                 """)
         }
+        migrator.registerMigration("v4: collections of embedded texts") { db in
+            // A vector is little-endian float32s: its length must be the collection's dimensions
+            // times 4, which a CHECK cannot see across tables, so a trigger holds it.
+            try db.execute(sql: """
+                CREATE TABLE collections (
+                    name TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 128),
+                    model TEXT NOT NULL CHECK (length(model) > 0),
+                    dimensions INTEGER NOT NULL CHECK (dimensions BETWEEN 1 AND 65536),
+                    created_at DATETIME NOT NULL
+                );
+                CREATE TABLE collection_items (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    collection TEXT NOT NULL REFERENCES collections(name) ON DELETE CASCADE,
+                    text TEXT NOT NULL,
+                    metadata TEXT CHECK (metadata IS NULL OR (json_valid(metadata) AND json_type(metadata) = 'object')),
+                    vector BLOB NOT NULL,
+                    created_at DATETIME NOT NULL
+                );
+                CREATE INDEX collection_items_by_collection ON collection_items(collection, id);
+                CREATE TRIGGER collection_items_dimensions BEFORE INSERT ON collection_items
+                WHEN length(NEW.vector) != 4 * (SELECT dimensions FROM collections WHERE name = NEW.collection)
+                BEGIN SELECT RAISE(ABORT, 'a vector of another length than its collection''s dimensions'); END;
+                """)
+        }
         return migrator
     }
 }

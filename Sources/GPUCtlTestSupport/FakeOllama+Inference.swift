@@ -289,12 +289,18 @@ extension FakeOllama {
             })
         }
 
-        /// A deterministic vector for `text`.
+        /// A deterministic vector for `text`, as a bag of words: the sum of one pseudo-random vector per lowercased word, so texts
+        /// that share words are near each other (what similarity-search tests need); a text of
+        /// one word gets that word's vector.
         static func vector(for text: String, dimensions: Int, normalised: Bool) -> [Double] {
-            var seed = text.utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
-            var values = (0..<dimensions).map { _ -> Double in
-                seed = seed &* 6364136223846793005 &+ 1442695040888963407
-                return Double(Int64(bitPattern: seed >> 11) % 2000) / 1000 - 1
+            let words = text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init)
+            var values = [Double](repeating: 0, count: dimensions)
+            for word in words.isEmpty ? [text] : words {
+                var seed = word.utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 }
+                for index in 0..<dimensions {
+                    seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                    values[index] += Double(Int64(bitPattern: seed >> 11) % 2000) / 1000 - 1
+                }
             }
             if normalised {
                 let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()

@@ -45,6 +45,10 @@ import Testing
         #expect(GlobalArguments.reorder(["status", "--socket", "/s"]) == ["status", "--socket", "/s"])
         #expect(GlobalArguments.reorder(["--socket", "/s"]) == ["--socket", "/s"])
         #expect(GlobalArguments.reorder(["--help"]) == ["--help"])
+        // After a subcommand's own subcommand, where its options are read.
+        #expect(GlobalArguments.reorder(["--socket", "/s", "collections", "delete", "notes"]) == ["collections", "delete", "--socket", "/s", "notes"])
+        #expect(GlobalArguments.reorder(["--json", "trace", "record", "f"]) == ["trace", "record", "--json", "f"])
+        #expect(GlobalArguments.reorder(["--json", "search", "collections", "x"]) == ["search", "--json", "collections", "x"])
     }
 }
 

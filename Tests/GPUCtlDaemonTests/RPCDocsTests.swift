@@ -15,7 +15,7 @@ import Testing
                                        "elapsedMs", "loadMs", "waitMs", "totalMs", "expiresAt", "lastUsed",
                                        "totalDuration", "evalDuration", "promptEvalDuration", "loadDuration", "directory",
                                        "heldBefore", "heldAfter", "freed", "createdAt", "updatedAt", "at",
-                                       "promptId", "time", "text"]
+                                       "promptId", "time", "text", "embedMs", "searchMs"]
 
     struct Example: Sendable {
         var request: String

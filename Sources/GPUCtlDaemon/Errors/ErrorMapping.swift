@@ -39,8 +39,17 @@ extension RPCErrorPayload {
             self.init(kind, failure.message)
         case let failure as OutputError:
             self.init(.internal, failure.message)
+        case let failure as StoreError where failure.mismatch != nil:
+            self.init(.collectionMismatch, failure.message)
         case let failure as StoreError:
             self.init(.internal, failure.message)
+        case let failure as CollectionError:
+            let kind: RPCErrorKind = switch failure {
+            case .notFound: .collectionNotFound
+            case .modelNeeded: .invalidParams
+            case .badVectors: .backendError
+            }
+            self.init(kind, failure.message)
         case let untrusted as BackendUntrusted:
             self.init(.backendUnavailable, untrusted.message)
         case let waited as QueueTimeout:
