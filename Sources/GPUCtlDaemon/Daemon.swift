@@ -119,6 +119,10 @@ public final class Daemon: Sendable {
         let comfyService = ComfyService(comfyui: comfyui, settleLimit: configuration.freeTimeout)
         let models = ModelService(supervisor: supervisor, ollama: ollama, maximumAnswerBytes: configuration.maximumAnswerBytes)
         let backends = BackendRegistry([OllamaAdapter(ollama: ollama), ComfyUIAdapter(service: comfyService)])
+        let jobService = JobService(supervisor: supervisor, comfyui: comfyui)
+        let collections = CollectionService(store: store, models: models)
+        let pipelines = PipelineService(supervisor: supervisor, models: models, jobs: jobService, collections: collections,
+                                        eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger)
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
         serverConfiguration.inheritedListener = configuration.systemd.listenFD
         serverConfiguration.peerPolicy = peerPolicy
@@ -130,8 +134,9 @@ public final class Daemon: Sendable {
         let server: RPCServer
         var services: [any Service]
         do throws(DaemonStartError) {
-            server = try await startServer(configuration: serverConfiguration, supervisor: supervisor, models: models,
-                                           comfyService: comfyService, metrics: metrics, logger: logger)
+            let router = RPCRouter(supervisor: supervisor, models: models, comfy: comfyService, jobs: jobService,
+                                   collections: collections, pipelines: pipelines)
+            server = try await startServer(configuration: serverConfiguration, router: router, metrics: metrics, logger: logger)
             services = [
                 GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),
                 ModelWorker(work: work, ollama: ollama, backends: backends, supervisor: supervisor,
@@ -143,6 +148,7 @@ public final class Daemon: Sendable {
                 BackendMonitor(backends: backends, supervisor: supervisor,
                                interval: configuration.backendProbeInterval),
                 StoreJanitor(store: store, keep: configuration.keepJobs, interval: configuration.storeTidyInterval, logger: logger),
+                PipelineRuns(pipelines: pipelines),
                 // Last in the list, so it is the first to stop: no new calls while the rest winds down.
                 RPCService(server: server, gracePeriod: configuration.shutdownGracePeriod, events: supervisor.events),
             ]
@@ -217,11 +223,8 @@ public final class Daemon: Sendable {
     }
 
     /// The JSON-RPC socket with its handler table (every call metered).
-    private static func startServer(configuration: RPCServerConfiguration, supervisor: Supervisor, models: ModelService,
-                                    comfyService: ComfyService, metrics: DaemonMetrics,
+    private static func startServer(configuration: RPCServerConfiguration, router: RPCRouter, metrics: DaemonMetrics,
                                     logger: Logger) async throws(DaemonStartError) -> RPCServer {
-        let router = RPCRouter(supervisor: supervisor, models: models, comfy: comfyService,
-                               jobs: JobService(supervisor: supervisor, comfyui: comfyService.comfyui))
         do {
             return try await RPCServer.start(configuration: configuration, handler: MeteredHandler(inner: router, metrics: metrics),
                                              logger: logger)

@@ -13,6 +13,12 @@ struct JobService: Sendable {
     let comfyui: ComfyUIClient
 
     func submit(_ params: SubmitParams) async throws -> JobInfo {
+        try await submit(params, id: UUID().uuidString.lowercased())
+    }
+
+    /// Queues a job under an id the caller chose (a pipeline step writes it down first, so a
+    /// restart finds the job rather than queueing another).
+    func submit(_ params: SubmitParams, id: String) async throws -> JobInfo {
         let timeout = params.timeout ?? Double(supervisor.configuration.jobTimeout.components.seconds)
         let spec = switch params.work {
         case .workflow(let name, let values):
@@ -20,7 +26,6 @@ struct JobService: Sendable {
         case .graph(let graph):
             try Self.fromGraph(graph, catalog: supervisor.catalog, timeout: timeout, vram: params.vram)
         }
-        let id = UUID().uuidString.lowercased()
         return try await supervisor.enqueue(spec.record(id: id, jobClass: params.requestClass))
     }
 
@@ -163,7 +168,7 @@ struct JobChanges: AsyncSequence, Sendable {
                     ended = event.state.flatMap(JobState.init(rawValue:))?.isFinal ?? false
                     return JobNotification(job: job, state: event.state, error: event.error)
                 case .jobProgress:
-                    return JobNotification(job: job, progress: event.progress)
+                    return JobNotification(job: job, progress: event.progress, step: event.step)
                 default:
                     continue
                 }

@@ -10,13 +10,16 @@ public struct RPCRouter: RPCHandling {
     private let comfy: ComfyService
     private let jobs: JobService
     private let collections: CollectionService
+    private let pipelines: PipelineService
     private let events: EventsService
     private let pingReply: RPCReply
     private let versionReply: RPCReply
 
-    init(supervisor: Supervisor, models: ModelService, comfy: ComfyService, jobs: JobService) {
+    init(supervisor: Supervisor, models: ModelService, comfy: ComfyService, jobs: JobService, collections: CollectionService,
+         pipelines: PipelineService) {
         self.jobs = jobs
-        self.collections = CollectionService(store: supervisor.store, models: models)
+        self.collections = collections
+        self.pipelines = pipelines
         self.events = EventsService(hub: supervisor.events)
         self.supervisor = supervisor
         self.models = models
@@ -62,7 +65,13 @@ public struct RPCRouter: RPCHandling {
         case .jobsGet?:
             return await Self.run(call) { (params: JobIDParams) in try await jobs.get(params) }
         case .jobsCancel?:
-            return await Self.run(call) { (params: JobIDParams) in try await jobs.cancel(params) }
+            return await Self.run(call) { (params: JobIDParams) in
+                supervisor.storedJob(params.id)?.kind == .pipeline ? try await pipelines.cancel(params.id) : try await jobs.cancel(params)
+            }
+        case .pipelinesList?:
+            return await Self.run(call) { (_: NoParams) in await pipelines.list() }
+        case .pipelineRun?:
+            return await Self.run(call) { (params: PipelineRunParams) in try await pipelines.run(params) }
         case .jobsWait?:
             return await Self.run(call) { (params: JobIDParams) in try await jobs.wait(params, id: call.id, streamTo: context) }
         case .eventsSubscribe?:

@@ -63,7 +63,8 @@ extension Supervisor {
     /// the runner; admitted ones go back in line; queued ones keep their order. Returns how many.
     func restoreJobs() async -> Int {
         do {
-            let open = try store.jobs(in: [.submitted, .running, .admitted, .queued])
+            // Pipeline runs are not ComfyUI jobs: the PipelineService resumes them.
+            let open = try store.jobs(in: [.submitted, .running, .admitted, .queued]).filter { $0.kind != .pipeline }
             for record in open where record.state == .submitted || record.state == .running {
                 jobs.resumed.insert(record.id)
                 request(record, resumed: true)
@@ -184,7 +185,7 @@ extension Supervisor {
     /// `gpuctl trace record` keeps of it. A job cancelled before it ran needed nothing.
     private func traceArrival(of job: JobRecord) {
         let started = jobs.startedAt.removeValue(forKey: job.id)
-        guard let workflow = job.workflow, job.state != .cancelled || started != nil else { return }
+        guard job.kind != .pipeline, let workflow = job.workflow, job.state != .cancelled || started != nil else { return }
         events.publish(DaemonEvent(.traceArrival, job: job.id, arrival: .init(
             at: job.createdAt.timeIntervalSince1970, workflow: workflow, requestClass: job.jobClass,
             client: "jobs", serviceSeconds: started.map { Self.seconds(.now - $0) })))
@@ -229,7 +230,7 @@ extension Supervisor {
     /// Jobs that wait for the card or for their turn with ComfyUI (queued, or admitted and not
     /// yet submitted), in the order the Scheduler takes them: interactive first, then by age.
     nonisolated func waitingJobs() -> [JobRecord] {
-        let open = (try? store.jobs(in: [.queued, .admitted])) ?? []
+        let open = ((try? store.jobs(in: [.queued, .admitted])) ?? []).filter { $0.kind != .pipeline }
         return open.enumerated().sorted { left, right in
             let (a, b) = (left.element.jobClass == .interactive ? 0 : 1, right.element.jobClass == .interactive ? 0 : 1)
             return a != b ? a < b : left.offset < right.offset
@@ -257,7 +258,9 @@ extension Supervisor {
     }
 
     func job(_ jobID: String, history: Bool = false) throws -> JobInfo {
-        var result = info(try stored(jobID))
+        let record = try stored(jobID)
+        var result = info(record)
+        if record.kind == .pipeline { result.steps = pipelineSteps(record) }
         if history {
             result.history = ((try? store.events(jobID: jobID)) ?? []).compactMap { event in
                 event.state.map { JobStateChange(at: event.at.formatted(.iso8601), state: $0.rawValue, message: event.message) }
@@ -276,7 +279,8 @@ extension Supervisor {
 
     /// From the row's columns alone: no graph is parsed to list jobs.
     func info(_ record: JobRecord) -> JobInfo {
-        JobInfo(id: record.id, state: record.state.rawValue, jobClass: record.jobClass.rawValue, workflow: record.workflow,
+        guard record.kind != .pipeline else { return pipelineInfo(record) }
+        return JobInfo(id: record.id, state: record.state.rawValue, jobClass: record.jobClass.rawValue, workflow: record.workflow,
                        promptId: record.promptID, attempts: record.attempts, vram: ByteSize(bytes: record.vramBytes),
                        timeoutSeconds: record.timeoutSeconds, createdAt: record.createdAt.formatted(.iso8601),
                        updatedAt: record.updatedAt.formatted(.iso8601), error: record.error,

@@ -37,10 +37,12 @@ public struct DaemonEvent: Codable, Sendable, Equatable {
     public var backend: String?
     public var error: String?
     public var arrival: Trace.Arrival?
+    /// A pipeline step that started or ended (`job.progress` of a pipeline run).
+    public var step: PipelineStepInfo?
 
     public init(_ type: Kind, time: Date = Date(), model: String? = nil, bytes: ByteSize? = nil, job: String? = nil,
                 state: String? = nil, progress: JobProgress? = nil, budget: BudgetStatus? = nil, backend: String? = nil,
-                error: String? = nil, arrival: Trace.Arrival? = nil) {
+                error: String? = nil, arrival: Trace.Arrival? = nil, step: PipelineStepInfo? = nil) {
         self.type = type
         self.time = DaemonEvent.timestamp(time)
         self.model = model
@@ -52,6 +54,7 @@ public struct DaemonEvent: Codable, Sendable, Equatable {
         self.backend = backend
         self.error = error
         self.arrival = arrival
+        self.step = step
     }
 
     /// Whether a subscriber's filter takes this event: a filter names types (`job.state`) or

@@ -16,6 +16,8 @@ public enum JobState: String, Codable, Sendable, CaseIterable {
 public enum JobKind: String, Codable, Sendable, CaseIterable {
     case comfyui
     case ollama
+    /// A pipeline run: its steps are Ollama calls and ComfyUI jobs of their own.
+    case pipeline
 }
 
 /// Who waits for a job: `interactive` work (an editor, the CLI) goes before `batch`.

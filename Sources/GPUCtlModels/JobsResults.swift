@@ -81,10 +81,16 @@ public struct JobInfo: Codable, Sendable, Equatable {
     public var progress: JobProgress?
     /// Its states so far (jobs.get only).
     public var history: [JobStateChange]?
+    /// A pipeline run's pipeline; nil for a ComfyUI job.
+    public var pipeline: String?
+    /// A pipeline run's steps (and fan-out items), as far as they got.
+    public var steps: [PipelineStepInfo]?
+    /// A pipeline run's result, once it succeeded.
+    public var result: JSONValue?
 
     enum CodingKeys: String, CodingKey {
         case id, state, jobClass = "class", workflow, promptId, attempts, vram, timeoutSeconds, createdAt, updatedAt
-        case error, outputs, progress, history
+        case error, outputs, progress, history, pipeline, steps, result
     }
 
     public init(id: String, state: String, jobClass: String, workflow: String?, promptId: String?, attempts: Int,
@@ -122,11 +128,14 @@ public struct JobNotification: Codable, Sendable, Equatable {
     public var state: String?
     public var progress: JobProgress?
     public var error: String?
+    /// A pipeline step (or fan-out item) that started or ended.
+    public var step: PipelineStepInfo?
 
-    public init(job: String, state: String? = nil, progress: JobProgress? = nil, error: String? = nil) {
+    public init(job: String, state: String? = nil, progress: JobProgress? = nil, error: String? = nil, step: PipelineStepInfo? = nil) {
         self.job = job
         self.state = state
         self.progress = progress
         self.error = error
+        self.step = step
     }
 }

@@ -37,6 +37,10 @@ public enum RPCMethod: String, CaseIterable, Sendable, Codable {
     case collectionsList = "collections.list"
     /// Deletes a collection and its items.
     case collectionsDelete = "collections.delete"
+    /// The pipelines of Workflows/pipelines/: inputs and steps; and the broken ones skipped.
+    case pipelinesList = "pipelines.list"
+    /// Queues a pipeline run as one durable job and answers with it at once.
+    case pipelineRun = "pipeline.run"
     /// Jobs, newest first, optionally only some states.
     case jobsList = "jobs.list"
     /// One job: state, attempts, outputs, error, and its history of states.

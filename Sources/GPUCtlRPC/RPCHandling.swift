@@ -32,6 +32,12 @@ public struct RPCCallContext: Sendable {
         self.abandon = abandon
     }
 
+    /// A context with no caller behind it, for calls the daemon makes on its own (a pipeline's
+    /// steps): nothing is streamed anywhere.
+    public static func detached(eventLoop: any EventLoop) -> RPCCallContext {
+        RPCCallContext(peer: nil, eventLoop: eventLoop, sendNotification: { _ in nil }, abandon: {})
+    }
+
     /// The notifications of the call whose id is `id` (none for a call without one).
     public func stream(for id: JSONValue?) -> RPCStream {
         RPCStream(id: id, eventLoop: eventLoop, sendNotification: sendNotification, abandon: abandon)

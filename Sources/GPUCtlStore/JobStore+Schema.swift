@@ -82,6 +82,50 @@ extension JobStore {
                 BEGIN SELECT RAISE(ABORT, 'a vector of another length than its collection''s dimensions'); END;
                 """)
         }
+        migrator.registerMigration("v5: pipeline runs and their steps") { db in
+            // A CHECK cannot be altered in SQLite: the jobs table is rebuilt with 'pipeline' as a
+            // kind (GRDB runs migrations with foreign keys off, and checks them after).
+            try db.execute(sql: """
+                CREATE TABLE jobs_v5 (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('comfyui', 'ollama', 'pipeline')),
+                    class TEXT NOT NULL CHECK (class IN ('interactive', 'batch')),
+                    params TEXT NOT NULL CHECK (json_valid(params)),
+                    state TEXT NOT NULL CHECK (state IN ('queued', 'admitted', 'submitted', 'running',
+                                                         'succeeded', 'failed', 'cancelled')),
+                    prompt_id TEXT UNIQUE,
+                    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    created_at DATETIME NOT NULL,
+                    updated_at DATETIME NOT NULL,
+                    result TEXT CHECK (result IS NULL OR json_valid(result)),
+                    error TEXT,
+                    workflow TEXT,
+                    vram_bytes INTEGER NOT NULL DEFAULT 0 CHECK (vram_bytes >= 0),
+                    timeout_seconds REAL NOT NULL DEFAULT 3600 CHECK (timeout_seconds > 0),
+                    memory_retries INTEGER NOT NULL DEFAULT 0 CHECK (memory_retries >= 0)
+                );
+                INSERT INTO jobs_v5 (id, kind, class, params, state, prompt_id, attempts, created_at, updated_at, result, error,
+                                     workflow, vram_bytes, timeout_seconds, memory_retries)
+                    SELECT id, kind, class, params, state, prompt_id, attempts, created_at, updated_at, result, error,
+                           workflow, vram_bytes, timeout_seconds, memory_retries FROM jobs;
+                DROP TABLE jobs;
+                ALTER TABLE jobs_v5 RENAME TO jobs;
+                CREATE INDEX jobs_by_state ON jobs(state, created_at);
+                CREATE TABLE pipeline_steps (
+                    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    step TEXT NOT NULL,
+                    item INTEGER NOT NULL DEFAULT -1 CHECK (item >= -1),
+                    state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'skipped')),
+                    child_job TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    output TEXT CHECK (output IS NULL OR json_valid(output)),
+                    error TEXT,
+                    started_at DATETIME,
+                    ended_at DATETIME,
+                    PRIMARY KEY (job_id, step, item)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -112,15 +112,17 @@ extension FakeOllama {
                 await engine.release(model.name, keepAlive: nil)
                 return reply("load")
             }
+            let prompt = chat ? body["messages"]?.arrayValue?.last?["content"]?.stringValue ?? "" : body["prompt"]?.stringValue ?? ""
+            let scripted = knobs.value.script?(prompt, body["format"]) ?? FormattedAnswer.text(for: body["format"], words: Self.words)
             if body["stream"] == .bool(false) {
-                return await whole(model: model, echo: name, options: options, chat: chat)
+                return await whole(model: model, echo: name, options: options, chat: chat, scripted: scripted)
             }
-            return await stream(model: model, echo: name, options: options, chat: chat)
+            return await stream(model: model, echo: name, options: options, chat: chat, scripted: scripted)
         }
 
         /// `"stream": false`: the same answer as one object (`application/json`, no newline),
         /// its text the concatenation of the chunks; a failure mid-way is a plain error (§3).
-        private func whole(model: Model, echo: String, options: [String: JSONValue], chat: Bool) async -> Response {
+        private func whole(model: Model, echo: String, options: [String: JSONValue], chat: Bool, scripted: String?) async -> Response {
             let (firstByteDelay, tokenDelay, tokens, failure) = knobs.mutate { knobs in
                 defer { knobs.dropNextStreamAfter = nil; knobs.errorNextStreamAfter = nil }
                 return (knobs.firstByteDelay, knobs.tokenDelay, knobs.tokens, knobs.errorNextStreamAfter)
@@ -132,7 +134,7 @@ extension FakeOllama {
             if tokenDelay > .zero { try? await Task.sleep(for: tokenDelay * count) }
             await engine.release(model.name, keepAlive: nil)
             if let failure { return FakeOllama.error(Failure(status: 500, message: failure.message)) }
-            let text = (0..<count).map { index in
+            let text = scripted ?? (0..<count).map { index in
                 let word = InferenceHandlers.words[index % InferenceHandlers.words.count]
                 return index == 0 ? word : " \(word)"
             }.joined()
@@ -213,7 +215,7 @@ extension FakeOllama {
         }
 
         /// Streams the answer, then counts the request done. Knobs decide delays and faults.
-        private func stream(model: Model, echo: String, options: [String: JSONValue], chat: Bool) async -> Response {
+        private func stream(model: Model, echo: String, options: [String: JSONValue], chat: Bool, scripted: String?) async -> Response {
             let (firstByteDelay, tokenDelay, tokens, drop, failure, record) = knobs.mutate { knobs in
                 defer { knobs.dropNextStreamAfter = nil; knobs.errorNextStreamAfter = nil }
                 return (knobs.firstByteDelay, knobs.tokenDelay, knobs.tokens, knobs.dropNextStreamAfter,
@@ -223,10 +225,15 @@ extension FakeOllama {
             let chunkTimes = self.chunkTimes
             var count = tokens
             if case .number(let limit)? = options["num_predict"], limit >= 0 { count = min(count, Int(limit)) }
+            // A scripted answer goes out in pieces of 16 characters, as tokens would.
+            let pieces: [String]? = scripted.map { text in
+                stride(from: 0, to: text.count, by: 16).map { String(text.dropFirst($0).prefix(16)) }
+            }
+            if let pieces { count = pieces.count }
             if firstByteDelay > .zero { try? await Task.sleep(for: firstByteDelay) }
             let engine = self.engine
             let started = ContinuousClock.now
-            return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { [count] writer in
+            return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { [count, pieces] writer in
                 func line(_ text: String, done: Bool, extra: [String: JSONValue] = [:]) -> ByteBuffer {
                     var object: [String: JSONValue] = ["model": .string(echo), "created_at": .string(timestamp(Date(), utc: true)),
                                                        "done": .bool(done)]
@@ -248,12 +255,13 @@ extension FakeOllama {
                             return
                         }
                         let word = InferenceHandlers.words[index % InferenceHandlers.words.count]
-                        let chunk = line((index == 0 ? word : " \(word)") + padding, done: false)
+                        let text = pieces.map { $0[index] } ?? (index == 0 ? word : " \(word)")
+                        let chunk = line(text + padding, done: false)
                         if record { chunkTimes.mutate { $0.append(.now) } }
                         try await writer.write(chunk)
                         if tokenDelay > .zero { try await Task.sleep(for: tokenDelay) }
                     }
-                    let extra = InferenceHandlers.finalChunk(echo: echo, count: count, tokens: tokens, chat: chat,
+                    let extra = InferenceHandlers.finalChunk(echo: echo, count: count, tokens: pieces == nil ? tokens : count, chat: chat,
                                                              elapsed: ContinuousClock.now - started)
                     try await writer.write(line("", done: true, extra: extra))
                     try await writer.finish(nil)

@@ -64,6 +64,10 @@ public final class FakeOllama: Sendable {
         public var chunkBytes: Int?
         /// Record when each chunk is written (`chunkTimes`), for latency benchmarks.
         public var recordChunkTimes = false
+        /// The answer's text, chosen from the request (generate's prompt, or chat's last
+        /// message, and whether `format` was asked for); nil keeps the usual words. A script
+        /// is how tests have an LLM write JSON for a pipeline.
+        public var script: (@Sendable (_ prompt: String, _ format: JSONValue?) -> String?)?
     }
 
     /// When each chunk was handed to the connection, while `recordChunkTimes` is on.

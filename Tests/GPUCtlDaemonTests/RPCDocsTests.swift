@@ -15,7 +15,8 @@ import Testing
                                        "elapsedMs", "loadMs", "waitMs", "totalMs", "expiresAt", "lastUsed",
                                        "totalDuration", "evalDuration", "promptEvalDuration", "loadDuration", "directory",
                                        "heldBefore", "heldAfter", "freed", "createdAt", "updatedAt", "at",
-                                       "promptId", "time", "text", "embedMs", "searchMs"]
+                                       "promptId", "time", "text", "embedMs", "searchMs", "startedAt", "endedAt", "job",
+                                       "file", "files", "image"]
 
     struct Example: Sendable {
         var request: String
@@ -111,11 +112,16 @@ import Testing
         })
         // GPUCTL_DOCS_PRINT=1 prints what the daemon answers, to write new examples from.
         let printing = ProcessInfo.processInfo.environment["GPUCTL_DOCS_PRINT"] == "1"
-        // `$JOB` in an example stands for the id of the job the last comfy.submit example queued;
-        // the test waits for that job to end before the next example, so answers are stable.
-        var job = "$JOB"
+        // `$JOB` in an example stands for the id of the job the last comfy.submit example queued,
+        // `$RUN` for the last pipeline.run's; the test waits for that job to end before the next
+        // example, so answers are stable.
+        var ids = ["$JOB": "$JOB", "$RUN": "$RUN"]
+        let placeholders = [#""method":"comfy.submit""#: "$JOB", #""method":"pipeline.run""#: "$RUN"]
+        func substituted(_ text: String) -> String {
+            ids.reduce(text) { $0.replacingOccurrences(of: $1.key, with: $1.value) }
+        }
         for example in examples {
-            let request = example.request.replacingOccurrences(of: "$JOB", with: job)
+            let request = substituted(example.request)
             // A streaming method answers with notifications, then its response: one line each.
             let lineCount = example.response.split(separator: "\n").filter { !$0.isEmpty }.count
             let lines = try await blocking { () throws -> [Data] in
@@ -123,14 +129,14 @@ import Testing
                 try client.send(Data(request.utf8))
                 return try (0..<lineCount).map { _ in try client.readLine() }
             }
-            if request.contains(#""method":"comfy.submit""#), let line = lines.last,
+            if let placeholder = placeholders.first(where: { request.contains($0.key) })?.value, let line = lines.last,
                let id = try JSONDecoder().decode(JSONValue.self, from: line)["result"]?["id"]?.stringValue {
-                job = id
+                ids[placeholder] = id
                 #expect(await eventually {
                     try await blocking { try RPCClient(socketPath: path).call(.jobsGet, params: ["id": .string(id)], as: JobInfo.self).isFinal }
                 })
             }
-            let expectedLines = example.response.replacingOccurrences(of: "$JOB", with: job).split(separator: "\n").filter { !$0.isEmpty }
+            let expectedLines = substituted(example.response).split(separator: "\n").filter { !$0.isEmpty }
             for (line, expectedLine) in zip(lines, expectedLines) {
                 if printing { print("DOCS \(String(decoding: line, as: UTF8.self))") }
                 let actual = try JSONDecoder().decode(JSONValue.self, from: line)

@@ -43,6 +43,8 @@ extension RPCErrorPayload {
             self.init(.collectionMismatch, failure.message)
         case let failure as StoreError:
             self.init(.internal, failure.message)
+        case let failure as PipelineStepError:
+            self.init(.backendError, failure.message)
         case let failure as CollectionError:
             let kind: RPCErrorKind = switch failure {
             case .notFound: .collectionNotFound

@@ -3,7 +3,7 @@ extension RPCMethod {
     /// with, and docs/rpc.md's examples are checked against.
     public var paramsType: any RPCParams.Type {
         switch self {
-        case .ping, .version, .status, .modelsList, .workflowsList, .collectionsList, .comfyFree, .metrics: NoParams.self
+        case .ping, .version, .status, .modelsList, .workflowsList, .collectionsList, .pipelinesList, .comfyFree, .metrics: NoParams.self
         case .cancel: CancelParams.self
         case .modelsLoad: ModelLoadParams.self
         case .modelsUnload: ModelUnloadParams.self
@@ -12,6 +12,7 @@ extension RPCMethod {
         case .chat: ChatParams.self
         case .embed: EmbedParams.self
         case .comfySubmit: SubmitParams.self
+        case .pipelineRun: PipelineRunParams.self
         case .collectionsAdd: CollectionsAddParams.self
         case .collectionsSearch: CollectionsSearchParams.self
         case .collectionsDelete: CollectionNameParams.self
