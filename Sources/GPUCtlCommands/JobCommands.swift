@@ -18,12 +18,7 @@ struct RunCommand: ParsableCommand {
     var jobTimeout: Double?
 
     func run() throws {
-        var parameters: [String: JSONValue] = [:]
-        for pair in values {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--set takes key=value, not '\(pair)'") }
-            parameters[parts[0]] = .string(parts[1])
-        }
+        var parameters = try KeyValues.parse(values, option: "--set")
         let client = try global.connect()
         // An image parameter that names a file here is sent as its bytes; the daemon uploads them.
         let images = Self.imageParameters(of: workflow, client: client)
@@ -72,7 +67,13 @@ struct JobWaiter {
             try client.callRaw(RPCMethod.jobsWait.rawValue, params: JobIDParams(id: id).json) { data in
                 if global.json { return Output.printJSON(data) }
                 guard bar, let note = try? JSONDecoder().decode(JobNotification.self, from: data) else { return }
-                FileHandle.standardError.write(Data(("\r\u{1B}[K" + JobsRenderer.progressLine(note)).utf8))
+                // A pipeline's step that ended keeps its line; anything else is overwritten.
+                if let step = note.step, step.state != "running" {
+                    FileHandle.standardError.write(Data(("\r\u{1B}[K" + PipelineRenderer.stepLine(step) + "\n").utf8))
+                } else {
+                    let line = note.step.map(PipelineRenderer.stepLine) ?? JobsRenderer.progressLine(note)
+                    FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+                }
             }
         }
         if bar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
@@ -82,13 +83,14 @@ struct JobWaiter {
             FileHandle.standardError.write(Data("gpuctl: job \(job.id) \(job.state): \(job.error ?? "no reason given")\n".utf8))
             throw ExitCode(ExitCodes.daemonError)
         }
+        if job.pipeline != nil { return Output.print(PipelineRenderer.result(job)) }
         Output.print((job.outputs ?? []).map(\.path).joined(separator: "\n"))
     }
 }
 
 /// `gpuctl jobs`: the newest jobs.
 struct JobsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List ComfyUI jobs, newest first.")
+    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List jobs (ComfyUI jobs and pipeline runs), newest first.")
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Only jobs in this state (queued, admitted, submitted, running, succeeded, failed, cancelled; repeatable).")
@@ -113,7 +115,7 @@ struct JobsCommand: ParsableCommand {
 
 /// `gpuctl job ID`: one job in full.
 struct JobCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "job", abstract: "Show one job: state, history, error, output files.")
+    static let configuration = CommandConfiguration(commandName: "job", abstract: "Show one job: state, history, error, output files; a pipeline run's steps and result.")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The job's id.") var id: String

@@ -16,7 +16,7 @@ public enum JobsRenderer {
             } else {
                 detail = ""
             }
-            rows.append([job.id, job.state, job.jobClass, job.workflow ?? "(graph)", job.createdAt, detail])
+            rows.append([job.id, job.state, job.jobClass, job.pipeline.map { "pipeline \($0)" } ?? job.workflow ?? "(graph)", job.createdAt, detail])
         }
         let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
@@ -26,6 +26,7 @@ public enum JobsRenderer {
     }
 
     public static func detail(_ job: JobInfo) -> String {
+        if job.pipeline != nil { return pipelineDetail(job) }
         var lines = [
             "job       \(job.id)",
             "state     \(job.state)",
@@ -41,6 +42,26 @@ public enum JobsRenderer {
         }
         for output in job.outputs ?? [] {
             lines.append("output    \(output.path)  (\(output.contentType), \(ByteSize(bytes: UInt64(output.bytes))))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// A pipeline run: its steps with timings and outputs (a failed optional step with why),
+    /// then its result.
+    static func pipelineDetail(_ job: JobInfo) -> String {
+        var lines = [
+            "job       \(job.id)",
+            "state     \(job.state)",
+            "pipeline  \(job.pipeline ?? "")",
+            "class     \(job.jobClass)",
+            "created   \(job.createdAt)",
+            "updated   \(job.updatedAt)",
+        ]
+        if let error = job.error { lines.append("error     \(error)") }
+        lines += PipelineRenderer.steps(job.steps ?? [])
+        if job.result != nil {
+            lines.append("result")
+            lines += PipelineRenderer.result(job).split(separator: "\n", omittingEmptySubsequences: false).map { "  \($0)" }
         }
         return lines.joined(separator: "\n")
     }
