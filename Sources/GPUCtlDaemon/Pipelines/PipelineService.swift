@@ -142,6 +142,9 @@ actor PipelineService {
     private(set) var shuttingDown = false
 
     private func start(_ jobID: String, definition: PipelineDefinition, inputs: [String: JSONValue]) {
+        // Once: `resume` at start may find a run that `run` queued while it was reading (the
+        // socket serves before resuming ends), and both would start it.
+        guard runs[jobID] == nil else { return }
         runs[jobID] = Task { [weak self] in
             guard let self else { return }
             await self.execute(jobID, definition: definition, inputs: inputs)
