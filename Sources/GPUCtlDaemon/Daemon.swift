@@ -122,7 +122,8 @@ public final class Daemon: Sendable {
         let jobService = JobService(supervisor: supervisor, comfyui: comfyui)
         let collections = CollectionService(store: store, models: models)
         let pipelines = PipelineService(supervisor: supervisor, models: models, jobs: jobService, collections: collections,
-                                        eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger)
+                                        eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger,
+                                        backendWait: configuration.backendWait)
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)
         serverConfiguration.inheritedListener = configuration.systemd.listenFD
         serverConfiguration.peerPolicy = peerPolicy

@@ -43,6 +43,8 @@ public struct DaemonConfiguration: Sendable {
     public var maximumAnswerBytes = 32 << 20
     /// How long ComfyUI may take to give its memory back after `/free`.
     public var freeTimeout: Duration = .seconds(30)
+    /// How long a pipeline step waits for an unreachable backend before its run fails.
+    public var backendWait: Duration = .seconds(300)
     /// Charged above a job's catalog estimate until its workflow's peak is learned (JobCharge).
     public var jobHeadroom = ByteSize(bytes: JobCharge.defaultHeadroom)
     /// Silence allowed between two chunks of an answer, and the limit of a whole answer.
@@ -213,6 +215,9 @@ extension DaemonConfiguration {
         }
         if let text = value(.freeTimeout) {
             configuration.freeTimeout = try duration(text, .freeTimeout, minimum: .zero)
+        }
+        if let text = value(.backendWait) {
+            configuration.backendWait = try duration(text, .backendWait, minimum: .zero)
         }
         if let text = value(.minResidency) {
             configuration.minimumResidency = try duration(text, .minResidency, minimum: .zero)

@@ -3,7 +3,7 @@
 /// table (`markdownTable`, checked by a test) and the environment file's check all read this.
 public enum DaemonSetting: String, CaseIterable, Sendable {
     case socket, stateDir, config, ollamaURL, comfyUIURL, vram, reserve, allowGroup, logLevel, gpuIndex
-    case loadTimeout, freeTimeout, workflows, outputDir, jobTimeout, jobHeadroom, keepJobs, metricsListen, metricsAllowRemote, minResidency
+    case loadTimeout, freeTimeout, backendWait, workflows, outputDir, jobTimeout, jobHeadroom, keepJobs, metricsListen, metricsAllowRemote, minResidency
     case ollamaListen, ollamaAllowRemote, ollamaQueueTimeout, comfyUIListen, comfyUIAllowRemote
 
     /// The long flag, without its dashes.
@@ -21,6 +21,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .gpuIndex: "gpu-index"
         case .loadTimeout: "load-timeout"
         case .freeTimeout: "free-timeout"
+        case .backendWait: "backend-wait"
         case .workflows: "workflows"
         case .outputDir: "output-dir"
         case .jobTimeout: "job-timeout"
@@ -50,7 +51,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .allowGroup: "NAME"
         case .logLevel: "LEVEL"
         case .gpuIndex, .keepJobs: "N"
-        case .loadTimeout, .freeTimeout, .jobTimeout, .minResidency, .ollamaQueueTimeout: "DURATION"
+        case .loadTimeout, .freeTimeout, .backendWait, .jobTimeout, .minResidency, .ollamaQueueTimeout: "DURATION"
         case .metricsListen, .ollamaListen, .comfyUIListen: "HOST:PORT"
         case .metricsAllowRemote, .ollamaAllowRemote, .comfyUIAllowRemote: nil
         }
@@ -70,6 +71,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .gpuIndex: "`0`"
         case .loadTimeout: "`5m`"
         case .freeTimeout: "`30s`"
+        case .backendWait: "`5m`"
         case .workflows: "`./Workflows`, then `/etc/gpuctl/workflows`"
         case .outputDir: "`STATE_DIR/outputs`"
         case .jobTimeout: "`1h`"
@@ -94,6 +96,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .logLevel: "trace … critical"
         case .gpuIndex: "which card on a multi-GPU machine"
         case .loadTimeout: "how long Ollama may take to send the first byte of an answer (a model load included)"
+        case .backendWait: "how long a pipeline step waits for its backend (Ollama down, restarting) before the run fails naming the step"
         case .freeTimeout: "how long ComfyUI may take to give its memory back after `/free` (it frees after the prompt it is running); memory still held then stays counted, and is asked for again later"
         case .workflows: "ComfyUI workflow templates; a broken one is reported by name and skipped"
         case .outputDir: "where each job's output files are saved, one folder per job id"

@@ -95,20 +95,22 @@ extension PipelineService {
     /// (retried with growing pauses) up to `backendWait`, then the step fails naming it.
     private func perform(_ step: PipelineDefinition.Step, unit: PipelineProgress.Unit, fields: [String: JSONValue],
                          child: String?, jobID: String) async -> PipelineProgress.Outcome {
-        let deadline = ContinuousClock.now + backendWait
+        let started = ContinuousClock.now
+        let deadline = started + backendWait
         var pause = Duration.milliseconds(200)
         while true {
             do {
                 return .succeeded(try await call(step, fields: fields, child: child))
             } catch {
                 let payload = RPCErrorPayload(error)
-                if payload.kind == .backendUnavailable, ContinuousClock.now + pause < deadline, !Task.isCancelled {
-                    logger.notice("pipeline run \(jobID): \(unit) waits for its backend: \(payload.message)")
-                    try? await Task.sleep(for: pause)
-                    pause = min(pause * 2, .seconds(10))
-                    continue
+                guard payload.kind == .backendUnavailable, !Task.isCancelled else { return .failed(payload.message) }
+                guard ContinuousClock.now + pause < deadline else {
+                    let waited = (ContinuousClock.now - started).components.seconds
+                    return .failed("\(payload.message) (waited \(waited) s for it; --backend-wait sets how long)")
                 }
-                return .failed(payload.message)
+                logger.notice("pipeline run \(jobID): \(unit) waits for its backend: \(payload.message)")
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(10))
             }
         }
     }
