@@ -56,6 +56,8 @@ extension FakeComfyUI {
         private(set) var finished: [String] = []
         /// How many prompts had finished at each restart, taken in the same step as the restart.
         private(set) var restartMarks: [Int] = []
+        /// How many times each checkpoint was loaded onto the card.
+        private(set) var checkpointLoads: [String: Int] = [:]
         private var files: [String: [UInt8]] = [:]
         private var fileCounters: [String: Int] = [:]
         private var sockets: [String: @Sendable (Frame) async -> Void] = [:]
@@ -276,8 +278,11 @@ extension FakeComfyUI {
                     let name = inputs?["ckpt_name"]?.stringValue ?? "model.safetensors"
                     let bytes = knobs.value.checkpointBytes[name] ?? knobs.value.defaultCheckpointBytes
                     let owner = "comfyui:\(name)"
-                    if await gpu.holders[owner] == nil, !(await gpu.allocate(owner, bytes: bytes)) {
-                        return error("torch.OutOfMemoryError", "CUDA out of memory. Tried to allocate \(bytes >> 20) MiB")
+                    if await gpu.holders[owner] == nil {
+                        guard await gpu.allocate(owner, bytes: bytes) else {
+                            return error("torch.OutOfMemoryError", "CUDA out of memory. Tried to allocate \(bytes >> 20) MiB")
+                        }
+                        checkpointLoads[name, default: 0] += 1
                     }
                 case .sampler?:
                     let steps: Int = if case .number(let value)? = inputs?["steps"] { Int(value) } else { 20 }

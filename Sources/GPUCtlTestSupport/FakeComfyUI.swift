@@ -86,6 +86,8 @@ public final class FakeComfyUI: Sendable {
     public var finishOrder: [String] { get async { await engine.finished } }
     /// For each restart, how many prompts had finished before it (indexes into `finishOrder`).
     public var restartMarks: [Int] { get async { await engine.restartMarks } }
+    /// How many times each checkpoint was loaded onto the card (again after a /free).
+    public var checkpointLoads: [String: Int] { get async { await engine.checkpointLoads } }
     /// Client ids with an open WebSocket.
     public var connectedClients: Set<String> { state.value.sockets }
 

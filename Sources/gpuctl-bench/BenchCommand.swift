@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gpuctl-bench",
         abstract: "Measure gpuctld and write BENCHMARKS.md.",
-        subcommands: [Run.self, Ollama.self, Jobs.self, Door.self, Soak.self, SimBench.self, CollectionsBench.self, FakeOllamaServer.self, FakeBackends.self, Echo.self, Idle.self,
+        subcommands: [Run.self, Ollama.self, Jobs.self, Door.self, Soak.self, SimBench.self, CollectionsBench.self, PipelinesBench.self, FakeOllamaServer.self, FakeBackends.self, Echo.self, Idle.self,
                       LifelineCheck.self],
         defaultSubcommand: Run.self)
 
