@@ -45,6 +45,11 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "SpeechClient", dependencies: [
+            "BackendHTTP", "GPUCtlModels",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "ComfyUIClient", dependencies: [
             "BackendHTTP", "GPUCtlModels",
             .product(name: "WSClient", package: "swift-websocket"),
@@ -71,7 +76,7 @@ let package = Package(
         ]),
         .target(name: "GPUCtlDaemon", dependencies: [
             "GPUCtlModels", "GPUCtlCore", "GPUCtlRPC", "GPUCtlStore", "GPUProbe",
-            "OllamaClient", "ComfyUIClient",
+            "OllamaClient", "ComfyUIClient", "SpeechClient",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -141,6 +146,11 @@ let package = Package(
             "OllamaClient", "GPUCtlTestSupport", "GPUCtlModels",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "SpeechClientTests", dependencies: [
+            "SpeechClient", "GPUCtlTestSupport", "GPUCtlModels",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
