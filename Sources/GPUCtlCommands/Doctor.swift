@@ -78,7 +78,8 @@ public enum Doctor {
             checks.append(DoctorCheck("daemon", .ok, daemon))
         }
         checks.append(gpu(status.gpu))
-        for (name, backend) in [("ollama", status.backends.ollama), ("comfyui", status.backends.comfyui)] {
+        for (name, backend) in [("ollama", status.backends.ollama), ("comfyui", status.backends.comfyui)]
+            + (status.backends.byBackend[.tts].map { [("tts", $0)] } ?? []) {
             checks.append(self.backend(name, backend))
         }
         checks.append(catalog(status.catalog))

@@ -12,7 +12,7 @@ public struct GPUCtlCommand: ParsableCommand {
             """,
         version: GPUCtlVersionString.value,
         subcommands: [StatusCommand.self, PsCommand.self, SwapCommand.self, LoadCommand.self, UnloadCommand.self,
-                      GenerateCommand.self, ChatCommand.self, EmbedCommand.self, SearchCommand.self, CollectionsCommand.self, RunCommand.self, PipelinesCommand.self, PipelineCommand.self, JobsCommand.self, JobCommand.self, CancelCommand.self, WorkflowsCommand.self, FreeCommand.self, TrustCommand.self, TopCommand.self, EventsCommand.self, TraceCommand.self, MetricsCommand.self, DoctorCommand.self, PingCommand.self, VersionCommand.self,
+                      GenerateCommand.self, ChatCommand.self, EmbedCommand.self, SpeakCommand.self, SearchCommand.self, CollectionsCommand.self, RunCommand.self, PipelinesCommand.self, PipelineCommand.self, JobsCommand.self, JobCommand.self, CancelCommand.self, WorkflowsCommand.self, FreeCommand.self, TrustCommand.self, TopCommand.self, EventsCommand.self, TraceCommand.self, MetricsCommand.self, DoctorCommand.self, PingCommand.self, VersionCommand.self,
                       CompletionsCommand.self, ManPageCommand.self])
 
     public init() {}

@@ -22,7 +22,8 @@ public enum StatusRenderer {
         }
         lines.append("")
         var rows = [["BACKEND", "STATE", "VERSION", "LATENCY", "URL", "NOTE"]]
-        for (name, backend) in [("ollama", status.backends.ollama), ("comfyui", status.backends.comfyui)] {
+        for (name, backend) in [("ollama", status.backends.ollama), ("comfyui", status.backends.comfyui)]
+            + (status.backends.byBackend[.tts].map { [("tts", $0)] } ?? []) {
             rows.append([name, backend.state.rawValue, backend.version ?? "-",
                          backend.latencyMs.map { "\($0) ms" } ?? "-", backend.url,
                          backend.untrusted.map { _ in "untrusted: its identity changed (gpuctl doctor)" } ?? backend.lastError ?? ""])

@@ -32,7 +32,11 @@ public struct BackendTrust: Sendable, Equatable {
     /// One sentence for status and errors while untrusted; nil while trusted.
     public func warning(_ backend: Backend, url: String) -> String? {
         guard !isTrusted(backend), let now = current[backend], let known = trusted[backend] else { return nil }
-        let name = backend == .ollama ? "Ollama" : "ComfyUI"
+        let name = switch backend {
+        case .ollama: "Ollama"
+        case .comfyui: "ComfyUI"
+        case .tts: "the TTS server"
+        }
         return "\(name) at \(url) is not the one gpuctld knew there (it was \(known), it is now \(now)): "
             + "nothing is sent to it until you run 'gpuctl trust \(backend.rawValue)' (if you upgraded or restarted it yourself)"
     }

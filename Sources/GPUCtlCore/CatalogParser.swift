@@ -70,9 +70,9 @@ public enum CatalogParser {
         switch fields["backend"] {
         case .string(let text)?:
             if let parsed = Backend(rawValue: text) { backend = parsed } else {
-                problems.append("\(label): field 'backend' must be \"ollama\" or \"comfyui\", not \"\(text)\"")
+                problems.append("\(label): field 'backend' must be \"ollama\", \"comfyui\" or \"tts\", not \"\(text)\"")
             }
-        case nil: problems.append("\(label): field 'backend' is required (\"ollama\" or \"comfyui\")")
+        case nil: problems.append("\(label): field 'backend' is required (\"ollama\", \"comfyui\" or \"tts\")")
         case let other?: problems.append("\(label): field 'backend' must be a string, not \(other.typeName)")
         }
         var vram = ByteSize(bytes: 0)

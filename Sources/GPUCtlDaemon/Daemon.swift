@@ -11,6 +11,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import OllamaClient
+import SpeechClient
 import ServiceLifecycle
 
 /// Why the daemon could not start: one sentence, printed as it is.
@@ -118,7 +119,14 @@ public final class Daemon: Sendable {
         // Every backend gpuctld manages: a new one is a client, an adapter, and one line here.
         let comfyService = ComfyService(comfyui: comfyui, settleLimit: configuration.freeTimeout)
         let models = ModelService(supervisor: supervisor, ollama: ollama, maximumAnswerBytes: configuration.maximumAnswerBytes)
-        let backends = BackendRegistry([OllamaAdapter(ollama: ollama), ComfyUIAdapter(service: comfyService)])
+        let speechAdapter = configuration.ttsURL.map { url in
+            SpeechAdapter(client: SpeechClient(baseURL: url, httpClient: httpClient, logger: logger, quickTimeout: configuration.backendProbeTimeout,
+                                               speechTimeout: configuration.requestTimeout, observer: { metrics.backendCall(.tts, $0) }),
+                          models: catalog.models.filter { $0.backend == .tts }.map { ($0.name, $0.vram.bytes) })
+        }
+        let speech = SpeechService(supervisor: supervisor, adapter: speechAdapter)
+        let backends = BackendRegistry([OllamaAdapter(ollama: ollama), ComfyUIAdapter(service: comfyService)]
+                                       + (speechAdapter.map { [$0] } ?? []))
         let jobService = JobService(supervisor: supervisor, comfyui: comfyui)
         let collections = CollectionService(store: store, models: models)
         let pipelines = PipelineService(supervisor: supervisor, models: models, jobs: jobService, collections: collections,
@@ -136,7 +144,7 @@ public final class Daemon: Sendable {
         var services: [any Service]
         do throws(DaemonStartError) {
             let router = RPCRouter(supervisor: supervisor, models: models, comfy: comfyService, jobs: jobService,
-                                   collections: collections, pipelines: pipelines)
+                                   collections: collections, pipelines: pipelines, speech: speech)
             server = try await startServer(configuration: serverConfiguration, router: router, metrics: metrics, logger: logger)
             services = [
                 GPUMonitor(probe: probe, supervisor: supervisor, interval: configuration.gpuSampleInterval),

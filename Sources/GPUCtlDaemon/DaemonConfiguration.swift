@@ -14,6 +14,8 @@ public struct DaemonConfiguration: Sendable {
     public var workflowsDirectory: String?
     public var ollamaURL: String = "http://127.0.0.1:11434"
     public var comfyUIURL: String = "http://127.0.0.1:8188"
+    /// The text-to-speech server; nil: none.
+    public var ttsURL: String?
     /// The card's total when no GPU can be read.
     public var declaredVRAM: ByteSize?
     /// Kept free for the desktop and CUDA contexts.
@@ -183,6 +185,9 @@ extension DaemonConfiguration {
         }
         if let url = value(.ollamaURL) {
             configuration.ollamaURL = try checkURL(url, .ollamaURL)
+        }
+        if let url = value(.ttsURL), !url.isEmpty {
+            configuration.ttsURL = try checkURL(url, .ttsURL)
         }
         if let url = value(.comfyUIURL) {
             configuration.comfyUIURL = try checkURL(url, .comfyUIURL)

@@ -2,7 +2,7 @@
 /// it does. gpuctld's flag parsing and `--help`, the configuration's resolution, the README's
 /// table (`markdownTable`, checked by a test) and the environment file's check all read this.
 public enum DaemonSetting: String, CaseIterable, Sendable {
-    case socket, stateDir, config, ollamaURL, comfyUIURL, vram, reserve, allowGroup, logLevel, gpuIndex
+    case socket, stateDir, config, ollamaURL, comfyUIURL, ttsURL, vram, reserve, allowGroup, logLevel, gpuIndex
     case loadTimeout, freeTimeout, backendWait, workflows, outputDir, jobTimeout, jobHeadroom, keepJobs, metricsListen, metricsAllowRemote, minResidency
     case ollamaListen, ollamaAllowRemote, ollamaQueueTimeout, comfyUIListen, comfyUIAllowRemote
 
@@ -14,6 +14,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .config: "config"
         case .ollamaURL: "ollama-url"
         case .comfyUIURL: "comfyui-url"
+        case .ttsURL: "tts-url"
         case .vram: "vram"
         case .reserve: "reserve"
         case .allowGroup: "allow-group"
@@ -46,7 +47,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         switch self {
         case .socket, .config: "PATH"
         case .stateDir, .workflows, .outputDir: "DIR"
-        case .ollamaURL, .comfyUIURL: "URL"
+        case .ollamaURL, .comfyUIURL, .ttsURL: "URL"
         case .vram, .reserve, .jobHeadroom: "SIZE"
         case .allowGroup: "NAME"
         case .logLevel: "LEVEL"
@@ -65,6 +66,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .config: "`./models.json`, then `/etc/gpuctl/models.json`"
         case .ollamaURL: "`http://127.0.0.1:11434`"
         case .comfyUIURL: "`http://127.0.0.1:8188`"
+        case .ttsURL: "none (no speech)"
         case .vram, .allowGroup, .metricsListen, .ollamaListen, .comfyUIListen: "none"
         case .reserve: "`512MiB`"
         case .logLevel: "`info`"
@@ -90,6 +92,7 @@ public enum DaemonSetting: String, CaseIterable, Sendable {
         case .stateDir: "the SQLite store"
         case .config: "the model catalog"
         case .ollamaURL, .comfyUIURL: ""
+        case .ttsURL: "a text-to-speech server with OpenAI's `/v1/audio/speech` (Kokoro-FastAPI, Speaches, openedai-speech): `gpuctl speak`, and `speak` pipeline steps; its voice model is a `tts` model of the catalog"
         case .vram: "the card's total when no GPU can be read"
         case .reserve: "kept free for the desktop and CUDA contexts"
         case .allowGroup: "members may use the socket (it is given to this group)"

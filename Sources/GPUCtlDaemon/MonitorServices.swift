@@ -41,7 +41,7 @@ struct BackendMonitor: Service {
         guard !Task.isCancelled else { return }
         for (backend, status, probe) in results.sorted(by: { $0.0.rawValue > $1.0.rawValue }) {
             await supervisor.observe(backend: backend, status: status, identity: probe?.identity)
-            if let holdings = probe?.holdings { await supervisor.observe(holdings, epoch: epochs[backend] ?? 0) }
+            if let holdings = probe?.holdings { await supervisor.observe(holdings, of: backend, epoch: epochs[backend] ?? 0) }
         }
     }
 

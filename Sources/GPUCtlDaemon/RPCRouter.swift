@@ -11,12 +11,14 @@ public struct RPCRouter: RPCHandling {
     private let jobs: JobService
     private let collections: CollectionService
     private let pipelines: PipelineService
+    private let speech: SpeechService
     private let events: EventsService
     private let pingReply: RPCReply
     private let versionReply: RPCReply
 
     init(supervisor: Supervisor, models: ModelService, comfy: ComfyService, jobs: JobService, collections: CollectionService,
-         pipelines: PipelineService) {
+         pipelines: PipelineService, speech: SpeechService) {
+        self.speech = speech
         self.jobs = jobs
         self.collections = collections
         self.pipelines = pipelines
@@ -94,6 +96,8 @@ public struct RPCRouter: RPCHandling {
             }
         case .embed?:
             return await Self.run(call) { (params: EmbedParams) in try await models.embed(params) }
+        case .speak?:
+            return await Self.run(call) { (params: SpeakParams) in try await speech.speak(params).result }
         case .collectionsAdd?:
             return await Self.run(call) { (params: CollectionsAddParams) in try await collections.add(params) }
         case .collectionsSearch?:

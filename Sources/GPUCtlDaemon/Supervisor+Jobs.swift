@@ -335,9 +335,9 @@ extension Supervisor {
     }
 
     /// What a probe found a backend holding.
-    func observe(_ holdings: BackendHoldings, epoch: Int) {
+    func observe(_ holdings: BackendHoldings, of backend: Backend, epoch: Int) {
         switch holdings {
-        case .models(let running): observe(running: running, epoch: epoch)
+        case .models(let running): observe(running: running, of: backend, epoch: epoch)
         case .workingSet(let bytes): observe(comfyHeld: bytes, epoch: epoch)
         }
     }

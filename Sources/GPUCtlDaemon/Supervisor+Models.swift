@@ -51,15 +51,22 @@ extension Supervisor {
     /// Where a workflow's learned peak is kept.
     static func footprintSubject(workflow: String) -> String { "workflow:\(workflow)" }
 
-    /// The catalog's Ollama models, each charged max(declared, learned).
+    /// The catalog's models loaded by name (Ollama's, and a TTS server's voice model), each
+    /// charged max(declared, learned).
     static func policies(catalog: Catalog, store: JobStore, logger: Logger) -> [String: Scheduler.ModelPolicy] {
         var policies: [String: Scheduler.ModelPolicy] = [:]
-        for spec in catalog.models where spec.backend == .ollama {
+        for spec in catalog.models where spec.backend != .comfyui {
             let learned = (try? store.footprint(subject: footprintSubject(spec.name)))?.peakBytes ?? 0
             policies[spec.name] = .init(footprint: max(spec.vram.bytes, UInt64(max(0, learned))), priority: spec.priority,
                                         pinned: spec.pinned, fallback: spec.fallback)
         }
         return policies
+    }
+
+    /// The backend that loads `model`: the catalog's word, else Ollama (models it has that the
+    /// catalog does not name).
+    func modelBackend(_ model: String) -> Backend {
+        catalog.model(named: model)?.backend ?? .ollama
     }
 
     /// The Scheduler's name for a model: the catalog's, by name or alias; else a model the
@@ -88,7 +95,8 @@ extension Supervisor {
     func admit(_ model: String, requestClass: JobClass = .interactive, exact: Bool = false,
                source: RequestSource = .socket,
                waitLimit: (Duration, DaemonSetting)? = nil) async throws -> Admission {
-        if let warning = trust.warning(.ollama, url: backends[.ollama].url) { throw BackendUntrusted(message: warning) }
+        let backend = modelBackend(model)
+        if let warning = trust.warning(backend, url: backends[backend].url) { throw BackendUntrusted(message: warning) }
         let id = residency.nextRequestID
         residency.nextRequestID += 1
         residency.pending[id] = (model, .now, source, requestClass)
@@ -234,10 +242,15 @@ extension Supervisor {
 
     /// One /api/ps answer. Dropped when a load or unload started or ended since it was asked
     /// for (it may predate them) or while one is under way.
-    func observe(running: [RunningModel], epoch: Int) {
+    func observe(running: [RunningModel], of backend: Backend = .ollama, epoch: Int) {
         guard epoch == residency.epoch, !residency.scheduler.isChanging else { return }
         var held: [String: UInt64] = [:]
         var entries: [String: RunningModel] = [:]
+        // What the other backends that load models by name hold stays as they last said.
+        for (name, entry) in residency.lastRunning where modelBackend(name) != backend {
+            held[name] = entry.sizeVRAM
+            entries[name] = entry
+        }
         for model in running {
             let key = schedulerKey(for: model.name) ?? model.name
             if residency.scheduler.policy(key) == nil {

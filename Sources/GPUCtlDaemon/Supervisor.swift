@@ -58,8 +58,10 @@ public actor Supervisor {
             name: "declared (no GPU readable)", total: declared, used: ByteSize(bytes: 0), free: declared,
             source: .declared, processes: [])
         self.gpu = gpu
-        let backends = BackendsStatus([.ollama: BackendStatus(url: configuration.ollamaURL),
-                                       .comfyui: BackendStatus(url: configuration.comfyUIURL)])
+        var initial: [Backend: BackendStatus] = [.ollama: BackendStatus(url: configuration.ollamaURL),
+                                                 .comfyui: BackendStatus(url: configuration.comfyUIURL)]
+        if let tts = configuration.ttsURL { initial[.tts] = BackendStatus(url: tts) }
+        let backends = BackendsStatus(initial)
         self.backends = backends
         var scheduler = Scheduler(budget: Self.budget(gpu, configuration).budget.bytes,
                                   policies: Self.policies(catalog: catalog, store: store, logger: logger))

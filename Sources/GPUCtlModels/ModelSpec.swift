@@ -2,6 +2,8 @@
 public enum Backend: String, Codable, Sendable, CaseIterable {
     case ollama
     case comfyui
+    /// A text-to-speech server with OpenAI's `/v1/audio/speech` (`--tts-url`).
+    case tts
 }
 
 /// One entry of models.json: a model gpuctld may place on the card, and its policy.

@@ -23,6 +23,8 @@ public enum RPCMethod: String, CaseIterable, Sendable, Codable {
     case chat
     /// Embedding vectors.
     case embed
+    /// Text to speech on the TTS server (`--tts-url`); the audio comes back base64.
+    case speak
     /// The ComfyUI workflow templates: parameters, checkpoints, VRAM; and the broken ones skipped.
     case workflowsList = "workflows.list"
     /// Asks ComfyUI to unload its models and caches, and reports the VRAM that came back.

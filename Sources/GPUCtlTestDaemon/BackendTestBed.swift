@@ -11,6 +11,8 @@ public final class BackendTestBed: Sendable {
     public let ollama: FakeOllama
     public let comfyui: FakeComfyUI
     public let daemon: TestDaemon
+    /// The fake TTS server, when the bed was started with one.
+    public let speech: FakeSpeech?
 
     /// The repository's Workflows folder.
     public static let workflowsDirectory: String = {
@@ -32,7 +34,8 @@ public final class BackendTestBed: Sendable {
     }}
     """
 
-    private init(gpu: VirtualGPU, ollama: FakeOllama, comfyui: FakeComfyUI, daemon: TestDaemon) {
+    private init(gpu: VirtualGPU, ollama: FakeOllama, comfyui: FakeComfyUI, daemon: TestDaemon, speech: FakeSpeech?) {
+        self.speech = speech
         self.gpu = gpu
         self.ollama = ollama
         self.comfyui = comfyui
@@ -41,8 +44,16 @@ public final class BackendTestBed: Sendable {
 
     public static func start(vram: UInt64 = 16 << 30, catalog: String = BackendTestBed.catalog,
                              models: [FakeOllama.Model] = FakeOllama.defaultModels,
-                             configure: @escaping (inout DaemonConfiguration) -> Void = { _ in }) async throws -> BackendTestBed {
+                             configure: @escaping (inout DaemonConfiguration) -> Void = { _ in },
+                             speech: ((FakeSpeech) -> Void)? = nil) async throws -> BackendTestBed {
         let gpu = VirtualGPU(totalBytes: vram)
+        // A TTS server when asked for, set up by `speech` before it starts.
+        let tts = speech.map { setUp in
+            let fake = FakeSpeech(gpu: gpu)
+            setUp(fake)
+            return fake
+        }
+        try await tts?.start()
         let ollama = FakeOllama(gpu: gpu, models: models)
         try await ollama.start()
         let comfyui = FakeComfyUI(gpu: gpu)
@@ -54,12 +65,13 @@ public final class BackendTestBed: Sendable {
             configuration.catalogPath = path
             configuration.workflowsDirectory = workflowsDirectory
             configuration.declaredVRAM = ByteSize(bytes: vram)
+            configuration.ttsURL = tts?.baseURL
             configure(&configuration)
         }
         // A job's progress only comes over /ws: start once the daemon follows it, as it does
         // within milliseconds on an idle machine (a test that needs it absent stops the fake).
         _ = await eventually { comfyui.connectedClients.contains { $0.hasPrefix("gpuctld") } }
-        return BackendTestBed(gpu: gpu, ollama: ollama, comfyui: comfyui, daemon: daemon)
+        return BackendTestBed(gpu: gpu, ollama: ollama, comfyui: comfyui, daemon: daemon, speech: tts)
     }
 
     /// Calls `method` on a new connection (off the cooperative pool) and decodes its result.
@@ -104,6 +116,7 @@ public final class BackendTestBed: Sendable {
         try await daemon.stop()
         await ollama.stop()
         await comfyui.stop()
+        await speech?.stop()
     }
 }
 

@@ -61,7 +61,7 @@ import Testing
              "aliases":[1],"fallback":""}}}
             """)
         #expect(found.count == 7)
-        #expect(found.contains(#"model 'm': field 'backend' must be "ollama" or "comfyui", not "tensorflow""#))
+        #expect(found.contains(#"model 'm': field 'backend' must be "ollama", "comfyui" or "tts", not "tensorflow""#))
         #expect(found.contains("model 'm': field 'vram' is required (e.g. \"6.2GiB\")"))
         #expect(found.contains("model 'm': field 'priority' must be a whole number from 0 to 100"))
         #expect(found.contains { $0.contains("'keep_alive' is \"300\"") })

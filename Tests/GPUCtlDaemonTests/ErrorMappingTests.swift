@@ -48,7 +48,7 @@ import Testing
 
     @Test func modelJobAndDaemonErrorsHaveTheirKinds() {
         #expect(mapped(ModelError.notFound("lama3", suggestion: "llama3")) == (.modelNotFound, "model 'lama3' is neither in the catalog nor in Ollama; did you mean 'llama3'? see 'gpuctl ps --all', or pull it with 'ollama pull lama3'"))
-        #expect(mapped(ModelError.notAnOllamaModel("sdxl.safetensors")).0 == .invalidParams)
+        #expect(mapped(ModelError.notAnOllamaModel("sdxl.safetensors", .comfyui)).0 == .invalidParams)
         #expect(mapped(ModelError.stillResident("m")).0 == .backendError)
         #expect(mapped(JobError.notFound("j")) == (.jobNotFound, "no job j; list jobs with 'gpuctl jobs'"))
         #expect(mapped(JobError.alreadyEnded("j", .succeeded)) == (.invalidParams, "job j already ended as succeeded; there is nothing to cancel"))

@@ -44,7 +44,7 @@ enum ModelError: Error, Sendable {
     /// Neither in the catalog nor in Ollama; `suggestion` is the nearest known name.
     case notFound(String, suggestion: String?)
     /// A ComfyUI checkpoint named where an Ollama model is needed.
-    case notAnOllamaModel(String)
+    case notAnOllamaModel(String, Backend)
     /// Ollama was asked to unload it and still lists it.
     case stillResident(String)
     /// Ollama's answer grew past what any model writes (a broken or hostile backend).
@@ -55,7 +55,9 @@ enum ModelError: Error, Sendable {
         case .notFound(let name, let suggestion):
             let hint = suggestion.map { "did you mean '\($0)'? " } ?? ""
             return "model '\(name)' is neither in the catalog nor in Ollama; \(hint)see 'gpuctl ps --all', or pull it with 'ollama pull \(name)'"
-        case .notAnOllamaModel(let name):
+        case .notAnOllamaModel(let name, .tts):
+            return "'\(name)' is a text-to-speech model, not an Ollama model; use it with speak ('gpuctl speak -m \(name) TEXT -o FILE.wav')"
+        case .notAnOllamaModel(let name, _):
             return "'\(name)' is a ComfyUI checkpoint, not an Ollama model; ComfyUI models are used through workflows"
         case .stillResident(let model):
             return "Ollama still lists \(model) after it was asked to unload it; check Ollama's log, then retry"

@@ -2,6 +2,7 @@ import ComfyUIClient
 import GPUCtlModels
 import GPUCtlStore
 import OllamaClient
+import SpeechClient
 
 extension RPCErrorPayload {
     /// The one place where an error becomes an RPC error kind and the sentence a caller reads:
@@ -16,6 +17,14 @@ extension RPCErrorPayload {
             self.init(ollama: failure)
         case let failure as ComfyUIError:
             self.init(comfy: failure)
+        case let failure as SpeechError:
+            self.init(speech: failure)
+        case let refusal as SpeechUnavailable:
+            let kind: RPCErrorKind = switch refusal {
+            case .notConfigured: .backendUnavailable
+            case .noModel, .unknownModel: .modelNotFound
+            }
+            self.init(kind, refusal.message)
         case let refusal as SchedulerRefusal:
             let kind: RPCErrorKind = switch refusal.failure {
             case .unknownModel: .modelNotFound
@@ -60,6 +69,19 @@ extension RPCErrorPayload {
             self.init(.shuttingDown, stopping.message)
         default:
             self.init(.internal, "internal error: \(error)")
+        }
+    }
+
+    private init(speech failure: SpeechError) {
+        switch failure.kind {
+        case .unreachable, .interrupted:
+            self.init(.backendUnavailable, "\(failure.message); start the TTS server or check --tts-url")
+        case .timeout:
+            self.init(.timeout, "\(failure.message); the text may be too long for one request")
+        case .http where failure.status.map { (400..<500).contains($0) } == true:
+            self.init(.invalidParams, "the TTS server refused the request: \(failure.message)")
+        default:
+            self.init(.backendError, "the TTS server failed: \(failure.message)")
         }
     }
 

@@ -11,6 +11,7 @@ extension RPCMethod {
         case .generate: GenerateParams.self
         case .chat: ChatParams.self
         case .embed: EmbedParams.self
+        case .speak: SpeakParams.self
         case .comfySubmit: SubmitParams.self
         case .pipelineRun: PipelineRunParams.self
         case .collectionsAdd: CollectionsAddParams.self

@@ -16,8 +16,8 @@ struct ModelService: Sendable {
     /// Catalog name or alias → the Scheduler's key; a model only Ollama has is registered.
     func resolve(_ name: String) async throws -> String {
         if let key = await supervisor.schedulerKey(for: name) { return key }
-        if let spec = supervisor.catalog.model(named: name), spec.backend == .comfyui {
-            throw ModelError.notAnOllamaModel(name)
+        if let spec = supervisor.catalog.model(named: name), spec.backend != .ollama {
+            throw ModelError.notAnOllamaModel(name, spec.backend)
         }
         let local = try await ollama.localModels()
         let wanted = OllamaName.normalise(name)

@@ -97,6 +97,16 @@ struct ModelWorker: Service {
 
     private func load(_ model: String) async {
         let started = ContinuousClock.now
+        if let named = await namedBackend(of: model) {
+            do {
+                let running = try await named.load(model, bytes: await supervisor.chargedBytes(model))
+                await supervisor.loadFinished(model, result: .success(running), duration: ContinuousClock.now - started)
+            } catch {
+                logger.warning("model load failed", metadata: ["model.name": "\(model)", "error": "\(error)"])
+                await supervisor.loadFinished(model, result: .failure(error), duration: ContinuousClock.now - started)
+            }
+            return
+        }
         let plan = await supervisor.loadPlan(for: model)
         do {
             var embeddingOnly = plan.embeddingOnly
@@ -119,7 +129,19 @@ struct ModelWorker: Service {
         }
     }
 
+    /// The backend that loads `model` by name when it is not Ollama (a TTS server's voice).
+    private func namedBackend(of model: String) async -> (any NamedModelBackend)? {
+        let backend = await supervisor.modelBackend(model)
+        guard backend != .ollama else { return nil }
+        return backends[backend] as? any NamedModelBackend
+    }
+
     private func unload(_ model: String) async {
+        if let named = await namedBackend(of: model) {
+            let gone = (try? await named.unload(model)) ?? false
+            logger.info("model unloaded", metadata: ["model.name": "\(model)", "model.confirmed": "\(gone)"])
+            return await supervisor.unloadFinished(model, confirmed: gone)
+        }
         let before = await ollamaBytesOnCard()
         let charged = await supervisor.chargedBytes(model)
         do {
