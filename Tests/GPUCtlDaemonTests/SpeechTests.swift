@@ -35,6 +35,12 @@ import Testing
         let models = try await bed.call(.modelsList, as: ModelsListResult.self)
         #expect(models.models.first { $0.name == "kokoro" }?.state == "loaded", "\(models.models.map { "\($0.name) \($0.state)" })")
         #expect(models.used.bytes >= 2 << 30)
+        let metrics = try await bed.call(.metrics, as: JSONValue.self)["text"]?.stringValue ?? ""
+        #expect(metrics.contains(#"gpuctl_backend_up{backend="tts"} 1"#))
+        let speechCalls = metrics.split(separator: "\n").filter { $0.hasPrefix("gpuctl_backend_calls_total{") && $0.contains(#"backend="tts""#) && $0.contains("/v1/audio/speech") }
+        #expect(speechCalls.count == 1 && speechCalls[0].hasSuffix(" 1"), "the TTS server's calls are counted: \(speechCalls)")
+        let doctor = try await ChildProcess.run("gpuctl", ["--socket", bed.daemon.socketPath, "doctor"])
+        #expect(doctor.stdout.contains("tts") && doctor.stdout.contains(bed.speech?.baseURL ?? "-"), "\(doctor)")
         try await bed.stop()
     }
 

@@ -59,7 +59,7 @@ public final class DaemonMetrics: Sendable {
             rpcRequests: "RPC calls answered, by method and outcome (ok or the error kind).",
             rpcDuration: "Time from a call's arrival to its answer (a streamed call: its whole stream), by method.",
             errors: "Errors answered to clients, by stable error kind.",
-            backendCalls: "HTTP calls to Ollama and ComfyUI, by backend, method, endpoint and outcome.",
+            backendCalls: "HTTP calls to the backends (Ollama, ComfyUI, the TTS server), by backend, method, endpoint and outcome.",
             backendDuration: "Duration of HTTP calls to the backends (streamed ones: until the stream ended).",
             backendUp: "1 when the backend answered its last probe, else 0.",
             vramTotal: "The card's memory.",
