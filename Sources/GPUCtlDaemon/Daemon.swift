@@ -129,7 +129,7 @@ public final class Daemon: Sendable {
                                        + (speechAdapter.map { [$0] } ?? []))
         let jobService = JobService(supervisor: supervisor, comfyui: comfyui)
         let collections = CollectionService(store: store, models: models)
-        let pipelines = PipelineService(supervisor: supervisor, models: models, jobs: jobService, collections: collections,
+        let pipelines = PipelineService(supervisor: supervisor, models: models, jobs: jobService, collections: collections, speech: speech,
                                         eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger,
                                         backendWait: configuration.backendWait)
         var serverConfiguration = RPCServerConfiguration(socketPath: configuration.socketPath)

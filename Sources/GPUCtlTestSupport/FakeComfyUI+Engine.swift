@@ -318,6 +318,19 @@ extension FakeComfyUI {
                     let output: JSONValue = ["images": [["filename": .string(name), "subfolder": .string(subfolder), "type": .string(fileType)]]]
                     outputs[node] = output
                     await send(job, "executed", ["node": .string(node), "display_node": .string(node), "output": output, "prompt_id": id])
+                case .saveMedia(let key, let ext)?:
+                    let prefix = inputs?["filename_prefix"]?.stringValue ?? "ComfyUI"
+                    let parts = prefix.split(separator: "/", omittingEmptySubsequences: false)
+                    let subfolder = parts.dropLast().joined(separator: "/")
+                    let index = (fileCounters[prefix] ?? 0) + 1
+                    fileCounters[prefix] = index
+                    let name = "\(parts.last ?? "ComfyUI")_\(String(format: "%05d", index))_.\(ext)"
+                    files["output/\(subfolder)/\(name)"] = FakeComfyUI.media(ext)
+                    let entry: JSONValue = ["filename": .string(name), "subfolder": .string(subfolder), "type": "output"]
+                    // SaveAnimatedWEBP says its images are animated, as ComfyUI does.
+                    let output: JSONValue = ext == "webp" ? [key: [entry], "animated": [true]] : [key: [entry]]
+                    outputs[node] = output
+                    await send(job, "executed", ["node": .string(node), "display_node": .string(node), "output": output, "prompt_id": id])
                 case .plain?, nil:
                     break
                 }
@@ -334,7 +347,7 @@ extension FakeComfyUI.NodeClass {
         case .plain: "plain"
         case .checkpoint: "checkpoint"
         case .sampler: "sampler"
-        case .save: "save"
+        case .save, .saveMedia: "save"
         }
     }
 }

@@ -14,6 +14,9 @@ extension FakeComfyUI {
             case sampler
             /// Writes an image file (`output`, or `temp` for a preview).
             case save(type: String)
+            /// Writes a file of another kind: history lists it under `key` (`images` for an
+            /// animated WebP, `audio` for SaveAudio's FLAC), named with `ext`.
+            case saveMedia(key: String, ext: String)
         }
 
         var required: [String]
@@ -36,6 +39,18 @@ extension FakeComfyUI {
         "KSampler": .init(required: ["model", "seed", "steps", "cfg", "sampler_name", "scheduler", "positive", "negative",
                                      "latent_image", "denoise"], output: false, behaviour: .sampler, category: "sampling"),
         "VAEDecode": .init(required: ["samples", "vae"], output: false, behaviour: .plain, category: "latent"),
+        // txt2video (Wan 2.1) and txt2audio (Stable Audio Open): the same shapes, fake media.
+        "UNETLoader": .init(required: ["unet_name", "weight_dtype"], output: false, behaviour: .plain, category: "loaders"),
+        "CLIPLoader": .init(required: ["clip_name", "type"], output: false, behaviour: .plain, category: "loaders"),
+        "VAELoader": .init(required: ["vae_name"], output: false, behaviour: .plain, category: "loaders"),
+        "EmptyHunyuanLatentVideo": .init(required: ["width", "height", "length", "batch_size"], output: false, behaviour: .plain, category: "latent"),
+        "ModelSamplingSD3": .init(required: ["model", "shift"], output: false, behaviour: .plain, category: "advanced"),
+        "SaveAnimatedWEBP": .init(required: ["images", "filename_prefix", "fps", "lossless", "quality", "method"], output: true,
+                                  behaviour: .saveMedia(key: "images", ext: "webp"), category: "image/animation"),
+        "ConditioningStableAudio": .init(required: ["positive", "negative", "seconds_start", "seconds_total"], output: false, behaviour: .plain, category: "conditioning"),
+        "EmptyLatentAudio": .init(required: ["seconds", "batch_size"], output: false, behaviour: .plain, category: "latent/audio"),
+        "VAEDecodeAudio": .init(required: ["samples", "vae"], output: false, behaviour: .plain, category: "latent/audio"),
+        "SaveAudio": .init(required: ["audio", "filename_prefix"], output: true, behaviour: .saveMedia(key: "audio", ext: "flac"), category: "audio"),
     ]
 
     /// `GET /object_info` for the classes above, in ComfyUI's shape (enough for validation).
@@ -113,6 +128,15 @@ extension FakeComfyUI {
     }
 
     /// A 1×1 PNG: what every fake image file holds.
+    /// A stand-in file of a media kind: its magic bytes and a little padding (nothing decodes it).
+    static func media(_ ext: String) -> [UInt8] {
+        switch ext {
+        case "webp": Array("RIFF".utf8) + [24, 0, 0, 0] + Array("WEBPVP8L".utf8) + [12, 0, 0, 0] + Array(repeating: 0, count: 12)
+        case "flac": Array("fLaC".utf8) + Array(repeating: 0, count: 38)
+        default: Array(repeating: 0, count: 16)
+        }
+    }
+
     public static let png: [UInt8] = [
         0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
         0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00, 0x90, 0x77, 0x53,

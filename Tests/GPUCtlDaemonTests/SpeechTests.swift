@@ -47,7 +47,7 @@ import Testing
     @Test func anLLMThatNeedsTheRoomUnloadsTheVoiceAndSpeakingBringsItBack() async throws {
         let bed = try await Self.bed()
         let speech = try #require(bed.speech)
-        #expect(await eventually { try await bed.call(.modelsList, as: ModelsListResult.self).models.contains { $0.name == "kokoro" && $0.state == "loaded" } })
+        #expect(await eventually(within: .seconds(60)) { try await bed.call(.modelsList, as: ModelsListResult.self).models.contains { $0.name == "kokoro" && $0.state == "loaded" } })
         _ = try await bed.call(.generate, ["model": "llama", "prompt": "hi", "stream": false], as: JSONValue.self)
         let residentAfterLLM = await speech.isResident
         #expect(speech.unloads == 1 && !residentAfterLLM, "the voice's 2 GiB went back for the LLM")

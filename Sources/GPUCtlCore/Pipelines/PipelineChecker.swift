@@ -238,7 +238,8 @@ struct PipelineChecker {
         case .generate, .chat:
             step.repliesInJSON ? ["text": .string, "json": step.fields["format"]?.objectValue.map { schemaType(.object($0)) } ?? .any] : ["text": .string]
         case .embed: step.fields["collection"] == nil ? ["vectors": .array] : ["vectors": .array, "ids": .array]
-        case .comfy: ["files": .array, "file": .string]
+        case .comfy: ["files": .array, "file": .string, "bytes": .integer]
+        case .speak: ["file": .string, "bytes": .integer, "seconds": .number]
         }
         if step.forEach != nil { fields["count"] = .integer }
         return fields

@@ -41,9 +41,18 @@ public struct PipelineDefinition: Sendable, Equatable {
         case embed
         /// A ComfyUI job from a workflow template: `workflow` and its `params`.
         case comfy
+        /// Text to speech on the TTS server: `input`, optional `model` (a catalog `tts`
+        /// model), `voice`, `speed`; the audio is written to the run's output folder as WAV.
+        case speak
 
         /// The backend whose card time the step takes: what the run groups steps by.
-        public var backend: Backend { self == .comfy ? .comfyui : .ollama }
+        public var backend: Backend {
+            switch self {
+            case .comfy: .comfyui
+            case .speak: .tts
+            case .generate, .chat, .embed: .ollama
+            }
+        }
     }
 
     /// One step: its kind's fields (templates), and how it runs.

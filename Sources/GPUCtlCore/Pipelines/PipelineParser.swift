@@ -13,6 +13,7 @@ public enum PipelineParser {
         .chat: (["model", "messages"], ["format", "options"]),
         .embed: (["model", "input"], ["collection"]),
         .comfy: (["workflow"], ["params"]),
+        .speak: (["input"], ["model", "voice", "speed"]),
     ]
     static let inputTypes: [PipelineDefinition.ValueType] = [.string, .integer, .number, .boolean]
 

@@ -100,10 +100,11 @@ extension PipelineService {
         var pause = Duration.milliseconds(200)
         while true {
             do {
-                return .succeeded(try await call(step, fields: fields, child: child))
+                return .succeeded(try await call(step, fields: fields, child: child, file: "\(jobID)/\(unit.step)\(unit.item < 0 ? "" : "-\(unit.item)")"))
             } catch {
                 let payload = RPCErrorPayload(error)
-                guard payload.kind == .backendUnavailable, !Task.isCancelled else { return .failed(payload.message) }
+                // No TTS server configured will not change by waiting.
+                guard payload.kind == .backendUnavailable, !(error is SpeechUnavailable), !Task.isCancelled else { return .failed(payload.message) }
                 guard ContinuousClock.now + pause < deadline else {
                     let waited = (ContinuousClock.now - started).components.seconds
                     return .failed("\(payload.message) (waited \(waited) s for it; --backend-wait sets how long)")
@@ -116,7 +117,8 @@ extension PipelineService {
     }
 
     /// The step's own work: an Ollama call, or a ComfyUI job queued and followed to its end.
-    private func call(_ step: PipelineDefinition.Step, fields: [String: JSONValue], child: String?) async throws -> JSONValue {
+    /// `file`: where in the output folder a step that makes a file of its own writes it.
+    private func call(_ step: PipelineDefinition.Step, fields: [String: JSONValue], child: String?, file: String) async throws -> JSONValue {
         var request = fields
         request["class"] = .string("batch")
         switch step.kind {
@@ -156,7 +158,18 @@ extension PipelineService {
                 throw PipelineStepError.jobEnded(child, ended.state, ended.error)
             }
             let files = (ended.outputs ?? []).map { JSONValue.string($0.path) }
-            return ["files": .array(files), "file": files.first ?? .null, "job": .string(child)]
+            let bytes = ended.outputs?.first.map { JSONValue.number(Double($0.bytes)) } ?? .null
+            return ["files": .array(files), "file": files.first ?? .null, "bytes": bytes, "job": .string(child)]
+        case .speak:
+            var params = SpeakParams(input: fields["input"].map { $0.stringValue ?? $0.jsonText } ?? "", model: fields["model"]?.stringValue,
+                                     voice: fields["voice"]?.stringValue)
+            if case .number(let speed)? = fields["speed"] { params.speed = speed }
+            params.requestClass = .batch
+            let (result, audio) = try await speech.speak(params)
+            let path = "\(supervisor.configuration.outputDirectory)/\(file).wav"
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try audio.write(to: URL(fileURLWithPath: path), options: .atomic)
+            return ["file": .string(path), "bytes": .number(Double(result.bytes)), "seconds": result.seconds.map(JSONValue.number) ?? .null]
         }
     }
 }

@@ -19,6 +19,7 @@ actor PipelineService {
     let models: ModelService
     let jobs: JobService
     let collections: CollectionService
+    let speech: SpeechService
     let eventLoop: any EventLoop
     let logger: Logger
     /// Workflows/pipelines, when there is a workflow folder.
@@ -28,12 +29,13 @@ actor PipelineService {
     /// How long a step waits for an unreachable backend before the run fails naming it.
     let backendWait: Duration
 
-    init(supervisor: Supervisor, models: ModelService, jobs: JobService, collections: CollectionService,
+    init(supervisor: Supervisor, models: ModelService, jobs: JobService, collections: CollectionService, speech: SpeechService,
          eventLoop: any EventLoop, logger: Logger, backendWait: Duration = .seconds(300)) {
         self.supervisor = supervisor
         self.models = models
         self.jobs = jobs
         self.collections = collections
+        self.speech = speech
         self.eventLoop = eventLoop
         self.logger = logger
         self.backendWait = backendWait
@@ -76,6 +78,9 @@ actor PipelineService {
             let broken = catalog.broken.first { $0.pipeline == params.pipeline }.map { ": it is broken (\($0.problems.joined(separator: "; ")))" }
             let hint = Suggestion.closest(to: params.pipeline, in: catalog.definitions.keys.sorted()).map { "; did you mean '\($0)'?" } ?? "; list them with 'gpuctl pipelines'"
             throw JobError.badSubmission("no pipeline named '\(params.pipeline)'\(broken ?? hint)")
+        }
+        if speech.adapter == nil, let step = definition.steps.first(where: { $0.kind == .speak }) {
+            throw JobError.badSubmission("pipeline '\(definition.name)' speaks (step '\(step.id)') and gpuctld has no text-to-speech server; start it with --tts-url URL (GPUCTL_TTS_URL)")
         }
         let inputs = PipelineProgress.typed(params.inputs, for: definition)
         let problems = PipelineProgress.check(inputs: inputs, of: definition)
