@@ -39,6 +39,26 @@ import Testing
         try await bed.stop()
     }
 
+    /// The TTS server down when the narration is due: the step waits for it, and the run
+    /// goes on when it is back.
+    @Test func theTTSServerDownIsWaitedFor() async throws {
+        let bed = try await BackendTestBed.start(vram: 16 << 30, catalog: Self.catalog, speech: { _ in })
+        let speech = try #require(bed.speech)
+        await speech.stop()
+        let queued = try await bed.call(.pipelineRun, ["pipeline": "narrated-clip", "inputs": ["prompt": "fog", "model": "llama3.1:8b"]],
+                                        as: JobInfo.self)
+        let waiting = await eventually(within: .seconds(60)) {
+            let steps = try await bed.call(.jobsGet, ["id": .string(queued.id)], as: JobInfo.self).steps ?? []
+            return steps.contains { $0.step == "narration" && $0.state == "running" }
+        }
+        #expect(waiting)
+        try await speech.start()
+        let job = try await bed.call(.jobsWait, ["id": .string(queued.id)], as: JobInfo.self)
+        #expect(job.state == "succeeded" && job.steps?.first { $0.step == "narration" }?.attempts == 1, "\(job)")
+        #expect(speech.spoken.count == 1)
+        try await bed.stop()
+    }
+
     @Test func withoutATTSServerTheRunIsRefusedBeforeAnythingRuns() async throws {
         let bed = try await BackendTestBed.start(catalog: Self.catalog)
         let outcome = try await bed.stream(.pipelineRun, ["pipeline": "narrated-clip", "inputs": ["prompt": "fog", "model": "llama3.1:8b"]])
