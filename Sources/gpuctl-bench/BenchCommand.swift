@@ -53,7 +53,7 @@ struct BenchCommand: AsyncParsableCommand {
     struct FakeBackends: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "fake-backends",
-            abstract: "Serve the test suite's fake Ollama and fake ComfyUI on one virtual card until interrupted.")
+            abstract: "Serve the test suite's fake Ollama, fake ComfyUI and fake TTS server on one virtual card until interrupted.")
         @Option(help: "The virtual card's size in GiB.") var vramGiB: UInt64 = 24
         @Option(help: "Milliseconds between streamed tokens.") var tokenDelayMs = 20
         @Option(help: "Milliseconds per ComfyUI sampler step.") var stepDelayMs = 50
@@ -65,7 +65,9 @@ struct BenchCommand: AsyncParsableCommand {
             let comfyui = FakeComfyUI(gpu: gpu)
             comfyui.configure { $0.stepDelay = .milliseconds(stepDelayMs) }
             try await comfyui.start()
-            FileHandle.standardOutput.write(Data("GPUCTL_OLLAMA_URL=\(ollama.baseURL)\nGPUCTL_COMFYUI_URL=\(comfyui.baseURL)\n".utf8))
+            let speech = FakeSpeech(gpu: gpu)
+            try await speech.start()
+            FileHandle.standardOutput.write(Data("GPUCTL_OLLAMA_URL=\(ollama.baseURL)\nGPUCTL_COMFYUI_URL=\(comfyui.baseURL)\nGPUCTL_TTS_URL=\(speech.baseURL)\n".utf8))
             while true { try await Task.sleep(for: .seconds(3600)) }
         }
     }
