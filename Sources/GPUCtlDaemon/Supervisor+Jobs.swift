@@ -36,12 +36,17 @@ extension Supervisor {
     /// Writes a new job (queued), then puts it in line. The write happens off the actor, so
     /// submissions that arrive together share one commit.
     nonisolated func enqueue(_ record: JobRecord) async throws -> JobInfo {
+        try await insert(record, what: "the job")
+        return await line(record)
+    }
+
+    /// Writes a new job, sharing a commit with the others that arrive together.
+    nonisolated func insert(_ record: JobRecord, what: String) async throws {
         do {
             try await store.insertGrouped(record)
         } catch {
-            throw JobError.store(action: "could not queue the job", error)
+            throw JobError.store(action: "could not queue \(what)", error)
         }
-        return await line(record)
     }
 
     private func line(_ record: JobRecord) -> JobInfo {

@@ -7,11 +7,7 @@ extension Supervisor {
     /// Writes a new pipeline run (queued) and says so; it never waits in the Scheduler's line
     /// itself (its steps do, each as the work it is).
     nonisolated func enqueuePipeline(_ record: JobRecord) async throws -> JobInfo {
-        do {
-            try await store.insertGrouped(record)
-        } catch {
-            throw JobError.store(action: "could not queue the pipeline run", error)
-        }
+        try await insert(record, what: "the pipeline run")
         events.publish(DaemonEvent(.jobState, job: record.id, state: JobState.queued.rawValue))
         return await info(record)
     }

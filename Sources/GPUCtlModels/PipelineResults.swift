@@ -92,14 +92,8 @@ public struct PipelinesListResult: Codable, Sendable, Equatable {
         }
     }
 
-    public struct Broken: Codable, Sendable, Equatable {
-        public var name: String
-        public var problems: [String]
-        public init(name: String, problems: [String]) {
-            self.name = name
-            self.problems = problems
-        }
-    }
+    /// A definition skipped, with every problem found in it (the same shape as a broken workflow's).
+    public typealias Broken = WorkflowsListResult.Broken
 
     public var directory: String?
     public var pipelines: [Pipeline]

@@ -41,6 +41,11 @@ import Testing
         let child = try #require(job.steps?.last?.job)
         let comfy = try await bed.call(.jobsGet, ["id": .string(child)], as: JobInfo.self)
         #expect(comfy.state == "succeeded" && comfy.workflow == "txt2img")
+        // On 16 GiB the LLM (6 GiB) and the checkpoint (5 GiB and its headroom) fit together:
+        // the LLM was kept while the image was drawn.
+        let models = try await bed.call(.modelsList, as: ModelsListResult.self)
+        #expect(models.models.first { $0.name == "llama3.1:8b" }?.state == "loaded")
+        #expect(await bed.ollama.loadCounts["llama3.1:8b"] == 1)
         try await bed.stop()
     }
 

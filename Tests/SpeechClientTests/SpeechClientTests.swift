@@ -12,7 +12,7 @@ import Testing
         let fake = FakeSpeech(gpu: VirtualGPU(totalBytes: 8 << 30))
         configure(fake)
         try await ClientHarness.running(fake, start: { try await $0.start() }, stop: { await $0.stop() },
-                                        client: { SpeechClient(baseURL: $0.baseURL, httpClient: $1, logger: Logger(label: "t")) }, body)
+                                        client: { SpeechClient(baseURL: $0.baseURL, httpClient: $1, logger: Logger(label: "t"), quickTimeout: .seconds(10)) }, body)
     }
 
     @Test func speakAnswersAPlayableWAV() async throws {
