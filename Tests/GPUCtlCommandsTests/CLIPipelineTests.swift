@@ -54,4 +54,18 @@ import Testing
         #expect(show.stdout.contains("mat1 and mat2 shapes cannot be multiplied"), "\(show)")
         try await bed.stop()
     }
+
+    /// On a terminal, `--wait` prints a line per step and per fan-out item as each ends.
+    @Test func onATerminalEachStepAndItemGetsALine() async throws {
+        let bed = try await BackendTestBed.startForJobs()
+        let run = try PseudoTerminal("gpuctl", ["--socket", bed.daemon.socketPath, "pipeline", "run", "storyboard",
+                                               "--set", "story=a fox at sea", "--set", "shots=3", "--set", "model=llama3.1:8b", "--wait"])
+        #expect(await run.waitForExit(within: .seconds(60)) == 0, "\(run.output)")
+        let lines = run.output.replacingOccurrences(of: "\r\u{1B}[K", with: "\n").split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+        for unit in ["plan", "caption[0]", "caption[1]", "caption[2]", "frame[0]", "frame[1]", "frame[2]"] {
+            #expect(lines.contains { $0.hasPrefix("\(unit)  succeeded  ") }, "no line for \(unit): \(run.output)")
+        }
+        #expect(run.output.contains("frames:\r\n  /") || run.output.contains("frames:\n  /"), "\(run.output)")
+        try await bed.stop()
+    }
 }
