@@ -5,7 +5,9 @@ import GPUCtlModels
 /// libFuzzer targets over the decoders that read what clients and config files send:
 /// `json` (JSONParser, and that what parses writes back to the same value), `params` (every
 /// RPC method's params reader), `catalog` (models.json), `workflow` (a template's graph and
-/// schema, split at the first NUL). Choose one with `GPUCTL_FUZZ_TARGET`. Built with
+/// schema, split at the first NUL), `pipeline` (a pipeline definition checked against the
+/// Workflows/ of the working directory, then run to its end by `PipelineProgress` with every
+/// step answering the same made-up outputs). Choose one with `GPUCTL_FUZZ_TARGET`. Built with
 /// `scripts/fuzz` (`-sanitize=fuzzer,address`); built normally, `gpuctl-fuzz TARGET FILE…`
 /// replays inputs through the same code (a crash found once stays a regression test).
 enum FuzzTargets {
@@ -25,12 +27,38 @@ enum FuzzTargets {
             let split = bytes.firstIndex(of: 0) ?? bytes.endIndex
             let schema = split < bytes.endIndex ? Array(bytes[(split + 1)...]) : Array("{}".utf8)
             _ = try? WorkflowParser.parse(name: "fuzz", graph: Data(bytes[..<split]), schema: Data(schema))
+        case "pipeline":
+            guard let definition = try? PipelineParser.parse(name: "fuzz", data: Data(bytes), workflows: workflows.templates) else { return }
+            let inputs = PipelineProgress.typed([:], for: definition)
+            _ = PipelineProgress.check(inputs: inputs, of: definition)
+            var progress = PipelineProgress(definition: definition, inputs: inputs)
+            // Every unit succeeds with outputs of every shape a step has; bounded, as a run is.
+            let made: JSONValue = ["text": "made up", "json": ["shots": [["action": "a", "image_prompt": "b"]], "scene": "s"],
+                                   "file": "/tmp/x.png", "files": ["/tmp/x.png"], "bytes": 1, "seconds": 1.5, "vectors": [[0.5]]]
+            for _ in 0..<500 {
+                switch progress.next(current: nil) {
+                case .run(let unit, _):
+                    progress.started(unit)
+                    progress.ended(unit, .succeeded(made))
+                case .record(let unit, let outcome):
+                    progress.mark(unit, outcome)
+                case .finished, .failed:
+                    return
+                }
+            }
         default:
-            fatalError("GPUCTL_FUZZ_TARGET must be json, params, catalog or workflow, not '\(target)'")
+            fatalError("GPUCTL_FUZZ_TARGET must be json, params, catalog, workflow or pipeline, not '\(target)'")
         }
     }
 
     static let target = ProcessInfo.processInfo.environment["GPUCTL_FUZZ_TARGET"] ?? "json"
+
+    /// The workflow templates a pipeline's comfy steps are checked against: ./Workflows.
+    static let workflows: WorkflowCatalog = {
+        let folder = FileManager.default.currentDirectoryPath + "/Workflows"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return WorkflowCatalog.load(fileNames: names) { FileManager.default.contents(atPath: "\(folder)/\($0)") }
+    }()
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -59,7 +87,7 @@ func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         guard let target = arguments.first else {
-            FileHandle.standardError.write(Data("usage: gpuctl-fuzz json|params|catalog|workflow FILE...\n".utf8))
+            FileHandle.standardError.write(Data("usage: gpuctl-fuzz json|params|catalog|workflow|pipeline FILE...\n".utf8))
             exit(2)
         }
         for path in arguments.dropFirst() {
