@@ -23,7 +23,8 @@ import Testing
     @Test func theShippedCatalogIsValid() throws {
         let url = Self.repositoryRoot.appendingPathComponent("models.json")
         let catalog = try CatalogParser.parse(try Data(contentsOf: url), file: url.path)
-        #expect(catalog.models.count == 7)
+        #expect(catalog.models.count == 8)
+        #expect(catalog.model(named: "voice")?.backend == .tts)
         let summary = catalog.summary(path: nil)
         #expect(summary.ollama == 5 && summary.comfyui == 2 && summary.pinned == 1)
         #expect(catalog.model(named: "embed")?.name == "nomic-embed-text")
