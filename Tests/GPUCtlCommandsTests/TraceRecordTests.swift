@@ -14,9 +14,10 @@ import Testing
         let directory = try TemporaryDirectory()
         let file = directory.file("day.jsonl")
         let socket = bed.daemon.socketPath
+        // Before the recorder starts: its arrivals count from its own start, which comes after.
+        let began = Date()
         let recorder = try ChildProcess("gpuctl", ["trace", "record", file, "--name", "my-day", "--socket", socket])
         #expect(await eventually { bed.daemon.daemon.supervisor.events.subscriberCount == 1 })
-        let began = Date()
         for model in ["llama3.1:8b", "llama3.2:3b", "llama3.1:8b"] {
             _ = try await blocking {
                 try RPCClient(socketPath: socket, timeout: .seconds(30))
