@@ -12,6 +12,7 @@ struct SupervisorSnapshot: Sendable {
     var backends: BackendsStatus
     var scheduler: SchedulerView
     var lastRunning: [String: RunningModel] = [:]
+    var measuredAtLoad: [String: UInt64] = [:]
     var lastUsed: [String: Date] = [:]
     var keepAliveOverrides: [String: KeepAlive] = [:]
     var keepAliveHints: [String: KeepAlive] = [:]
@@ -68,7 +69,7 @@ extension Supervisor {
     func publish() {
         published.publish(SupervisorSnapshot(
             gpu: gpu, backends: backends, scheduler: SchedulerView(residency.scheduler, models: ollamaModelNames),
-            lastRunning: residency.lastRunning,
+            lastRunning: residency.lastRunning, measuredAtLoad: residency.measuredAtLoad,
             lastUsed: residency.lastUsed, keepAliveOverrides: residency.keepAliveOverrides,
             keepAliveHints: residency.keepAliveHints, metricsURL: metricsURL,
             doorURLs: doorURLs, runningBySource: residency.runningBySource))

@@ -26,6 +26,9 @@ struct ResidencyState {
     var externallyPinned: Set<String> = []
     /// The last /api/ps entry of each resident model, by Scheduler key.
     var lastRunning: [String: RunningModel] = [:]
+    /// The most each model's loads measured since start: what the store's learned footprint
+    /// holds once the worker has written it (read models do not wait for that write).
+    var measuredAtLoad: [String: UInt64] = [:]
     var lastUsed: [String: Date] = [:]
     /// Why the last load of each model failed, so the error kind survives the Scheduler.
     var lastLoadError: [String: Error] = [:]
@@ -214,6 +217,7 @@ extension Supervisor {
         case .success(let running):
             residency.lastLoad[model] = (.now, duration)
             residency.lastRunning[model] = running
+            residency.measuredAtLoad[model] = max(residency.measuredAtLoad[model] ?? 0, running.sizeVRAM)
             work.yield(.recordFootprint(subject: Self.footprintSubject(model), bytes: running.sizeVRAM))
             if var policy = residency.scheduler.policy(model), running.sizeVRAM > policy.footprint {
                 policy.footprint = running.sizeVRAM

@@ -19,7 +19,9 @@ extension Supervisor {
             let spec = catalog.model(named: name)
             let resident = scheduler.resident(name)
             let running = snapshot.lastRunning[name]
-            let learned = (try? store.footprint(subject: Self.footprintSubject(name)))?.peakBytes
+            // The store's, or this run's latest load when the store has not caught up with it yet.
+            let stored = (try? store.footprint(subject: Self.footprintSubject(name)))?.peakBytes
+            let learned = [stored, snapshot.measuredAtLoad[name].map { Int64($0) }].compactMap { $0 }.max()
             let keepAlive = snapshot.keepAliveOverrides[name] ?? spec?.keepAlive
             return ModelEntry(
                 name: name, aliases: spec?.aliases ?? [], inCatalog: spec != nil,
