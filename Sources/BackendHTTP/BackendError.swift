@@ -32,6 +32,13 @@ public struct BackendError<Backend: BackendIdentity>: BackendFailure, Sendable, 
         self.message = message
     }
 
+    /// A backend's own error text as one sentence: trimmed, and cut at 1,000 characters (a
+    /// body may be up to the 16 MiB any answer may be).
+    public static func sentence(_ text: String) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.count > 1_000 ? trimmed.prefix(1_000) + "…" : trimmed
+    }
+
     /// `httpMessage` turns a non-2xx status and body into the sentence to report, in that
     /// backend's own error format.
     public init(_ failure: HTTPCallFailure, endpoint: String, httpMessage: (_ status: Int, _ body: String) -> String) {

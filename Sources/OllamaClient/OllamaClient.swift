@@ -17,9 +17,7 @@ extension BackendError where Backend == OllamaBackend {
         self.init(failure, endpoint: endpoint) { _, body in
             // Ollama's errors are {"error":"..."}; unknown routes are plain text.
             // A sentence, not a page: a body (up to the 16 MiB any answer may be) is cut.
-            let text = (try? JSONParser.parse(Array(body.utf8)))?["error"]?.stringValue ?? body
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            return trimmed.count > 1_000 ? trimmed.prefix(1_000) + "…" : trimmed
+            Self.sentence((try? JSONParser.parse(Array(body.utf8)))?["error"]?.stringValue ?? body)
         }
     }
 

@@ -17,10 +17,8 @@ extension BackendError where Backend == SpeechBackend {
         self.init(failure, endpoint: endpoint) { _, body in
             // OpenAI-style {"error":{"message":…}}, FastAPI's {"detail":…}, or plain text.
             let json = try? JSONParser.parse(Array(body.utf8))
-            let text = json?["error"]?["message"]?.stringValue ?? json?["error"]?.stringValue
-                ?? json?["detail"]?["message"]?.stringValue ?? json?["detail"]?.stringValue ?? body
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            return trimmed.count > 1_000 ? trimmed.prefix(1_000) + "…" : trimmed
+            return Self.sentence(json?["error"]?["message"]?.stringValue ?? json?["error"]?.stringValue
+                ?? json?["detail"]?["message"]?.stringValue ?? json?["detail"]?.stringValue ?? body)
         }
     }
 }

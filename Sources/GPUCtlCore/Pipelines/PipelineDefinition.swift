@@ -89,6 +89,9 @@ public struct PipelineDefinition: Sendable, Equatable {
     /// The steps in an order that runs each after what it depends on (written order kept
     /// where free).
     public var order: [String]
+    /// The document it was parsed from, as read: what a run stores, so it resumes with exactly
+    /// the definition that was checked.
+    public var source: JSONValue = .null
 
     public func step(_ id: String) -> Step? { steps.first { $0.id == id } }
 }

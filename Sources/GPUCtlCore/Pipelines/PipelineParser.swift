@@ -29,7 +29,7 @@ public enum PipelineParser {
         let inputs = parseInputs(object["inputs"], problems: &problems)
         var steps = parseSteps(object["steps"], problems: &problems)
         var definition = PipelineDefinition(name: name, description: object["description"]?.stringValue ?? "", inputs: inputs,
-                                            steps: steps, result: object["result"], order: [])
+                                            steps: steps, result: object["result"], order: [], source: root)
         if problems.isEmpty {
             var checker = PipelineChecker(definition: definition, workflows: workflows)
             steps = checker.check()

@@ -85,12 +85,8 @@ actor PipelineService {
         let inputs = PipelineProgress.typed(params.inputs, for: definition)
         let problems = PipelineProgress.check(inputs: inputs, of: definition)
         guard problems.isEmpty else { throw JobError.badSubmission("invalid params for pipeline.run: \(problems.joined(separator: "; "))") }
-        guard let directory, let source = FileManager.default.contents(atPath: "\(directory)/\(definition.name).json"),
-              let parsed = try? JSONParser.parse(source) else {
-            throw JobError.badSubmission("pipeline '\(definition.name)' could not be read again from \(self.directory ?? "its folder")")
-        }
-        // The definition goes into the job as it is now: an edit later changes no run in flight.
-        let stored: JSONValue = ["pipeline": .string(definition.name), "inputs": .object(inputs), "definition": parsed]
+        // The definition goes into the job as it was checked: an edit later changes no run in flight.
+        let stored: JSONValue = ["pipeline": .string(definition.name), "inputs": .object(inputs), "definition": definition.source]
         let record = JobRecord(kind: .pipeline, jobClass: params.requestClass, params: stored.jsonText, workflow: definition.name)
         let info = try await supervisor.enqueuePipeline(record)
         start(record.id, definition: definition, inputs: inputs)
@@ -158,9 +154,6 @@ actor PipelineService {
     }
 
     private func finished(_ jobID: String) { runs[jobID] = nil }
-
-    /// Whether a run is in flight (tests wait on it).
-    func isRunning(_ jobID: String) -> Bool { runs[jobID] != nil }
 }
 
 /// The pipeline runs as a Service: unfinished runs resume once the daemon serves, and at

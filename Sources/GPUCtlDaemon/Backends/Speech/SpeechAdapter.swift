@@ -1,5 +1,6 @@
 import Foundation
 import GPUCtlModels
+import NIOConcurrencyHelpers
 import OllamaClient
 import SpeechClient
 
@@ -20,12 +21,12 @@ final class SpeechAdapter: NamedModelBackend, Sendable {
     let client: SpeechClient
     /// The catalog's TTS models and their declared sizes; the first is the server's default.
     let models: [(name: String, bytes: UInt64)]
-    private let resident: LockedValue<String?>
+    private let resident: NIOLockedValueBox<String?>
 
     init(client: SpeechClient, models: [(name: String, bytes: UInt64)]) {
         self.client = client
         self.models = models
-        resident = LockedValue(models.first?.name)
+        resident = NIOLockedValueBox(models.first?.name)
     }
 
     var backend: Backend { .tts }
@@ -45,34 +46,25 @@ final class SpeechAdapter: NamedModelBackend, Sendable {
     func load(_ model: String, bytes: UInt64) async throws -> RunningModel {
         // The server loads on its first speech; until then the lease stands for it.
         _ = try await client.health()
-        resident.set(model)
+        resident.withLockedValue { $0 = model }
         return running(model)
     }
 
     func unload(_ model: String) async throws -> Bool {
         guard try await client.unload() else { return false }
-        resident.set(nil)
+        resident.withLockedValue { $0 = nil }
         return true
     }
 
     /// A speech was made with `model`: the server holds it now.
-    func spoke(_ model: String) { resident.set(model) }
+    func spoke(_ model: String) { resident.withLockedValue { $0 = model } }
 
     private func residentModels() -> [RunningModel] {
-        resident.get().map { [running($0)] } ?? []
+        resident.withLockedValue { $0 }.map { [running($0)] } ?? []
     }
 
     private func running(_ model: String) -> RunningModel {
         let bytes = models.first { $0.name == model }?.bytes ?? 0
         return RunningModel(name: model, model: model, size: bytes, sizeVRAM: bytes, expiresAt: nil, contextLength: nil)
     }
-}
-
-/// A value behind a lock, for the few adapters that keep state.
-final class LockedValue<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func get() -> Value { lock.withLock { value } }
-    func set(_ new: Value) { lock.withLock { value = new } }
 }
