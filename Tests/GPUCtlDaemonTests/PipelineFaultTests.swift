@@ -34,9 +34,13 @@ import Testing
         }
         #expect(writing)
         await ollama.stop()
-        // The cut caption waits for Ollama: still running, nothing failed.
+        // The next caption waits for Ollama: running (the one in flight when it stopped may
+        // have ended first), and nothing failed.
+        let waitingForOllama = await eventually(within: .seconds(60)) {
+            try await steps(bed, id).contains { $0.step == "caption" && $0.state == "running" }
+        }
         let waiting = try await steps(bed, id)
-        #expect(waiting.contains { $0.step == "caption" && $0.state == "running" } && !waiting.contains { $0.state == "failed" }, "\(waiting)")
+        #expect(waitingForOllama && !waiting.contains { $0.state == "failed" }, "\(waiting)")
         ollama.configure { $0.tokenDelay = .zero }
         try await ollama.start()
         let job = try await bed.call(.jobsWait, ["id": .string(id)], as: JobInfo.self)
